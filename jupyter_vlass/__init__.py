@@ -1,0 +1,13 @@
+"""jupyter-vlass: a notebook-native science platform for radio astronomy."""
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points():
+    from .app import VlassApp
+
+    return [{"module": "jupyter_vlass.app", "app": VlassApp}]
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyter-vlass"}]

@@ -1,0 +1,78 @@
+"""Typed errors. Each carries a user-facing message and a machine-readable reason.
+
+The web layer maps them to HTTP in one place (``server/handlers/base.py``) and the CLI
+maps them to exit code 2; nothing else needs to know about status codes.
+"""
+
+from __future__ import annotations
+
+
+class VlassError(Exception):
+    """Base of every error a user can act on."""
+
+    status = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, *, reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+    def to_json(self) -> dict:
+        return {"message": self.message, "reason": self.reason}
+
+
+class InvalidRegion(VlassError):
+    reason = "invalid_region"
+
+
+class InvalidArgument(VlassError):
+    reason = "invalid_argument"
+
+
+class InvalidSource(VlassError):
+    """A source definition (kind, URI, options) that cannot work."""
+
+    reason = "invalid_source"
+
+
+class UnknownSource(VlassError):
+    status = 404
+    reason = "unknown_source"
+
+
+class UnknownDataset(VlassError):
+    status = 404
+    reason = "unknown_dataset"
+
+
+class CorruptData(VlassError):
+    """A file or manifest that cannot be parsed (a FITS without WCS, broken JSON...)."""
+
+    status = 422
+    reason = "corrupt_data"
+
+
+class SourceUnavailable(VlassError):
+    """The remote side failed (connection refused, HTTP 5xx, S3 down)."""
+
+    status = 502
+    reason = "source_unavailable"
+
+
+class SourceUnauthorized(VlassError):
+    status = 502
+    reason = "unauthorized"
+
+
+class RateLimited(VlassError):
+    status = 429
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "retry_after": round(self.retry_after, 3)}

@@ -1,0 +1,64 @@
+"""Concurrent fan-out with a deadline: a slow or failing source becomes a status, not a crash."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from ..exceptions import RateLimited, SourceUnauthorized, SourceUnavailable, VlassError
+from .results import SourceStatus
+
+log = logging.getLogger(__name__)
+_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vlass-source")
+
+
+@dataclass
+class Outcome:
+    status: SourceStatus
+    value: object = None
+
+
+def status_for(name: str, exc: BaseException, elapsed: float) -> SourceStatus:
+    if isinstance(exc, RateLimited):
+        return SourceStatus(name, "rate_limited", elapsed, message=exc.message, retry_after=exc.retry_after)
+    if isinstance(exc, SourceUnauthorized):
+        return SourceStatus(name, "unauthorized", elapsed, message=exc.message)
+    if isinstance(exc, SourceUnavailable) and exc.reason == "timeout":
+        return SourceStatus(name, "timeout", elapsed, message=exc.message)
+    if isinstance(exc, VlassError):
+        return SourceStatus(name, "error", elapsed, message=exc.message)
+    log.exception("source %s failed", name, exc_info=exc)
+    return SourceStatus(name, "error", elapsed, message=f"internal error ({type(exc).__name__})")
+
+
+def fan_out(tasks: dict[str, Callable[[], object]], deadline_s: float) -> dict[str, Outcome]:
+    """Run every task concurrently; whatever has not finished after ``deadline_s`` is a timeout."""
+    started = time.perf_counter()
+    futures = {name: _EXECUTOR.submit(_timed, fn) for name, fn in tasks.items()}
+    wait(futures.values(), timeout=deadline_s)
+    outcomes = {}
+    for name, future in futures.items():
+        if not future.done():
+            future.cancel()
+            elapsed = time.perf_counter() - started
+            outcomes[name] = Outcome(SourceStatus(name, "timeout", elapsed,
+                                                  message=f"no answer within the {deadline_s:g} s deadline"))
+            continue
+        elapsed, value, exc = future.result()
+        if exc is not None:
+            outcomes[name] = Outcome(status_for(name, exc, elapsed))
+        else:
+            outcomes[name] = Outcome(SourceStatus(name, "ok", elapsed), value)
+    return outcomes
+
+
+def _timed(fn):
+    started = time.perf_counter()
+    try:
+        value = fn()
+    except Exception as exc:  # reported as the source's status by fan_out
+        return time.perf_counter() - started, None, exc
+    return time.perf_counter() - started, value, None

@@ -1,0 +1,92 @@
+"""Sky regions: a validated cone, built from astropy types or parsed from user text."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import astropy.units as u
+from astropy.coordinates import Angle, Latitude, Longitude, SkyCoord
+from mocpy import MOC
+
+from ..exceptions import InvalidRegion
+
+MAX_RADIUS_DEG = 180.0
+
+
+def _finite(value: float, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidRegion(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidRegion(f"{name} must be a finite number, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Region:
+    """A cone on the sky (ICRS). Build it with :meth:`cone`, :meth:`from_degrees` or :meth:`parse`."""
+
+    center: SkyCoord
+    radius: Angle
+
+    @classmethod
+    def from_degrees(cls, ra: float, dec: float, radius: float) -> Region:
+        ra = _finite(ra, "RA")
+        dec = _finite(dec, "Dec")
+        radius = _finite(radius, "radius")
+        if not 0.0 <= ra < 360.0:
+            raise InvalidRegion(f"RA must be in [0, 360) degrees, got {ra:g}")
+        if not -90.0 <= dec <= 90.0:
+            raise InvalidRegion(f"Dec must be in [-90, 90] degrees, got {dec:g}")
+        if not 0.0 < radius <= MAX_RADIUS_DEG:
+            raise InvalidRegion(f"radius must be in (0, 180] degrees, got {radius:g}")
+        return cls(SkyCoord(ra * u.deg, dec * u.deg, frame="icrs"), Angle(radius, u.deg))
+
+    @classmethod
+    def cone(cls, center: SkyCoord, radius: Angle | u.Quantity) -> Region:
+        """A cone around ``center`` (any frame; converted to ICRS)."""
+        if not isinstance(center, SkyCoord) or not center.isscalar:
+            raise InvalidRegion("center must be a scalar SkyCoord")
+        try:
+            radius_deg = Angle(radius).to_value(u.deg)
+        except (u.UnitsError, TypeError, ValueError):
+            raise InvalidRegion(f"radius must be an angle, got {radius!r}") from None
+        icrs = center.icrs
+        return cls.from_degrees(icrs.ra.deg % 360.0, icrs.dec.deg, radius_deg)
+
+    @classmethod
+    def parse(cls, text: str) -> Region:
+        """Parse ``"RA,DEC,RADIUS"`` in degrees (the CLI and REST form)."""
+        if not isinstance(text, str):
+            raise InvalidRegion("region must be a string 'RA,DEC,RADIUS' in degrees")
+        parts = [p.strip() for p in text.split(",")]
+        if len(parts) != 3 or not all(parts):
+            raise InvalidRegion(f"region must be 'RA,DEC,RADIUS' in degrees, got {text!r}")
+        return cls.from_degrees(*parts)
+
+    @property
+    def ra_deg(self) -> float:
+        return float(self.center.ra.deg)
+
+    @property
+    def dec_deg(self) -> float:
+        return float(self.center.dec.deg)
+
+    @property
+    def radius_deg(self) -> float:
+        return float(self.radius.deg)
+
+    def moc(self, depth: int) -> MOC:
+        """The region as a MOC at ``depth`` (cells partially inside are included)."""
+        return MOC.from_cone(
+            Longitude(self.ra_deg * u.deg),
+            Latitude(self.dec_deg * u.deg),
+            radius=Angle(self.radius_deg, u.deg),
+            max_depth=depth,
+            delta_depth=2,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.ra_deg:.6f},{self.dec_deg:.6f},{self.radius_deg:.6f}"

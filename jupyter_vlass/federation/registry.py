@@ -1,0 +1,337 @@
+"""The federated registry: sources, sync, region search, versions and lineage."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+
+import astropy.units as u
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from ..exceptions import InvalidArgument, InvalidSource, UnknownDataset, UnknownSource, VlassError
+from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
+from .base import Source
+from .credentials import resolve_credentials
+from .footprints import Footprint
+from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
+from .limits import Limits
+from .plugins import source_class
+from .query import fan_out, status_for
+from .ranking import Weights, rank, version_key
+from .records import DatasetRecord, citation_key
+from .region import Region
+from .results import Hit, SearchResult, SourceStatus
+from .rows import row_to_record, utcnow
+from .sync import Progress, SyncReport, error_status, harvest_into
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+EWMA_ALPHA = 0.3
+INDEX_TASK = "\0index"
+
+
+class Registry:
+    """Dataset registry over an SQLAlchemy store (an SQLite file by default).
+
+    >>> reg = Registry("sqlite:///registry.sqlite")                     # doctest: +SKIP
+    >>> reg.search(Region.from_degrees(210.0, -19.0, 0.5))              # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | Engine | None = None, *, credentials: Mapping | None = None,
+                 use_hub_token: bool = False, user_quota: str | None = None, weights: Weights = Weights()):
+        self.engine = url if isinstance(url, Engine) else make_engine(url)
+        self.Session = session_factory(self.engine)
+        self.limits = Limits(user_quota=user_quota)
+        self.weights = weights
+        self._credentials = dict(credentials or {})
+        self._use_hub_token = use_hub_token
+        self._orders: dict[int, float] | None = None
+        self._instances: dict[str, tuple[tuple, Source]] = {}
+
+    # sources -----------------------------------------------------------------------------------
+    def add_source(self, name: str, kind: str, uri: str, *, options: Mapping | None = None) -> dict:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise InvalidArgument(f"source name must match {NAME_RE.pattern} (lower case, digits, - and _), got {name!r}")
+        options = dict(options or {})
+        for key, value in options.items():
+            if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
+                raise InvalidArgument(f"option {key!r} must be a plain string, number or boolean")
+        if options.get("rate_limit"):
+            from .limits import parse_rate
+
+            parse_rate(options["rate_limit"])
+        source = source_class(kind)(name, uri, options=options)  # validates kind, URI and options
+        with self.Session.begin() as session:
+            if session.scalar(select(SourceRow).where(SourceRow.name == name)):
+                raise InvalidArgument(f"a source named {name!r} already exists", reason="source_exists")
+            session.add(SourceRow(name=name, kind=kind, uri=source.uri, options=options, enabled=True,
+                                  created_at=utcnow(), latency_samples=0))
+        return source.describe()
+
+    def remove_source(self, name: str) -> None:
+        with self.Session.begin() as session:
+            row = self._source_row(session, name)
+            session.query(DatasetRow).filter(DatasetRow.source == name).delete()
+            session.delete(row)
+        self._orders = None
+
+    def _source_row(self, session, name: str) -> SourceRow:
+        row = session.scalar(select(SourceRow).where(SourceRow.name == name))
+        if row is None:
+            raise UnknownSource(f"no source named {name!r}")
+        return row
+
+    def source(self, name: str) -> Source:
+        with self.Session() as session:
+            row = self._source_row(session, name)
+            spec = (row.kind, row.uri, tuple(sorted(row.options.items())))
+        cached = self._instances.get(name)
+        if cached and cached[0] == spec:
+            return cached[1]
+        creds = resolve_credentials(name, config=self._credentials, use_hub_token=self._use_hub_token)
+        instance = source_class(spec[0])(name, spec[1], options=dict(spec[2]), credentials=creds)
+        self._instances[name] = (spec, instance)
+        return instance
+
+    def sources(self) -> list[dict]:
+        with self.Session() as session:
+            rows = session.scalars(select(SourceRow).order_by(SourceRow.name)).all()
+            counts = dict(session.execute(
+                select(DatasetRow.source, func.count()).where(DatasetRow.withdrawn_at.is_(None))
+                .group_by(DatasetRow.source)).all())
+        return [{
+            "name": r.name, "kind": r.kind, "uri": r.uri, "enabled": r.enabled,
+            "live": source_class(r.kind).live,
+            "options": {k: v for k, v in r.options.items() if k not in ("key", "secret", "token", "password")},
+            "datasets": counts.get(r.name, 0),
+            "synced_at": r.synced_at.isoformat() + "Z" if r.synced_at else None,
+            "latency_s": r.latency_s, "last_status": r.last_status, "last_error": r.last_error,
+        } for r in rows]
+
+    def _record_latency(self, session, row: SourceRow, samples: Iterable[float]) -> None:
+        for sample in samples:
+            row.latency_s = sample if row.latency_s is None else (1 - EWMA_ALPHA) * row.latency_s + EWMA_ALPHA * sample
+            row.latency_samples = (row.latency_samples or 0) + 1
+
+    # sync --------------------------------------------------------------------------------------
+    def sync(self, name: str | None = None, *, force: bool = False, progress: Progress | None = None) -> list[SyncReport]:
+        with self.Session() as session:
+            names = [name] if name else [r.name for r in session.scalars(select(SourceRow).order_by(SourceRow.name))]
+            if name:
+                self._source_row(session, name)
+        return [self._sync_one(n, force=force, progress=progress) for n in names]
+
+    def _sync_one(self, name: str, *, force: bool, progress: Progress | None) -> SyncReport:
+        report = SyncReport(name)
+        started = time.perf_counter()
+        try:
+            source = self.source(name)
+            if source.live:
+                report.status, report.message = "skipped", "live source: queried at search time"
+                return report
+            with self.Session() as session:
+                row = self._source_row(session, name)
+                self.limits.check_source(name, row.options)
+                fingerprint = source.fingerprint()
+                if not force and fingerprint and fingerprint == row.fingerprint and row.last_status == "ok":
+                    report.status = "unchanged"
+                    return report
+            with self.Session.begin() as session:
+                row = self._source_row(session, name)
+                latencies = harvest_into(session, source, row, report, progress)
+                self._record_latency(session, row, latencies[:50])
+                row.fingerprint, row.synced_at = fingerprint, utcnow()
+                row.last_status, row.last_error = "ok", None
+        except VlassError as exc:
+            report.status, report.message = error_status(exc), exc.message
+            self._mark_failed(name, report)
+        finally:
+            report.elapsed_s = time.perf_counter() - started
+            self._orders = None
+        return report
+
+    def _mark_failed(self, name: str, report: SyncReport) -> None:
+        with self.Session.begin() as session:
+            row = session.scalar(select(SourceRow).where(SourceRow.name == name))
+            if row is not None:
+                row.last_status, row.last_error = report.status, report.message
+
+    # search ------------------------------------------------------------------------------------
+    def _index_orders(self) -> dict[int, float]:
+        if self._orders is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(DatasetRow.index_order, func.max(DatasetRow.radius_deg))
+                                    .group_by(DatasetRow.index_order)).all()
+            self._orders = {int(o): float(r) for o, r in rows}
+        return self._orders
+
+    def _candidates(self, region: Region, source_names: list[str]) -> list[tuple]:
+        """Rows whose bounding circle may touch the region, found through the cell index."""
+        if not source_names:
+            return []
+        qmark = self.engine.dialect.paramstyle == "qmark"
+        ph = "?" if qmark else "%s"
+        rows = []
+        with self.engine.connect() as conn:
+            for order, pad in self._index_orders().items():
+                ranges = cell_ranges(region, pad, order)
+                terms = " OR ".join([f"(index_cell BETWEEN {ph} AND {ph})"] * len(ranges))
+                sql = (f"SELECT {', '.join(COLUMNS)} FROM datasets WHERE index_order = {ph} AND ({terms}) "
+                       f"AND withdrawn_at IS NULL AND source IN ({', '.join([ph] * len(source_names))})")
+                params = (order, *(int(v) for v in ranges.ravel()), *source_names)
+                rows.extend(conn.exec_driver_sql(sql, params).all())
+        return rows
+
+    def search(self, region: Region, *, sources: Iterable[str] | None = None,
+               deadline: u.Quantity | float = 2 * u.s, user: str | None = None,
+               limit: int | None = None) -> SearchResult:
+        """Every dataset version overlapping ``region``, ranked, with a status per source."""
+        if not isinstance(region, Region):
+            raise InvalidArgument("region must be a jupyter_vlass.federation.Region")
+        deadline_s = deadline.to_value(u.s) if isinstance(deadline, u.Quantity) else float(deadline)
+        if not 0 < deadline_s <= 600:
+            raise InvalidArgument(f"deadline must be in (0, 600] seconds, got {deadline_s:g}")
+        started = time.perf_counter()
+        with self.Session() as session:
+            rows = {r.name: r for r in session.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)))}
+        selected = list(rows) if sources is None else list(dict.fromkeys(sources))
+        for name in selected:
+            if name not in rows:
+                raise UnknownSource(f"no source named {name!r}")
+        try:
+            self.limits.check_user(user)
+        except VlassError as exc:
+            statuses = [status_for(n, exc, 0.0) for n in selected]
+            return SearchResult(region, [], statuses, time.perf_counter() - started)
+        harvested = [n for n in selected if not source_class(rows[n].kind).live]
+        live = [n for n in selected if source_class(rows[n].kind).live]
+        meter = CoverageMeter(region)
+        tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter)} if harvested else {}
+        for name in live:
+            tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
+        outcomes = fan_out(tasks, deadline_s)
+        hits, statuses = [], []
+        index = outcomes.get(INDEX_TASK)
+        for name in harvested:
+            if index.status.status == "ok":
+                found = [h for h in index.value if h.source == name]
+                hits.extend(found)
+                statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found)))
+            else:
+                statuses.append(SourceStatus(name, index.status.status, index.status.elapsed_s,
+                                             message=index.status.message))
+        live_latency = {}
+        for name in live:
+            outcome = outcomes[name]
+            if outcome.status.status == "ok":
+                found = [self._hit(rec, meter) for rec in outcome.value]
+                found = [h for h in found if h.coverage > 0]
+                hits.extend(found)
+                outcome.status.count = len(found)
+            if outcome.status.status in ("ok", "timeout"):
+                live_latency[name] = outcome.status.elapsed_s
+            statuses.append(outcome.status)
+        latencies = self._update_latencies(live_latency)
+        ranked = rank(hits, latencies, self.weights)
+        if limit is not None:
+            ranked = ranked[: max(0, int(limit))]
+        order = {n: i for i, n in enumerate(selected)}
+        statuses.sort(key=lambda s: order[s.name])
+        return SearchResult(region, ranked, statuses, time.perf_counter() - started)
+
+    def _live_task(self, name: str, options: dict, region: Region, deadline_s: float):
+        def run():
+            self.limits.check_source(name, options)
+            return self.source(name).query(region, timeout=deadline_s)
+        return run
+
+    def _update_latencies(self, samples: dict[str, float]) -> dict[str, float | None]:
+        with self.Session.begin() as session:
+            result = {}
+            for row in session.scalars(select(SourceRow)):
+                if row.name in samples:
+                    self._record_latency(session, row, [samples[row.name]])
+                result[row.name] = row.latency_s
+        return result
+
+    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter) -> list[Hit]:
+        rows = self._candidates(region, names)
+        if not rows:
+            return []
+        ra = np.fromiter((r[7] for r in rows), float, len(rows))
+        dec = np.fromiter((r[8] for r in rows), float, len(rows))
+        rad = np.fromiter((r[9] for r in rows), float, len(rows))
+        near = angular_distance_deg(region.ra_deg, region.dec_deg, ra, dec) <= region.radius_deg + rad + 1e-9
+        hits = []
+        for row, keep in zip(rows, near):
+            if not keep:
+                continue
+            coverage, inside = meter.measure(Footprint.moc_from_bytes(row[10], row[11]))
+            if coverage <= 0:
+                continue
+            hits.append(Hit(row[1], row[2], row[3], row[4], row[5], row[6], float(row[7]), float(row[8]),
+                            2 * float(row[9]), row[12], coverage, inside))
+        return hits
+
+    @staticmethod
+    def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:
+        coverage, inside = meter.measure(record.footprint)
+        return Hit(record.dataset_id, record.version, record.source, record.uri, record.sha256, record.title,
+                   float(record.center.ra.deg), float(record.center.dec.deg), float(record.fov.deg),
+                   record.access_tier, coverage, inside)
+
+    # datasets, versions, lineage -----------------------------------------------------------------
+    def _version_rows(self, dataset_id: str) -> list[tuple[DatasetRecord, object]]:
+        with self.Session() as session:
+            rows = session.scalars(select(DatasetRow).where(DatasetRow.dataset_id == dataset_id)).all()
+            pairs = [(row_to_record(r), r.withdrawn_at) for r in rows]
+        if not pairs:
+            raise UnknownDataset(f"no dataset with id {dataset_id!r}")
+        return sorted(pairs, key=lambda p: version_key(p[0].version), reverse=True)
+
+    def versions(self, dataset_id: str) -> list[DatasetRecord]:
+        """All versions, newest first (withdrawn ones included: citations must keep resolving)."""
+        return [record for record, _ in self._version_rows(dataset_id)]
+
+    def get(self, dataset_id: str, version: str | None = None) -> DatasetRecord:
+        """One version (the newest when ``version`` is None)."""
+        records = self.versions(dataset_id)
+        if version is None:
+            return records[0]
+        for record in records:
+            if record.version == version:
+                return record
+        raise UnknownDataset(f"dataset {dataset_id!r} has no version {version!r} "
+                             f"(versions: {', '.join(r.version for r in records)})")
+
+    def describe(self, dataset_id: str) -> dict:
+        """Every version with its citation, plus lineage both ways."""
+        pairs = self._version_rows(dataset_id)
+        pins = {citation_key(r): r for r, _ in pairs}
+        parent_pins = {pin for r, _ in pairs for pin in r.derived_from}
+        with self.Session() as session:
+            parents = {}
+            if parent_pins:
+                for row in session.scalars(select(DatasetRow).where(
+                        DatasetRow.uri.in_({p.rsplit("@", 1)[0] for p in parent_pins}))):
+                    parents[f"{row.uri}@{row.version}"] = row
+            children = session.execute(
+                select(DatasetRow.dataset_id, DatasetRow.version, LineageRow.parent_pin)
+                .join(LineageRow, LineageRow.child_pk == DatasetRow.pk)
+                .where(LineageRow.parent_pin.in_(list(pins)))).all()
+        versions = []
+        for record, withdrawn_at in pairs:
+            doc = record.summary()
+            doc["withdrawn_at"] = withdrawn_at.isoformat() + "Z" if withdrawn_at else None
+            doc["derived_from_resolved"] = [
+                {"pin": pin, "id": parents[pin].dataset_id if pin in parents else None,
+                 "version": parents[pin].version if pin in parents else None}
+                for pin in record.derived_from]
+            doc["derivatives"] = sorted(f"{c[0]}@{c[1]}" for c in children if c[2] == citation_key(record))
+            versions.append(doc)
+        return {"id": dataset_id, "latest": pairs[0][0].version, "versions": versions}
+
+    def open(self, record: DatasetRecord):
+        return self.source(record.source).open(record)

@@ -1,0 +1,199 @@
+"""Object stores described by a manifest: ``s3manifest`` (S3 via s3fs) and ``posix`` (a mount).
+
+The manifest (JSON) lists the objects with size and sha256 and, for each, a footprint
+(``{"ra", "dec", "radius"}`` or ``{"polygon": ...}``); a FITS object without one gets its
+footprint from its header, read with a ranged request. Sync checks every object is present
+with the declared size: a store that fails mid-sync aborts the sync, leaving the registry
+as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from typing import IO
+
+from ...exceptions import CorruptData, InvalidSource, SourceUnauthorized, SourceUnavailable
+from ..base import HarvestItem, Skipped, Source, Unchanged
+from ..footprints import Footprint, image_metadata, read_header
+from ..records import ACCESS_TIERS, DatasetRecord
+from ._io import check_uri, normalize_sha256
+
+
+class ManifestSource(Source):
+    """Shared logic; subclasses provide the filesystem."""
+
+    def _fs(self):
+        raise NotImplementedError
+
+    def _root(self) -> str:
+        return posixpath.dirname(self._manifest_path())
+
+    def _manifest_path(self) -> str:
+        raise NotImplementedError
+
+    def _object_uri(self, key: str) -> str:
+        raise NotImplementedError
+
+    def _call(self, fn, *args, **kwargs):
+        """Run a filesystem call, turning store failures into typed errors."""
+        try:
+            return fn(*args, **kwargs)
+        except FileNotFoundError:
+            raise
+        except PermissionError as exc:
+            raise SourceUnauthorized(f"{self.name}: access denied ({exc})") from None
+        except (OSError, TimeoutError) as exc:
+            raise SourceUnavailable(f"{self.name}: store unavailable ({type(exc).__name__})") from None
+        except Exception as exc:  # botocore/aiohttp raise their own classes; report, never crash
+            if "AccessDenied" in repr(exc) or "Forbidden" in repr(exc):
+                raise SourceUnauthorized(f"{self.name}: access denied") from None
+            raise SourceUnavailable(f"{self.name}: store unavailable ({type(exc).__name__})") from None
+
+    def _read_manifest(self) -> tuple[dict, bytes]:
+        try:
+            raw = self._call(self._fs().cat_file, self._manifest_path())
+        except FileNotFoundError:
+            raise CorruptData(f"{self.name}: manifest {self.uri} not found", reason="not_found") from None
+        try:
+            doc = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptData(f"{self.name}: manifest is not JSON ({exc})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("objects"), list):
+            raise CorruptData(f"{self.name}: manifest needs an 'objects' list")
+        return doc, raw
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self._read_manifest()[1]).hexdigest()
+
+    def harvest(self, known: Mapping[str, str]) -> Iterator[HarvestItem]:
+        doc, _ = self._read_manifest()
+        default_version = str(doc.get("version", "1"))
+        for entry in doc["objects"]:
+            key = entry.get("key") if isinstance(entry, dict) else None
+            if not isinstance(key, str) or not key or key.startswith("/") or ".." in key.split("/"):
+                yield Skipped(f"{self.uri}#{key!r}", "manifest entry needs a relative 'key'")
+                continue
+            uri = self._object_uri(key)
+            etag = hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()
+            path = posixpath.join(self._root(), key)
+            try:
+                info = self._call(self._fs().info, path)
+            except FileNotFoundError:
+                yield Skipped(uri, "object listed in the manifest is missing from the store")
+                continue
+            if known.get(uri) == etag:
+                yield Unchanged(uri)
+                continue
+            try:
+                yield self._record(entry, key, uri, path, info, etag, default_version)
+            except CorruptData as exc:
+                yield Skipped(uri, exc.message)
+
+    def _record(self, entry, key, uri, path, info, etag, default_version) -> DatasetRecord:
+        sha256 = normalize_sha256(entry.get("sha256"))
+        size = entry.get("size")
+        if not isinstance(size, int) or size < 0:
+            raise CorruptData(f"object {key!r}: 'size' must be a non-negative integer")
+        if info.get("size") is not None and int(info["size"]) != size:
+            raise CorruptData(f"object {key!r}: store has {info['size']} bytes, manifest says {size}")
+        em_min = em_max = None
+        provenance = dict(entry.get("provenance") or {})
+        if isinstance(entry.get("footprint"), dict):
+            footprint = Footprint.from_spec(entry["footprint"])
+        elif key.lower().endswith((".fits", ".fit", ".fits.gz")):
+            with self._call(self._fs().open, path, "rb", block_size=2880 * 8) as fh:
+                meta = image_metadata(read_header(fh))
+            footprint, em_min, em_max = meta.footprint, meta.em_min, meta.em_max
+            provenance.setdefault("telescope", meta.telescope)
+        else:
+            raise CorruptData(f"object {key!r} has no footprint and is not a FITS image")
+        tier = entry.get("access_tier", "public")
+        if tier not in ACCESS_TIERS:
+            raise CorruptData(f"object {key!r}: access_tier must be one of {ACCESS_TIERS}")
+        derived = entry.get("derived_from", [])
+        if not isinstance(derived, list):
+            raise CorruptData(f"object {key!r}: 'derived_from' must be a list")
+        return DatasetRecord(
+            dataset_id=f"{self.name}:{key}",
+            version=str(entry.get("version", default_version)),
+            uri=uri,
+            sha256=sha256,
+            title=str(entry.get("title") or key),
+            source=self.name,
+            footprint=footprint,
+            em_min=em_min,
+            em_max=em_max,
+            access_tier=tier,
+            size=size,
+            access_format=str(entry.get("format", "application/fits")),
+            provenance=provenance,
+            derived_from=tuple(str(d) for d in derived),
+            etag=etag,
+        )
+
+    def open(self, record: DatasetRecord) -> IO[bytes]:
+        key = record.dataset_id.split(":", 1)[1]
+        return self._call(self._fs().open, posixpath.join(self._root(), key), "rb")
+
+
+class S3ManifestSource(ManifestSource):
+    """``s3://bucket/prefix/manifest.json``; options: ``endpoint_url``, ``anon``, ``region``."""
+
+    kind = "s3manifest"
+
+    def __init__(self, name, uri, **kwargs):
+        super().__init__(name, check_uri(uri, schemes=("s3",)), **kwargs)
+        if not self.uri.endswith(".json"):
+            raise InvalidSource("an s3manifest URI must name the manifest JSON object")
+        self._filesystem = None
+
+    def _fs(self):
+        if self._filesystem is None:
+            import s3fs
+
+            client_kwargs = {}
+            if self.options.get("endpoint_url"):
+                client_kwargs["endpoint_url"] = self.options["endpoint_url"]
+            if self.options.get("region"):
+                client_kwargs["region_name"] = self.options["region"]
+            key, secret = self.credentials.get("key"), self.credentials.get("secret")
+            self._filesystem = s3fs.S3FileSystem(
+                key=key, secret=secret, anon=bool(self.options.get("anon")) and not key,
+                client_kwargs=client_kwargs,
+                config_kwargs={"connect_timeout": 5, "read_timeout": 15, "retries": {"max_attempts": 2}},
+                skip_instance_cache=True, use_listings_cache=False,
+            )
+        return self._filesystem
+
+    def _manifest_path(self) -> str:
+        return self.uri.removeprefix("s3://")
+
+    def _object_uri(self, key: str) -> str:
+        return "s3://" + posixpath.join(self._root(), key)
+
+
+class PosixManifestSource(ManifestSource):
+    """The same manifest on a mounted filesystem (e.g. a Lustre project directory)."""
+
+    kind = "posix"
+
+    def __init__(self, name, uri, **kwargs):
+        super().__init__(name, check_uri(uri, schemes=("file",)), **kwargs)
+        self.path = os.path.abspath(self.uri.removeprefix("file://"))
+        if not os.path.isfile(self.path):
+            raise InvalidSource(f"manifest {self.path} does not exist")
+
+    def _fs(self):
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem()
+
+    def _manifest_path(self) -> str:
+        return self.path
+
+    def _object_uri(self, key: str) -> str:
+        return os.path.join(self._root(), key)

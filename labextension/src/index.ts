@@ -1,0 +1,124 @@
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+const COMMAND = 'jupyter-vlass:open-search';
+
+interface ISourceStatus { name: string; status: string; count: number; message?: string }
+interface IHit {
+  id: string; version: string; source: string; title: string; score: number;
+  coverage: number; sha256: string | null; citation: string
+}
+interface ISearchReply { datasets: IHit[]; sources: ISourceStatus[]; elapsed_s: number }
+
+/** Call the server extension's REST API (authenticated with the server's token/XSRF). */
+async function requestAPI<T>(path: string): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'vlass', 'api', path);
+  const response = await ServerConnection.makeRequest(url, {}, settings);
+  const body = await response.json();
+  if (!response.ok) {
+    throw new Error(body.message || response.statusText);
+  }
+  return body as T;
+}
+
+/** A panel: region in, ranked datasets (with citations) and per-source status out. */
+export class DatasetSearchPanel extends Widget {
+  private region: HTMLInputElement;
+  private output: HTMLDivElement;
+
+  constructor() {
+    super();
+    this.id = 'jupyter-vlass-search';
+    this.title.label = 'VLASS datasets';
+    this.title.closable = true;
+    this.addClass('jp-VlassSearch');
+    const form = document.createElement('form');
+    this.region = document.createElement('input');
+    this.region.placeholder = 'RA,Dec,radius (deg)';
+    this.region.value = '210.0,-19.0,0.5';
+    this.region.className = 'jp-VlassSearch-region';
+    const button = document.createElement('button');
+    button.type = 'submit';
+    button.textContent = 'Search';
+    form.append(this.region, button);
+    form.addEventListener('submit', event => {
+      event.preventDefault();
+      void this.search();
+    });
+    this.output = document.createElement('div');
+    this.output.className = 'jp-VlassSearch-output';
+    this.node.append(form, this.output);
+  }
+
+  async search(): Promise<void> {
+    this.output.textContent = 'Searching...';
+    try {
+      const reply = await requestAPI<ISearchReply>(
+        'datasets?region=' + encodeURIComponent(this.region.value)
+      );
+      this.render(reply);
+    } catch (error) {
+      this.output.textContent = `Error: ${(error as Error).message}`;
+    }
+  }
+
+  private render(reply: ISearchReply): void {
+    this.output.replaceChildren();
+    const status = document.createElement('p');
+    status.className = 'jp-VlassSearch-status';
+    status.textContent =
+      `${reply.datasets.length} datasets in ${(reply.elapsed_s * 1000).toFixed(0)} ms — ` +
+      reply.sources.map(s => `${s.name}: ${s.status} (${s.count})`).join(', ');
+    const table = document.createElement('table');
+    const head = table.createTHead().insertRow();
+    for (const label of ['score', 'source', 'title', 'version', 'covered', 'sha256']) {
+      const th = document.createElement('th');
+      th.textContent = label;
+      head.appendChild(th);
+    }
+    const body = table.createTBody();
+    for (const hit of reply.datasets) {
+      const row = body.insertRow();
+      row.title = hit.citation;
+      const cells = [
+        hit.score.toFixed(3), hit.source, hit.title, hit.version,
+        `${(hit.coverage * 100).toFixed(1)}%`, (hit.sha256 || '').slice(0, 12)
+      ];
+      for (const text of cells) {
+        row.insertCell().textContent = text; // textContent: never interpreted as HTML
+      }
+    }
+    this.output.append(status, table);
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-vlass:plugin',
+  description: 'Federated dataset discovery for radio astronomy.',
+  autoStart: true,
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    let widget: MainAreaWidget<DatasetSearchPanel> | null = null;
+    app.commands.addCommand(COMMAND, {
+      label: 'VLASS: Search datasets in a sky region',
+      execute: () => {
+        if (!widget || widget.isDisposed) {
+          widget = new MainAreaWidget({ content: new DatasetSearchPanel() });
+          widget.id = 'jupyter-vlass-search-main';
+          widget.title.label = 'VLASS datasets';
+        }
+        if (!widget.isAttached) {
+          app.shell.add(widget, 'main');
+        }
+        app.shell.activateById(widget.id);
+      }
+    });
+    palette?.addItem({ command: COMMAND, category: 'VLASS' });
+  }
+};
+
+export default plugin;
