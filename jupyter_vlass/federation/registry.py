@@ -280,7 +280,19 @@ class Registry:
         coverage, inside = meter.measure(record.footprint)
         return Hit(record.dataset_id, record.version, record.source, record.uri, record.sha256, record.title,
                    float(record.center.ra.deg), float(record.center.dec.deg), float(record.fov.deg),
-                   record.access_tier, coverage, inside)
+                   record.access_tier, coverage, inside, record=record)
+
+    def records_for(self, hits: list[Hit]) -> list[DatasetRecord]:
+        """Full records of search hits, in the hits' order (one query for the stored ones)."""
+        wanted = {(h.dataset_id, h.version) for h in hits if h.record is None}
+        stored = {}
+        if wanted:
+            with self.Session() as session:
+                for row in session.scalars(select(DatasetRow).where(
+                        DatasetRow.dataset_id.in_({k[0] for k in wanted}))):
+                    if (row.dataset_id, row.version) in wanted:
+                        stored[(row.dataset_id, row.version)] = row_to_record(row)
+        return [h.record if h.record is not None else stored[(h.dataset_id, h.version)] for h in hits]
 
     # datasets, versions, lineage -----------------------------------------------------------------
     def _version_rows(self, dataset_id: str) -> list[tuple[DatasetRecord, object]]:

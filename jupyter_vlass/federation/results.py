@@ -44,6 +44,7 @@ class Hit:
     footprint_fraction: float
     score: float = 0.0
     parts: dict = field(default_factory=dict)
+    record: object = field(default=None, repr=False, compare=False)  # set for live-source hits
 
     @property
     def citation(self) -> str:

@@ -39,6 +39,7 @@ class DataPackageSource(Source):
         self.root = os.path.abspath(self.uri.removeprefix("file://"))
         if not os.path.exists(self.root):
             raise InvalidSource(f"no such path: {self.root}")
+        self.uri = self.root
 
     def _descriptors(self) -> list[str]:
         if os.path.isfile(self.root):

@@ -186,6 +186,7 @@ class PosixManifestSource(ManifestSource):
         self.path = os.path.abspath(self.uri.removeprefix("file://"))
         if not os.path.isfile(self.path):
             raise InvalidSource(f"manifest {self.path} does not exist")
+        self.uri = self.path
 
     def _fs(self):
         from fsspec.implementations.local import LocalFileSystem

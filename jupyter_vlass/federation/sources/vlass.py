@@ -42,8 +42,10 @@ class VlassQuickLookSource(Source):
         super().__init__(name, check_uri(uri, schemes=("file", "http", "https")), **kwargs)
         self.remote = is_http(self.uri)
         self.root = self.uri.rstrip("/") if self.remote else os.path.abspath(self.uri.removeprefix("file://"))
-        if not self.remote and not os.path.isdir(self.root):
-            raise InvalidSource(f"VLASS archive root {self.root} is not a directory")
+        if not self.remote:
+            if not os.path.isdir(self.root):
+                raise InvalidSource(f"VLASS archive root {self.root} is not a directory")
+            self.uri = self.root
         self.http = HttpClient(self.credentials) if self.remote else None
 
     # listing ------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""The single-user Jupyter server extension."""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Dict, Float, Unicode, default, validate
+
+from .federation import Registry
+from .federation.limits import parse_rate
+from .server.routes import handlers
+from .store import default_db_url
+
+
+class VlassApp(ExtensionApp):
+    """jupyter-vlass: federated dataset discovery (REST API, SIA2 endpoint, HiPS/FITS proxy)."""
+
+    name = "jupyter_vlass"
+    load_other_extensions = True
+
+    db_url = Unicode(help="SQLAlchemy URL of the registry (default: JUPYTER_VLASS_DB or an SQLite file "
+                          "in the user's data directory; a hub shares one PostgreSQL URL).").tag(config=True)
+    deadline = Float(2.0, help="Seconds each source may take to answer a search.").tag(config=True)
+    user_quota = Unicode("", help="Per-user search quota such as '600/h' (empty: no quota).").tag(config=True)
+    cache_dir = Unicode(help="Directory caching proxied HiPS tiles and FITS cutouts.").tag(config=True)
+    source_credentials = Dict(
+        help="Credentials per source name, e.g. {'tacc': {'key': ..., 'secret': ...}}. Never logged or "
+             "returned; JUPYTER_VLASS_CRED_<SOURCE>_<FIELD> environment variables work too.",
+    ).tag(config=True)
+    use_hub_token = Bool(False, help="Use the hub-provided access token (JUPYTER_VLASS_ACCESS_TOKEN, from "
+                                     "the authenticator's auth_state) for sources without their own.").tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
+        return default_db_url()
+
+    @default("cache_dir")
+    def _default_cache_dir(self):
+        return os.path.join(os.path.expanduser("~"), ".cache", "jupyter-vlass")
+
+    @validate("deadline")
+    def _valid_deadline(self, proposal):
+        if not 0 < proposal["value"] <= 600:
+            raise ValueError("deadline must be in (0, 600] seconds")
+        return proposal["value"]
+
+    @validate("user_quota")
+    def _valid_quota(self, proposal):
+        if proposal["value"]:
+            parse_rate(proposal["value"])
+        return proposal["value"]
+
+    def initialize_settings(self):
+        registry = Registry(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
+                            user_quota=self.user_quota or None)
+        self.settings.update({"vlass_registry": registry, "vlass_deadline": self.deadline,
+                              "vlass_cache_dir": self.cache_dir})
+        self.log.info("jupyter-vlass registry: %s", registry.engine.url.render_as_string(hide_password=True))
+
+    def initialize_handlers(self):
+        self.handlers.extend(handlers())
+
+
+main = launch_new_instance = VlassApp.launch_instance

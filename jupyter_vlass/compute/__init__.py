@@ -1,0 +1,1 @@
+"""Compute: resource requests, site backends and the subprocess seam (grows with the HPC issue)."""

@@ -1,0 +1,45 @@
+"""The one seam through which the project runs programs: an argv list, never a shell string."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(argv, (str, bytes)) or not argv or not all(isinstance(a, str) for a in argv):
+        raise TypeError("argv must be a non-empty list of strings")
+    return tuple(argv)
+
+
+async def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+              timeout: float = 60.0) -> Completed:
+    """Run ``argv`` with ``create_subprocess_exec``; the process is killed after ``timeout`` s."""
+    argv = _check_argv(argv)
+    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return Completed(argv, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def run_sync(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
+             timeout: float = 600.0) -> Completed:
+    """Blocking twin of :func:`run` for command-line tools and set-up scripts."""
+    argv = _check_argv(argv)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False)
+    return Completed(argv, proc.returncode, proc.stdout, proc.stderr)

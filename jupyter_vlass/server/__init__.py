@@ -1,0 +1,1 @@
+"""Web layer: thin tornado handlers over the domain packages."""

@@ -1,0 +1,83 @@
+"""REST: /vlass/api/datasets (region search) and /vlass/api/datasets/{id} (versions, lineage)."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+
+from ...exceptions import InvalidArgument
+from ...federation import Region
+from .base import VlassHandler, authenticated
+
+
+def parse_sources(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise InvalidArgument("sources must be a comma-separated list of source names")
+    return names
+
+
+def parse_number(text: str | None, name: str, *, default=None, cast=float):
+    if text is None or text == "":
+        return default
+    try:
+        return cast(text)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a number, got {text!r}") from None
+
+
+class DatasetSearchHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self):
+        region_text = self.get_query_argument("region", None)
+        if not region_text:
+            raise InvalidArgument("missing query parameter 'region' (RA,DEC,RADIUS in degrees)")
+        region = Region.parse(region_text)
+        deadline = parse_number(self.get_query_argument("deadline", None), "deadline",
+                                default=self.settings["vlass_deadline"])
+        limit = parse_number(self.get_query_argument("limit", None), "limit", cast=int)
+        if limit is not None and limit < 0:
+            raise InvalidArgument("limit must be >= 0")
+        result = await self.blocking(self.registry.search, region,
+                                     sources=parse_sources(self.get_query_argument("sources", None)),
+                                     deadline=deadline, user=self.username, limit=limit)
+        self.write_json(result.to_json())
+
+
+class DatasetHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self, dataset_id: str):
+        self.write_json(await self.blocking(self.registry.describe, dataset_id))
+
+
+class SourcesHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self):
+        self.write_json({"sources": await self.blocking(self.registry.sources)})
+
+    @authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body()
+        for key in ("name", "kind", "uri"):
+            if not isinstance(body.get(key), str):
+                raise InvalidArgument(f"'{key}' is required and must be a string")
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise InvalidArgument("'options' must be an object")
+        doc = await self.blocking(self.registry.add_source, body["name"], body["kind"], body["uri"],
+                                  options=options)
+        self.write_json(doc, status=201)
+
+
+class SourceSyncHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def post(self, name: str):
+        force = self.get_query_argument("force", "false").lower() in ("1", "true", "yes")
+        reports = await self.blocking(self.registry.sync, name, force=force)
+        self.write_json({"reports": [r.to_json() for r in reports]})

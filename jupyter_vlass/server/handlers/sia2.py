@@ -1,0 +1,80 @@
+"""The registry served as an IVOA SIA v2 endpoint (ObsCore VOTable), for pyvo, TOPCAT and Aladin."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+
+from ...exceptions import InvalidArgument, VlassError
+from ...federation import Region
+from ...federation.obscore import error_votable, in_band, parse_band, parse_pos, votable_bytes
+from .base import VlassHandler, authenticated
+
+VOTABLE = "application/x-votable+xml"
+ALL_SKY = Region.from_degrees(0.0, 90.0, 180.0)
+
+CAPABILITIES = """<?xml version="1.0" encoding="UTF-8"?>
+<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1">
+  <capability standardID="ivo://ivoa.net/std/SIA#query-2.0">
+    <interface xsi:type="vs:ParamHTTP" role="std" version="2.0">
+      <accessURL use="full">{url}</accessURL>
+    </interface>
+  </capability>
+</vosi:capabilities>
+"""
+
+
+class Sia2QueryHandler(VlassHandler):
+    def _params(self) -> dict[str, list[str]]:
+        params: dict[str, list[str]] = {}
+        for key, values in self.request.arguments.items():
+            params.setdefault(key.upper(), []).extend(v.decode("utf-8", "replace") for v in values)
+        return params
+
+    def _fail(self, message: str, status: int = 400) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", VOTABLE)
+        self.finish(error_votable(message))
+
+    @authenticated
+    @authorized
+    async def get(self):
+        params = self._params()
+        try:
+            regions = parse_pos(params.get("POS", [])) or [ALL_SKY]
+            bands = parse_band(params.get("BAND", []))
+            maxrec = int(params.get("MAXREC", ["10000"])[-1])
+            if maxrec < 0:
+                raise InvalidArgument("MAXREC must be >= 0")
+            fmt = params.get("RESPONSEFORMAT", ["votable"])[-1].lower()
+            if fmt not in ("votable", VOTABLE, "application/x-votable+xml;content=datalink", "text/xml"):
+                raise InvalidArgument(f"RESPONSEFORMAT {fmt!r} is not supported (use votable)")
+            collections = params.get("COLLECTION") or None
+            ids = set(params.get("ID", []))
+            records = []
+            seen = set()
+            for region in regions:
+                result = await self.blocking(self.registry.search, region, sources=collections,
+                                             deadline=self.settings["vlass_deadline"], user=self.username)
+                for record in await self.blocking(self.registry.records_for, result.hits):
+                    if record.key in seen or not in_band(record, bands):
+                        continue
+                    if ids and not any(i.endswith(f"?{record.dataset_id}@{record.version}") for i in ids):
+                        continue
+                    seen.add(record.key)
+                    records.append(record)
+        except ValueError:
+            return self._fail("MAXREC must be an integer")
+        except VlassError as exc:
+            return self._fail(exc.message, 404 if exc.status == 404 else 400)
+        self.set_header("Content-Type", VOTABLE)
+        self.finish(votable_bytes(records[:maxrec]))
+
+
+class Sia2CapabilitiesHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self):
+        url = f"{self.request.protocol}://{self.request.host}{self.base_url}vlass/sia2/query"
+        self.set_header("Content-Type", "text/xml")
+        self.finish(CAPABILITIES.format(url=url))

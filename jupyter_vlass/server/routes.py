@@ -1,0 +1,20 @@
+"""URL table of the server extension (paths relative to the server's base URL)."""
+
+from __future__ import annotations
+
+from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
+from .handlers.proxy import CutoutHandler, HipsHandler
+from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
+
+
+def handlers() -> list[tuple]:
+    return [
+        (r"/vlass/api/datasets", DatasetSearchHandler),
+        (r"/vlass/api/datasets/(?P<dataset_id>.+)", DatasetHandler),
+        (r"/vlass/api/sources", SourcesHandler),
+        (r"/vlass/api/sources/(?P<name>[a-z][a-z0-9_-]*)/sync", SourceSyncHandler),
+        (r"/vlass/api/cutout", CutoutHandler),
+        (r"/vlass/hips/(?P<source_name>[a-z][a-z0-9_-]*)/(?P<path>.+)", HipsHandler),
+        (r"/vlass/sia2/query", Sia2QueryHandler),
+        (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
+    ]

@@ -1,0 +1,5 @@
+"""Notebook widgets."""
+
+from .browser import DatasetBrowser
+
+__all__ = ["DatasetBrowser"]
