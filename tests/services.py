@@ -171,15 +171,18 @@ class SeaweedFS:
         self.proc = subprocess.Popen(
             [weed, "server", f"-dir={self.workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={self.master}", f"-volume.port={self.volume}", "-filer", f"-filer.port={self.filer}",
-             "-s3", f"-s3.port={self.s3_port}", "-volume.max=4"],
+             "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=64", "-master.volumeSizeLimitMB=64"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.endpoint = f"http://127.0.0.1:{self.s3_port}"
         wait_for_port(self.s3_port, 60)
         fs = self.fs()
         deadline = time.monotonic() + 60
-        while True:  # the S3 gateway answers before the filer is ready
+        while True:  # the S3 gateway answers before the filer and a writable volume are ready
             try:
-                fs.ls("/")
+                if not fs.exists("probe"):
+                    fs.mkdir("probe")
+                fs.pipe_file("probe/ready", b"ok")
+                fs.rm("probe", recursive=True)
                 break
             except Exception:
                 if time.monotonic() > deadline:

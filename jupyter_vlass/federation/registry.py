@@ -277,7 +277,7 @@ class Registry:
 
     @staticmethod
     def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:
-        coverage, inside = meter.measure(record.footprint)
+        coverage, inside = meter.measure(record.footprint.moc)
         return Hit(record.dataset_id, record.version, record.source, record.uri, record.sha256, record.title,
                    float(record.center.ra.deg), float(record.center.dec.deg), float(record.fov.deg),
                    record.access_tier, coverage, inside, record=record)

@@ -161,8 +161,11 @@ class S3ManifestSource(ManifestSource):
             if self.options.get("region"):
                 client_kwargs["region_name"] = self.options["region"]
             key, secret = self.credentials.get("key"), self.credentials.get("secret")
+            anon = self.options.get("anon")
+            if anon is None:  # no credentials of ours nor in the environment: a public bucket
+                anon = not key and not os.environ.get("AWS_ACCESS_KEY_ID")
             self._filesystem = s3fs.S3FileSystem(
-                key=key, secret=secret, anon=bool(self.options.get("anon")) and not key,
+                key=key, secret=secret, anon=bool(anon) and not key,
                 client_kwargs=client_kwargs,
                 config_kwargs={"connect_timeout": 5, "read_timeout": 15, "retries": {"max_attempts": 2}},
                 skip_instance_cache=True, use_listings_cache=False,

@@ -1,0 +1,75 @@
+"""Live sources (SIA2 via pyvo) and the concurrent fan-out: slow, failing and refusing sources."""
+
+import time
+
+import pytest
+
+from jupyter_vlass.federation import Region
+
+# Rows of pyvo's real ObsCore response (Potsdam plates) lie around RA 1.9-5.1, Dec 31-34.
+PLATE_REGION = Region.from_degrees(3.5, 32.5, 1.0)
+
+
+def test_sia2_source_returns_real_obscore_rows(registry, http_server):
+    registry.add_source("vo", "sia2", f"{http_server.url}/sia2")
+    result = registry.search(PLATE_REGION)
+    assert result.status_of("vo").status == "ok"
+    ids = {h.dataset_id for h in result}
+    assert ids and all(i.startswith("vo:") for i in ids)
+    assert all(h.coverage > 0 for h in result)  # rows outside the region are dropped client-side
+    far = registry.search(Region.from_degrees(200, -30, 1))
+    assert far.status_of("vo").count == 0
+
+
+@pytest.mark.parametrize("path, status", [("/hang/sia2", "timeout"), ("/fail/sia2", "error"),
+                                          ("/auth/sia2", "unauthorized")])
+def test_failing_source_is_a_status_not_a_crash(demo_registry, http_server, path, status):
+    demo_registry.add_source("vo", "sia2", f"{http_server.url}{path}")
+    started = time.perf_counter()
+    result = demo_registry.search(Region.from_degrees(209.25, -18.0, 0.5), deadline=0.5)
+    elapsed = time.perf_counter() - started
+    assert result.status_of("vo").status == status
+    assert result.status_of("vlass").status == "ok" and result.status_of("vlass").count == 2
+    assert len(result) == 5
+    assert elapsed < 3  # bounded by the deadline, not by the hanging server
+
+
+def test_token_from_hub_auth_state_is_sent(tmp_path, http_server, monkeypatch):
+    from jupyter_vlass.federation import Registry
+
+    monkeypatch.setenv("JUPYTER_VLASS_ACCESS_TOKEN", http_server.handler.token)
+    registry = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}", use_hub_token=True)
+    registry.add_source("vo", "sia2", f"{http_server.url}/auth/sia2")
+    assert registry.search(PLATE_REGION).status_of("vo").status == "ok"
+    plain = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}")  # no hub token: refused
+    assert plain.search(PLATE_REGION).status_of("vo").status == "unauthorized"
+
+
+def test_fan_out_total_is_the_slowest_not_the_sum(registry, http_server):
+    for ms in (50, 100, 300):
+        registry.add_source(f"slow{ms}", "sia2", f"{http_server.url}/slow{ms}/sia2")
+    result = registry.search(PLATE_REGION, deadline=5)
+    assert all(s.status == "ok" for s in result.sources)
+    assert 0.3 <= result.elapsed_s < 0.3 + 0.4  # sequential would be >= 0.45 s
+
+
+def test_rate_limited_source_reports_retry_after(registry, http_server):
+    registry.add_source("vo", "sia2", f"{http_server.url}/sia2", options={"rate_limit": "1/min", "burst": 1})
+    assert registry.search(PLATE_REGION).status_of("vo").status == "ok"
+    second = registry.search(PLATE_REGION).status_of("vo")
+    assert second.status == "rate_limited" and 50 < second.retry_after <= 60
+
+
+def test_user_quota(tmp_path, sample_data):
+    from jupyter_vlass.federation import Registry
+
+    registry = Registry(f"sqlite:///{tmp_path / 'q.sqlite'}", user_quota="2/h")
+    registry.add_source("vlass", "vlass", str(sample_data["vlass"]))
+    registry.sync()
+    region = Region.from_degrees(209.25, -18.0, 0.5)
+    # capacity = one hour's worth = 2 queries
+    assert [registry.search(region, user="ada").ok for _ in range(2)] == [True, True]
+    third = registry.search(region, user="ada")
+    assert third.hits == [] and third.status_of("vlass").status == "rate_limited"
+    assert third.status_of("vlass").retry_after > 0
+    assert registry.search(region, user="grace").ok  # quotas are per user
