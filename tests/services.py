@@ -147,7 +147,7 @@ class HttpServer:
 
 
 @pytest.fixture(scope="session")
-def http_server(sample_data):
+def data_server(sample_data):
     root = Path(sample_data["vlass"]).parent
     votable = Path(sample_data["obscore_votable"]).read_bytes()
     with HttpServer(root, votable) as server:

@@ -33,9 +33,12 @@ def cutout_fits(fileobj, region: Region) -> bytes:
     side = int(np.ceil(2 * region.radius_deg / scale))
     if side > MAX_CUTOUT_PIXELS:
         raise InvalidArgument(f"cutout would be {side} pixels wide (max {MAX_CUTOUT_PIXELS}); use a smaller radius")
+    x, y = wcs.world_to_pixel(region.center)
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise InvalidArgument("the region does not overlap this image", reason="no_overlap")
     try:
         cut = Cutout2D(data, region.center, (max(side, 1), max(side, 1)), wcs=wcs, mode="partial", fill_value=np.nan)
-    except NoOverlapError:
+    except (NoOverlapError, ValueError):
         raise InvalidArgument("the region does not overlap this image", reason="no_overlap") from None
     out_header = cut.wcs.to_header()
     for key in ("BUNIT", "BMAJ", "BMIN", "BPA", "TELESCOP", "DATE-OBS", "OBJECT"):

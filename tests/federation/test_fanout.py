@@ -10,8 +10,8 @@ from jupyter_vlass.federation import Region
 PLATE_REGION = Region.from_degrees(3.5, 32.5, 1.0)
 
 
-def test_sia2_source_returns_real_obscore_rows(registry, http_server):
-    registry.add_source("vo", "sia2", f"{http_server.url}/sia2")
+def test_sia2_source_returns_real_obscore_rows(registry, data_server):
+    registry.add_source("vo", "sia2", f"{data_server.url}/sia2")
     result = registry.search(PLATE_REGION)
     assert result.status_of("vo").status == "ok"
     ids = {h.dataset_id for h in result}
@@ -23,8 +23,8 @@ def test_sia2_source_returns_real_obscore_rows(registry, http_server):
 
 @pytest.mark.parametrize("path, status", [("/hang/sia2", "timeout"), ("/fail/sia2", "error"),
                                           ("/auth/sia2", "unauthorized")])
-def test_failing_source_is_a_status_not_a_crash(demo_registry, http_server, path, status):
-    demo_registry.add_source("vo", "sia2", f"{http_server.url}{path}")
+def test_failing_source_is_a_status_not_a_crash(demo_registry, data_server, path, status):
+    demo_registry.add_source("vo", "sia2", f"{data_server.url}{path}")
     started = time.perf_counter()
     result = demo_registry.search(Region.from_degrees(209.25, -18.0, 0.5), deadline=0.5)
     elapsed = time.perf_counter() - started
@@ -34,27 +34,27 @@ def test_failing_source_is_a_status_not_a_crash(demo_registry, http_server, path
     assert elapsed < 3  # bounded by the deadline, not by the hanging server
 
 
-def test_token_from_hub_auth_state_is_sent(tmp_path, http_server, monkeypatch):
+def test_token_from_hub_auth_state_is_sent(tmp_path, data_server, monkeypatch):
     from jupyter_vlass.federation import Registry
 
-    monkeypatch.setenv("JUPYTER_VLASS_ACCESS_TOKEN", http_server.handler.token)
+    monkeypatch.setenv("JUPYTER_VLASS_ACCESS_TOKEN", data_server.handler.token)
     registry = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}", use_hub_token=True)
-    registry.add_source("vo", "sia2", f"{http_server.url}/auth/sia2")
+    registry.add_source("vo", "sia2", f"{data_server.url}/auth/sia2")
     assert registry.search(PLATE_REGION).status_of("vo").status == "ok"
     plain = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}")  # no hub token: refused
     assert plain.search(PLATE_REGION).status_of("vo").status == "unauthorized"
 
 
-def test_fan_out_total_is_the_slowest_not_the_sum(registry, http_server):
+def test_fan_out_total_is_the_slowest_not_the_sum(registry, data_server):
     for ms in (50, 100, 300):
-        registry.add_source(f"slow{ms}", "sia2", f"{http_server.url}/slow{ms}/sia2")
+        registry.add_source(f"slow{ms}", "sia2", f"{data_server.url}/slow{ms}/sia2")
     result = registry.search(PLATE_REGION, deadline=5)
     assert all(s.status == "ok" for s in result.sources)
     assert 0.3 <= result.elapsed_s < 0.3 + 0.4  # sequential would be >= 0.45 s
 
 
-def test_rate_limited_source_reports_retry_after(registry, http_server):
-    registry.add_source("vo", "sia2", f"{http_server.url}/sia2", options={"rate_limit": "1/min", "burst": 1})
+def test_rate_limited_source_reports_retry_after(registry, data_server):
+    registry.add_source("vo", "sia2", f"{data_server.url}/sia2", options={"rate_limit": "1/min", "burst": 1})
     assert registry.search(PLATE_REGION).status_of("vo").status == "ok"
     second = registry.search(PLATE_REGION).status_of("vo")
     assert second.status == "rate_limited" and 50 < second.retry_after <= 60

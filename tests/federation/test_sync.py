@@ -70,22 +70,22 @@ def test_corrupt_file_is_skipped_and_the_rest_synced(registry, sample_data, tmp_
     assert len(report.skipped) == 1 and report.skipped[0].uri == str(victim)
 
 
-def test_vlass_over_http_matches_local(registry, sample_data, http_server):
+def test_vlass_over_http_matches_local(registry, sample_data, data_server):
     registry.add_source("local", "vlass", str(sample_data["vlass"]))
-    registry.add_source("remote", "vlass", f"{http_server.url}/vlass")
+    registry.add_source("remote", "vlass", f"{data_server.url}/vlass")
     reports = registry.sync()
     assert [r.added for r in reports] == [5, 5]
     local = {(r[0].split(":", 1)[1], r[1], r[2]) for r in _rows(registry) if r[0].startswith("local:")}
     remote = {(r[0].split(":", 1)[1], r[1], r[2]) for r in _rows(registry) if r[0].startswith("remote:")}
     assert local == remote
     record = registry.get("remote:VLASS2.2.ql.T08t20.J135700-180000", "v1")
-    assert record.uri.startswith(http_server.url)
+    assert record.uri.startswith(data_server.url)
     [again] = registry.sync("remote")  # etags unchanged: nothing re-downloaded
     assert again.unchanged == 5 and again.added == again.updated == 0
 
 
-def test_http_500_fails_the_sync_without_writing(registry, http_server):
-    registry.add_source("broken", "vlass", f"{http_server.url}/fail/vlass")
+def test_http_500_fails_the_sync_without_writing(registry, data_server):
+    registry.add_source("broken", "vlass", f"{data_server.url}/fail/vlass")
     [report] = registry.sync("broken")
     assert report.status == "error" and "500" in report.message
     with registry.Session() as s:

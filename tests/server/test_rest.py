@@ -1,0 +1,146 @@
+"""The server extension through a real jupyter_server: REST, errors, auth, SIA2 via pyvo, proxies."""
+
+import asyncio
+import io
+import json
+
+import numpy as np
+import pytest
+import requests
+from astropy.io import fits
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, demo_registry, data_server, sample_data):
+    demo_registry.add_source("vo", "sia2", f"{data_server.url}/sia2")
+    hips = sample_data["vlass"].parent / "hips"
+    (hips / "Norder3" / "Dir0").mkdir(parents=True, exist_ok=True)
+    (hips / "properties").write_text("creator_did = ivo://jupyter-vlass/test\nhips_order = 3\n")
+    demo_registry.add_source("hipsy", "vlass", str(sample_data["vlass"]),
+                             options={"hips": f"{data_server.url}/hips"})
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_vlass": True}},
+        "VlassApp": {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
+                     "cache_dir": str(tmp_path / "cache"), "deadline": 2.0},
+    }
+
+
+async def fetch_json(jp_fetch, *parts, **kwargs):
+    response = await jp_fetch("vlass", *parts, **kwargs)
+    return response.code, json.loads(response.body)
+
+
+async def expect_error(jp_fetch, *parts, status, **kwargs):
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("vlass", *parts, **kwargs)
+    assert info.value.code == status
+    body = json.loads(info.value.response.body)
+    assert body["message"] and body["reason"]
+    return body
+
+
+async def test_search_endpoint(jp_fetch):
+    code, doc = await fetch_json(jp_fetch, "api", "datasets", params={"region": "209.25,-18.0,0.5"})
+    assert code == 200
+    assert {s["name"]: s["status"] for s in doc["sources"]} == {
+        "curated": "ok", "hipsy": "ok", "tacc": "ok", "vlass": "ok", "vo": "ok"}
+    top = doc["datasets"][0]
+    assert set(top["score_parts"]) == {"coverage", "speed", "recency"}
+    assert top["sha256"] and top["citation"].endswith(f"sha256:{top['sha256']})")
+    scores = [d["score"] for d in doc["datasets"]]
+    assert scores == sorted(scores, reverse=True)
+    code, only = await fetch_json(jp_fetch, "api", "datasets",
+                                  params={"region": "209.25,-18.0,0.5", "sources": "curated"})
+    assert {d["source"] for d in only["datasets"]} == {"curated"}
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"region": "400,0,1"}, "invalid_region"),
+    ({"region": "10,-95,1"}, "invalid_region"),
+    ({"region": "10,0,0"}, "invalid_region"),
+    ({"region": "nan,0,1"}, "invalid_region"),
+    ({"region": "abc"}, "invalid_region"),
+    ({}, "invalid_argument"),
+    ({"region": "10,0,1", "deadline": "soon"}, "invalid_argument"),
+    ({"region": "10,0,1", "limit": "-1"}, "invalid_argument"),
+])
+async def test_bad_search_input_is_a_400_json(jp_fetch, params, reason):
+    body = await expect_error(jp_fetch, "api", "datasets", params=params, status=400)
+    assert body["reason"] == reason
+
+
+async def test_unknown_source_and_dataset_are_404(jp_fetch):
+    body = await expect_error(jp_fetch, "api", "datasets", params={"region": "1,1,1", "sources": "nope"}, status=404)
+    assert body["reason"] == "unknown_source"
+    await expect_error(jp_fetch, "api", "datasets", "vlass:nothing-here", status=404)
+
+
+async def test_dataset_details_with_versions_and_lineage(jp_fetch):
+    code, doc = await fetch_json(jp_fetch, "api", "datasets", "curated:racs-1357-18-components")
+    assert [v["version"] for v in doc["versions"]] == ["1.1.0", "1.0.0"]
+    assert doc["versions"][0]["derived_from_resolved"][0]["id"] == "vlass:VLASS2.2.ql.T08t20.J135700-180000"
+
+
+async def test_sources_add_bad_input_writes_nothing(jp_fetch):
+    _, before = await fetch_json(jp_fetch, "api", "sources")
+    body = await expect_error(jp_fetch, "api", "sources", method="POST",
+                              body=json.dumps({"name": "x", "kind": "vlass", "uri": "/no/such/dir"}), status=400)
+    assert body["reason"] == "invalid_source"
+    await expect_error(jp_fetch, "api", "sources", method="POST", body="not json", status=400)
+    _, after = await fetch_json(jp_fetch, "api", "sources")
+    assert after == before
+
+
+async def test_every_route_needs_authentication(jp_fetch, jp_base_url, jp_http_port):
+    client = AsyncHTTPClient()
+    for path in ("vlass/api/datasets?region=1,1,1", "vlass/api/sources", "vlass/api/datasets/x",
+                 "vlass/sia2/query?POS=CIRCLE+1+1+1", "vlass/sia2/capabilities",
+                 "vlass/hips/hipsy/properties", "vlass/api/cutout?id=x&region=1,1,1"):
+        with pytest.raises(HTTPClientError) as info:
+            await client.fetch(f"http://localhost:{jp_http_port}{jp_base_url}{path}")
+        assert info.value.code == 403, path
+
+
+async def test_sia2_endpoint_queried_by_pyvo(jp_fetch, jp_base_url, jp_http_port, jp_serverapp):
+    from pyvo.dal.sia2 import SIA2Service
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {jp_serverapp.identity_provider.token}"
+    base = f"http://localhost:{jp_http_port}{jp_base_url}vlass/sia2"
+
+    def query():
+        service = SIA2Service(base, session=session)  # resolved through VOSI capabilities
+        return service.search(pos=(209.25, -18.0, 0.5), collection="vlass").to_table()
+
+    table = await asyncio.to_thread(query)
+    assert len(table) == 2
+    assert {"obs_publisher_did", "access_url", "s_region", "em_min", "version", "sha256"} <= set(table.colnames)
+    assert set(table["version"]) == {"v1", "v2"}
+    freq = (3e8 / np.asarray(table["em_min"]))  # 3 GHz VLASS-like band
+    assert np.all((freq > 3e9) & (freq < 4.1e9))
+
+    def bad():
+        return session.get(f"{base}/query", params={"POS": "BOX 1 2 3 4"})
+
+    response = await asyncio.to_thread(bad)
+    assert response.status_code == 400 and b'value="ERROR"' in response.content
+
+
+async def test_fits_cutout(jp_fetch):
+    response = await jp_fetch("vlass", "api", "cutout", params={
+        "id": "vlass:VLASS2.2.ql.T08t20.J135700-180000", "version": "v1", "region": "209.25,-18.0,0.01"})
+    with fits.open(io.BytesIO(response.body)) as hdul:
+        assert all(71 <= n <= 73 for n in hdul[0].data.shape)  # 2 x 36" at 1"/px
+        assert hdul[0].header["CTYPE1"].startswith("RA---")
+    await expect_error(jp_fetch, "api", "cutout", params={
+        "id": "vlass:VLASS2.2.ql.T08t20.J135700-180000", "region": "10,10,0.01"}, status=400)
+
+
+async def test_hips_proxy_caches_tiles(jp_fetch, data_server, tmp_path):
+    first = await jp_fetch("vlass", "hips", "hipsy", "properties")
+    assert b"hips_order" in first.body
+    hits = [r for r in data_server.handler.requests if r[1] == "/hips/properties"]
+    await jp_fetch("vlass", "hips", "hipsy", "properties")
+    assert [r for r in data_server.handler.requests if r[1] == "/hips/properties"] == hits  # served from cache
+    await expect_error(jp_fetch, "hips", "vlass", "properties", status=404)  # no HiPS configured
