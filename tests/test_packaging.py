@@ -1,0 +1,41 @@
+"""The installed extensions and plugins, as `jupyter ... list` reports them."""
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def test_server_extension_enabled_and_ok():
+    out = subprocess.run([str(BIN / "jupyter"), "server", "extension", "list"], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    line = next(line for line in text.splitlines() if "jupyter_vlass" in line and "OK" in line)
+    assert "0.1.0" in line
+
+
+def test_labextension_ok():
+    out = subprocess.run([str(BIN / "jupyter"), "labextension", "list"], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    assert any("jupyter-vlass" in line and "enabled" in line and "OK" in line for line in text.splitlines())
+
+
+def test_source_plugins_are_entry_points():
+    names = {ep.name for ep in entry_points(group="jupyter_vlass.sources")}
+    assert {"vlass", "datapackage", "s3manifest", "posix", "sia2"} <= names
+
+
+def test_openapi_lists_the_routes():
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).parents[1] / "jupyter_vlass" / "server" / "api.yaml").read_text())
+    assert spec["openapi"].startswith("3.")
+    from jupyter_vlass.server.routes import handlers
+
+    documented = set(spec["paths"])
+    for pattern, _ in handlers():
+        normalized = pattern.replace("(?P<dataset_id>.+)", "{dataset_id}").replace(
+            "(?P<name>[a-z][a-z0-9_-]*)", "{name}").replace(
+            "(?P<source_name>[a-z][a-z0-9_-]*)/(?P<path>.+)", "{source}/{path}")
+        assert normalized in documented, pattern
