@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from . import __version__
 from .exceptions import VlassError
@@ -123,6 +124,16 @@ def cmd_demo_data(args) -> int:
     from .sample_data import build_sample_data
 
     paths = build_sample_data(args.directory, full_tile=not args.small)
+    if args.hips and "tile_v1" in paths:
+        from .sample_data import build_hips
+
+        paths["hips"] = build_hips(paths["tile_v1"], Path(args.directory).resolve() / "hips" / "vlass-ql")
+    if args.seed:
+        from .sample_data import seed_registry
+
+        for report in seed_registry(_registry(args), paths):
+            print(f"{report.source}: {report.status} (+{report.added} added, {report.unchanged} unchanged)",
+                  file=sys.stderr)
     _print_json({k: str(v) for k, v in paths.items()})
     return 0
 
@@ -168,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="fetch the real sample radio data and lay out demo sources")
     p.add_argument("directory")
     p.add_argument("--small", action="store_true", help="skip the full-size synthetic VLASS-like tile")
+    p.add_argument("--hips", action="store_true", help="also build a HiPS survey of the tile (needs reproject)")
+    p.add_argument("--seed", action="store_true", help="register the sample sources in the registry and sync")
     p.set_defaults(fn=cmd_demo_data)
     return parser
 

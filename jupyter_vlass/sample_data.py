@@ -251,3 +251,38 @@ def _manifest(folder: Path, real: dict) -> dict[str, Path]:
     manifest = folder / "manifest.json"
     manifest.write_text(json.dumps({"name": "tacc-radio", "version": "2026.1", "objects": objects}, indent=2))
     return {"manifest": manifest}
+
+
+def build_hips(image: Path, output: Path, *, binning: int = 8) -> Path:
+    """A HiPS survey (PNG/FITS tiles) of ``image``, block-averaged by ``binning``, with reproject."""
+    if (output / "properties").exists():
+        return output
+    from reproject import reproject_interp
+    from reproject.hips import reproject_to_hips
+
+    with fits.open(image) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        data = np.squeeze(hdul[0].data)
+        wcs = WCS(hdul[0].header).celestial
+    ny, nx = (s // binning * binning for s in data.shape)
+    small = data[:ny, :nx].reshape(ny // binning, binning, nx // binning, binning).mean(axis=(1, 3))
+    small_wcs = wcs[::binning, ::binning]
+    tmp = output.with_name(output.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    reproject_to_hips((small, small_wcs), coord_system_out="equatorial", reproject_function=reproject_interp,
+                      output_directory=str(tmp), tile_size=256, level=6,
+                      properties={"obs_title": "jupyter-vlass sample: synthetic VLASS-like tile (real RACS sources)"})
+    os.replace(tmp, output)
+    return output
+
+
+def seed_registry(registry, outputs: dict) -> list:
+    """Register the sample sources (once) and sync them."""
+    existing = {s["name"] for s in registry.sources()}
+    wanted = [("vlass", "vlass", outputs["vlass"], {"hips": str(outputs["hips"])} if outputs.get("hips") else {}),
+              ("cosmicai", "datapackage", Path(outputs["package_1.0.0"]).parents[2], {}),
+              ("tacc", "posix", outputs["manifest"], {})]
+    for name, kind, uri, options in wanted:
+        if name not in existing:
+            registry.add_source(name, kind, str(uri), options=options)
+    return registry.sync()

@@ -23,7 +23,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CACHE = REPO / "data" / "cache"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
+             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
 
 
 def require(condition: bool, what: str) -> None:

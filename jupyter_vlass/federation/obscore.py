@@ -120,7 +120,9 @@ def error_votable(message: str) -> bytes:
     from astropy.io.votable.tree import Resource
 
     resource = Resource(type="results")
-    resource.infos.append(Info(name="QUERY_STATUS", value="ERROR", content=message))
+    info = Info(name="QUERY_STATUS", value="ERROR")
+    info.content = message
+    resource.infos.append(info)
     vot.resources.append(resource)
     out = io.BytesIO()
     vot.to_xml(out)

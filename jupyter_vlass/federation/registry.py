@@ -248,6 +248,10 @@ class Registry:
         return run
 
     def _update_latencies(self, samples: dict[str, float]) -> dict[str, float | None]:
+        """Fold this search's live-source timings into each source's moving average."""
+        if not samples:
+            with self.engine.connect() as conn:
+                return dict(conn.execute(select(SourceRow.name, SourceRow.latency_s)).all())
         with self.Session.begin() as session:
             result = {}
             for row in session.scalars(select(SourceRow)):

@@ -1,0 +1,203 @@
+"""Region-query benchmark: the registry's footprint index against a brute-force astropy scan.
+
+* A registry of ``--n`` footprints (default 10^6) spread uniformly over the VLASS sky (Dec > -40),
+  each a VLASS Quick Look-sized box (0.5-1.03 deg, random orientation), stored through the same
+  tables and search path as real sources (SQLite file).
+* p50/p95 of ``Registry.search`` cone queries at radius 0.1, 1 and 5 deg (end to end: index
+  lookup, exact MOC overlap, ranking), and of the brute-force baseline in the same run: astropy
+  ``SkyCoord.separation`` of the query centre against every footprint centre (+ radii).
+* Fan-out: three live SIA2 sources answering after 50, 100 and 300 ms (local HTTP servers
+  returning pyvo's real ObsCore VOTable): total time vs. the slowest and vs. the sum.
+
+    python benchmarks/region_query.py --n 1000000 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import astropy.units as u
+import cdshealpix
+import numpy as np
+from astropy.coordinates import Latitude, Longitude, SkyCoord
+from mocpy import MOC
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jupyter_vlass.federation import Region, Registry  # noqa: E402
+from jupyter_vlass.federation.footprints import index_order_for  # noqa: E402
+from jupyter_vlass.federation.rows import utcnow  # noqa: E402
+from jupyter_vlass.store import DatasetRow, SourceRow  # noqa: E402
+
+DEC_MIN = -40.0
+RADII = (0.1, 1.0, 5.0)
+
+
+def sky_positions(rng, n):
+    z = rng.uniform(np.sin(np.radians(DEC_MIN)), 1.0, n)
+    return rng.uniform(0, 360, n), np.degrees(np.arcsin(z))
+
+
+def build(registry: Registry, n: int, seed: int, chunk: int = 100_000):
+    rng = np.random.default_rng(seed)
+    ra, dec = sky_positions(rng, n)
+    side = rng.uniform(0.5, 1.03, n)
+    angle = rng.uniform(0, 90, n)
+    with registry.Session.begin() as s:
+        s.add(SourceRow(name="bench", kind="posix", uri="/bench/manifest.json", options={}, enabled=True,
+                        created_at=utcnow(), latency_samples=0, latency_s=0.02))
+    radius = side / np.sqrt(2)
+    now = utcnow()
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        mocs = MOC.from_boxes(Longitude(ra[sl] * u.deg), Latitude(dec[sl] * u.deg), a=side[sl] / 2 * u.deg,
+                              b=side[sl] / 2 * u.deg, angle=angle[sl] * u.deg, max_depth=9)
+        orders = np.array([index_order_for(r) for r in radius[sl]])
+        cells = np.empty(len(orders), dtype=np.int64)
+        for order in np.unique(orders):
+            m = orders == order
+            cells[m] = cdshealpix.lonlat_to_healpix(Longitude(ra[sl][m] * u.deg), Latitude(dec[sl][m] * u.deg), int(order))
+        rows = [{
+            "dataset_id": f"bench:tile-{i}", "version": "v1", "source": "bench", "uri": f"/bench/tile-{i}.fits",
+            "sha256": None, "title": f"tile {i}", "s_ra": float(ra[i]), "s_dec": float(dec[i]),
+            "radius_deg": float(radius[i]), "moc_depth": 9, "moc": moc.to_depth29_ranges.astype("<u8").tobytes(),
+            "index_order": int(orders[i - start]), "index_cell": int(cells[i - start]), "access_tier": "public",
+            "dataproduct_type": "image", "access_format": "application/fits", "ingested_at": now,
+            "provenance": {}, "derived_from": [], "extra": {}, "digest": "-",
+        } for i, moc in zip(range(sl.start, sl.stop), mocs)]
+        with registry.engine.begin() as conn:
+            conn.execute(insert(DatasetRow.__table__), rows)
+    return ra, dec, radius
+
+
+def percentiles(samples):
+    ordered = sorted(samples)
+    return {"p50_ms": 1000 * statistics.median(ordered), "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
+            "n": len(ordered)}
+
+
+def run_queries(registry, ra, dec, radius, queries, brute_queries, seed):
+    rng = np.random.default_rng(seed + 1)
+    centres = SkyCoord(ra * u.deg, dec * u.deg)
+    out = {}
+    for r in RADII:
+        qra, qdec = sky_positions(rng, queries)
+        qdec = np.clip(qdec, DEC_MIN + r, 90 - 1e-6)
+        times, counts, checked = [], [], 0
+        for a, d in zip(qra, qdec):
+            region = Region.from_degrees(a, d, r)
+            t0 = time.perf_counter()
+            result = registry.search(region, deadline=30)
+            times.append(time.perf_counter() - t0)
+            counts.append(len(result))
+        brute = []
+        for a, d in zip(qra[:brute_queries], qdec[:brute_queries]):
+            t0 = time.perf_counter()
+            sep = SkyCoord(a * u.deg, d * u.deg).separation(centres).deg
+            candidates = np.flatnonzero(sep <= r + radius)
+            brute.append(time.perf_counter() - t0)
+            # the index never misses a footprint whose centre lies inside the cone
+            inside = set(np.flatnonzero(sep <= r).tolist())
+            found = {int(h.dataset_id.split("-")[1]) for h in registry.search(Region.from_degrees(a, d, r), deadline=30)}
+            assert inside <= found, "index missed a footprint"
+            assert found <= set(candidates.tolist())
+            checked += 1
+        index_stats, brute_stats = percentiles(times), percentiles(brute)
+        out[f"{r:g}deg"] = {
+            "index": index_stats, "brute_force_astropy": brute_stats,
+            "speedup_p50": brute_stats["p50_ms"] / index_stats["p50_ms"],
+            "speedup_p95": brute_stats["p95_ms"] / index_stats["p95_ms"],
+            "mean_results": float(np.mean(counts)), "answers_checked_against_brute_force": checked,
+        }
+    return out
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self):
+        time.sleep(int(self.path.split("/")[1]) / 1000)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-votable+xml")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+def fan_out(tmp: Path, repeats: int = 10):
+    from jupyter_vlass.sample_data import fetch_real_files
+
+    cache = Path(os.environ.get("JUPYTER_VLASS_SAMPLE_CACHE", Path(__file__).resolve().parents[1] / "data" / "cache"))
+    _Slow.body = fetch_real_files(cache)["obscore_votable"].read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    registry = Registry(f"sqlite:///{tmp / 'fanout.sqlite'}")
+    latencies = (50, 100, 300)
+    for ms in latencies:
+        registry.add_source(f"sia{ms}", "sia2", f"{url}/{ms}/sia2")
+    region = Region.from_degrees(3.5, 32.5, 1.0)
+    registry.search(region)  # warm-up (imports, connections)
+    totals = []
+    for _ in range(repeats):
+        result = registry.search(region, deadline=5)
+        assert all(s.status == "ok" for s in result.sources)
+        totals.append(result.elapsed_s)
+    server.shutdown()
+    total = statistics.median(totals)
+    return {"source_latencies_ms": list(latencies), "total_p50_ms": 1000 * total,
+            "slowest_ms": max(latencies), "sum_ms": sum(latencies),
+            "total_over_slowest": total * 1000 / max(latencies), "total_over_sum": total * 1000 / sum(latencies)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1_000_000, help="footprints in the registry")
+    parser.add_argument("--queries", type=int, default=200, help="index queries per radius")
+    parser.add_argument("--brute-queries", type=int, default=20, help="brute-force queries per radius")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="vlass-bench-") as tmp:
+        tmp = Path(tmp)
+        registry = Registry(f"sqlite:///{tmp / 'bench.sqlite'}")
+        t0 = time.perf_counter()
+        ra, dec, radius = build(registry, args.n, args.seed)
+        build_s = time.perf_counter() - t0
+        queries = run_queries(registry, ra, dec, radius, args.queries, args.brute_queries, args.seed)
+        fan = fan_out(tmp)
+        db_mb = (tmp / "bench.sqlite").stat().st_size / 1e6
+    report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "footprints": args.n, "build_s": build_s, "db_mb": db_mb, "cone_queries": queries, "fan_out": fan,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{args.n} footprints built in {build_s:.1f} s ({db_mb:.0f} MB)")
+        for name, q in queries.items():
+            print(f"radius {name}: index p50 {q['index']['p50_ms']:.2f} ms p95 {q['index']['p95_ms']:.2f} ms "
+                  f"({q['mean_results']:.0f} results); brute force p50 {q['brute_force_astropy']['p50_ms']:.1f} ms "
+                  f"-> {q['speedup_p50']:.0f}x faster (p95 {q['speedup_p95']:.0f}x)")
+        print(f"fan-out {fan['source_latencies_ms']} ms: total {fan['total_p50_ms']:.0f} ms "
+              f"= {fan['total_over_slowest']:.2f}x slowest, {fan['total_over_sum']:.2f}x sum")
+
+
+if __name__ == "__main__":
+    main()
