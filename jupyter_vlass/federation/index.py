@@ -56,21 +56,31 @@ class CoverageMeter:
 
     def __init__(self, region: Region):
         self.region = region
+        self._min_depth = min(14, _region_depth(region.radius_deg))
         self._mocs: dict[int, tuple[MOC, float]] = {}
 
     def region_moc(self, depth: int) -> tuple[MOC, float]:
         if depth not in self._mocs:
             moc = self.region.moc(depth)
-            self._mocs[depth] = (moc, moc.sky_fraction)
+            self._mocs[depth] = (moc, area(moc))
         return self._mocs[depth]
 
     def measure(self, moc: MOC) -> tuple[float, float]:
         """(fraction of the region covered, fraction of the footprint inside the region)."""
-        depth = max(int(moc.max_order), min(14, _region_depth(self.region.radius_deg)))
+        depth = max(int(moc.max_order), self._min_depth)
         region_moc, region_area = self.region_moc(depth)
-        inter = moc.intersection(region_moc).sky_fraction
-        own = moc.sky_fraction
+        inter = area(moc.intersection(region_moc))
+        own = area(moc)
         return (min(1.0, inter / region_area) if region_area else 0.0, inter / own if own else 0.0)
+
+
+_CELLS_29 = float(12 * 4**29)
+
+
+def area(moc: MOC) -> float:
+    """Sky fraction covered by a MOC (summed from its depth-29 ranges)."""
+    ranges = moc.to_depth29_ranges
+    return float((ranges[:, 1] - ranges[:, 0]).sum()) / _CELLS_29 if len(ranges) else 0.0
 
 
 def _region_depth(radius_deg: float) -> int:

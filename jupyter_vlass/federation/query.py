@@ -55,6 +55,12 @@ def fan_out(tasks: dict[str, Callable[[], object]], deadline_s: float) -> dict[s
     return outcomes
 
 
+def run_inline(fn, name: str = "index") -> Outcome:
+    """Run one task in the caller's thread, with the same error-to-status mapping as fan_out."""
+    elapsed, value, exc = _timed(fn)
+    return Outcome(status_for(name, exc, elapsed)) if exc is not None else Outcome(SourceStatus(name, "ok", elapsed), value)
+
+
 def _timed(fn):
     started = time.perf_counter()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import astropy.units as u
 from astropy.coordinates import Angle, Latitude, Longitude, SkyCoord
@@ -66,15 +67,15 @@ class Region:
             raise InvalidRegion(f"region must be 'RA,DEC,RADIUS' in degrees, got {text!r}")
         return cls.from_degrees(*parts)
 
-    @property
+    @cached_property
     def ra_deg(self) -> float:
         return float(self.center.ra.deg)
 
-    @property
+    @cached_property
     def dec_deg(self) -> float:
         return float(self.center.dec.deg)
 
-    @property
+    @cached_property
     def radius_deg(self) -> float:
         return float(self.radius.deg)
 

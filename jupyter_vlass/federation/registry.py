@@ -19,7 +19,7 @@ from .footprints import Footprint
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
 from .limits import Limits
 from .plugins import source_class
-from .query import fan_out, status_for
+from .query import fan_out, run_inline, status_for
 from .ranking import Weights, rank, version_key
 from .records import DatasetRecord, citation_key
 from .region import Region
@@ -171,16 +171,17 @@ class Registry:
         """Rows whose bounding circle may touch the region, found through the cell index."""
         if not source_names:
             return []
-        qmark = self.engine.dialect.paramstyle == "qmark"
-        ph = "?" if qmark else "%s"
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        in_sources = f"source IN ({', '.join([ph] * len(source_names))})"
         rows = []
         with self.engine.connect() as conn:
             for order, pad in self._index_orders().items():
                 ranges = cell_ranges(region, pad, order)
-                terms = " OR ".join([f"(index_cell BETWEEN {ph} AND {ph})"] * len(ranges))
-                sql = (f"SELECT {', '.join(COLUMNS)} FROM datasets WHERE index_order = {ph} AND ({terms}) "
-                       f"AND withdrawn_at IS NULL AND source IN ({', '.join([ph] * len(source_names))})")
-                params = (order, *(int(v) for v in ranges.ravel()), *source_names)
+                # One index range scan per cell range (a UNION ALL keeps every branch on the index).
+                branch = (f"SELECT {', '.join(COLUMNS)} FROM datasets WHERE index_order = {ph} "
+                          f"AND index_cell BETWEEN {ph} AND {ph} AND withdrawn_at IS NULL AND {in_sources}")
+                sql = " UNION ALL ".join([branch] * len(ranges))
+                params = tuple(v for lo, hi in ranges for v in (order, int(lo), int(hi), *source_names))
                 rows.extend(conn.exec_driver_sql(sql, params).all())
         return rows
 
@@ -211,7 +212,8 @@ class Registry:
         tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter)} if harvested else {}
         for name in live:
             tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
-        outcomes = fan_out(tasks, deadline_s)
+        # With no live source to wait for, the local index lookup runs inline (no thread hop).
+        outcomes = fan_out(tasks, deadline_s) if live else {INDEX_TASK: run_inline(tasks[INDEX_TASK])} if harvested else {}
         hits, statuses = [], []
         index = outcomes.get(INDEX_TASK)
         for name in harvested:
