@@ -15,7 +15,6 @@ from ..exceptions import InvalidArgument, InvalidSource, UnknownDataset, Unknown
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
 from .base import Source
 from .credentials import resolve_credentials
-from .footprints import Footprint
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
 from .limits import Limits
 from .plugins import source_class
@@ -270,16 +269,13 @@ class Registry:
         dec = np.fromiter((r[8] for r in rows), float, len(rows))
         rad = np.fromiter((r[9] for r in rows), float, len(rows))
         near = angular_distance_deg(region.ra_deg, region.dec_deg, ra, dec) <= region.radius_deg + rad + 1e-9
-        hits = []
-        for row, keep in zip(rows, near):
-            if not keep:
-                continue
-            coverage, inside = meter.measure(Footprint.moc_from_bytes(row[10], row[11]))
-            if coverage <= 0:
-                continue
-            hits.append(Hit(row[1], row[2], row[3], row[4], row[5], row[6], float(row[7]), float(row[8]),
-                            2 * float(row[9]), row[12], coverage, inside))
-        return hits
+        rows = [row for row, keep in zip(rows, near) if keep]
+        coverage, inside = meter.measure_ranges(
+            [np.frombuffer(row[11], dtype="<u8").reshape(-1, 2) for row in rows],
+            max((row[10] for row in rows), default=0))
+        return [Hit(row[1], row[2], row[3], row[4], row[5], row[6], float(row[7]), float(row[8]),
+                    2 * float(row[9]), row[12], float(c), float(f))
+                for row, c, f in zip(rows, coverage, inside) if c > 0]
 
     @staticmethod
     def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:
