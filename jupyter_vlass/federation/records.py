@@ -99,8 +99,12 @@ class DatasetRecord:
 
 def cite(record: DatasetRecord) -> str:
     """The citation an analysis must carry: title, URI, version and content hash."""
-    digest = f"sha256:{record.sha256}" if record.sha256 else "sha256 not yet computed"
-    return f"{record.title}. {record.source}. {record.uri} (version {record.version}, {digest})"
+    return format_citation(record.title, record.source, record.uri, record.version, record.sha256)
+
+
+def format_citation(title: str, source: str, uri: str, version: str, sha256: str | None) -> str:
+    digest = f"sha256:{sha256}" if sha256 else "sha256 not yet computed"
+    return f"{title}. {source}. {uri} (version {version}, {digest})"
 
 
 def citation_key(record: DatasetRecord) -> str:

@@ -11,9 +11,9 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from ..exceptions import InvalidArgument, InvalidSource, UnknownDataset, UnknownSource, VlassError
+from ..exceptions import InvalidArgument, UnknownDataset, UnknownSource, VlassError
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
-from .base import Source
+from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
 from .limits import Limits
@@ -39,11 +39,11 @@ class Registry:
     """
 
     def __init__(self, url: str | Engine | None = None, *, credentials: Mapping | None = None,
-                 use_hub_token: bool = False, user_quota: str | None = None, weights: Weights = Weights()):
+                 use_hub_token: bool = False, user_quota: str | None = None, weights: Weights | None = None):
         self.engine = url if isinstance(url, Engine) else make_engine(url)
         self.Session = session_factory(self.engine)
         self.limits = Limits(user_quota=user_quota)
-        self.weights = weights
+        self.weights = weights or Weights()
         self._credentials = dict(credentials or {})
         self._use_hub_token = use_hub_token
         self._orders: dict[int, float] | None = None
@@ -103,7 +103,7 @@ class Registry:
         return [{
             "name": r.name, "kind": r.kind, "uri": r.uri, "enabled": r.enabled,
             "live": source_class(r.kind).live,
-            "options": {k: v for k, v in r.options.items() if k not in ("key", "secret", "token", "password")},
+            "options": {k: v for k, v in r.options.items() if k not in SECRET_OPTION_KEYS},
             "datasets": counts.get(r.name, 0),
             "synced_at": r.synced_at.isoformat() + "Z" if r.synced_at else None,
             "latency_s": r.latency_s, "last_status": r.last_status, "last_error": r.last_error,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from .records import format_citation
+
 STATUSES = ("ok", "timeout", "error", "rate_limited", "unauthorized")
 
 
@@ -48,8 +50,7 @@ class Hit:
 
     @property
     def citation(self) -> str:
-        digest = f"sha256:{self.sha256}" if self.sha256 else "sha256 not yet computed"
-        return f"{self.title}. {self.source}. {self.uri} (version {self.version}, {digest})"
+        return format_citation(self.title, self.source, self.uri, self.version, self.sha256)
 
     def to_json(self) -> dict:
         return {
