@@ -83,6 +83,7 @@ class FaultyHandler(http.server.SimpleHTTPRequestHandler):
     token: str = "let-me-in"
     hang_s: float = 10.0
     requests: list = []
+    slow_intervals: list = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=self.root, **kwargs)
@@ -107,7 +108,9 @@ class FaultyHandler(http.server.SimpleHTTPRequestHandler):
             self.path = path[len("/auth"):]
         if path.startswith("/slow"):
             head, _, rest = path[len("/slow"):].partition("/")
+            started = time.monotonic()
             time.sleep(int(head) / 1000)
+            type(self).slow_intervals.append((int(head), started, time.monotonic()))
             self.path = "/" + rest
         if self.path.split("?")[0].rstrip("/").endswith("/sia2") or self.path.startswith("/sia2"):
             body = self.sia2_votable
@@ -131,7 +134,8 @@ class FaultyHandler(http.server.SimpleHTTPRequestHandler):
 
 class HttpServer:
     def __init__(self, root: str, sia2_votable: bytes = b""):
-        handler = type("Handler", (FaultyHandler,), {"root": str(root), "sia2_votable": sia2_votable, "requests": []})
+        handler = type("Handler", (FaultyHandler,), {"root": str(root), "sia2_votable": sia2_votable, "requests": [],
+                                                "slow_intervals": []})
         self.handler = handler
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True

@@ -48,9 +48,14 @@ def test_token_from_hub_auth_state_is_sent(tmp_path, data_server, monkeypatch):
 def test_fan_out_total_is_the_slowest_not_the_sum(registry, data_server):
     for ms in (50, 100, 300):
         registry.add_source(f"slow{ms}", "sia2", f"{data_server.url}/slow{ms}/sia2")
+    data_server.handler.slow_intervals.clear()
     result = registry.search(PLATE_REGION, deadline=5)
     assert all(s.status == "ok" for s in result.sources)
-    assert 0.3 <= result.elapsed_s < 0.3 + 0.4  # sequential would be >= 0.45 s
+    intervals = data_server.handler.slow_intervals
+    assert sorted(i[0] for i in intervals) == [50, 100, 300]
+    # every source was being served at the same moment: the calls overlapped, none waited for another
+    assert max(i[1] for i in intervals) < min(i[2] for i in intervals)
+    assert result.elapsed_s >= 0.3  # and the search waited for the slowest
 
 
 def test_rate_limited_source_reports_retry_after(registry, data_server):
