@@ -109,7 +109,7 @@ class Registry:
             "latency_s": r.latency_s, "last_status": r.last_status, "last_error": r.last_error,
         } for r in rows]
 
-    def _record_latency(self, session, row: SourceRow, samples: Iterable[float]) -> None:
+    def _record_latency(self, row: SourceRow, samples: Iterable[float]) -> None:
         for sample in samples:
             row.latency_s = sample if row.latency_s is None else (1 - EWMA_ALPHA) * row.latency_s + EWMA_ALPHA * sample
             row.latency_samples = (row.latency_samples or 0) + 1
@@ -139,8 +139,8 @@ class Registry:
                     return report
             with self.Session.begin() as session:
                 row = self._source_row(session, name)
-                latencies = harvest_into(session, source, row, report, progress)
-                self._record_latency(session, row, latencies[:50])
+                latencies = harvest_into(session, source, report, progress)
+                self._record_latency(row, latencies[:50])
                 row.fingerprint, row.synced_at = fingerprint, utcnow()
                 row.last_status, row.last_error = "ok", None
         except VlassError as exc:
@@ -257,7 +257,7 @@ class Registry:
             result = {}
             for row in session.scalars(select(SourceRow)):
                 if row.name in samples:
-                    self._record_latency(session, row, [samples[row.name]])
+                    self._record_latency(row, [samples[row.name]])
                 result[row.name] = row.latency_s
         return result
 

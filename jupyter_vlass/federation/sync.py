@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..exceptions import VlassError
-from ..store import DatasetRow, LineageRow, SourceRow
+from ..store import DatasetRow, LineageRow
 from .base import Skipped, Source, Unchanged
 from .records import DatasetRecord
 from .rows import row_values, utcnow
@@ -39,7 +39,7 @@ class SyncReport:
         }
 
 
-def harvest_into(session: Session, source: Source, row: SourceRow, report: SyncReport,
+def harvest_into(session: Session, source: Source, report: SyncReport,
                  progress: Progress | None = None) -> list[float]:
     """Apply one harvest inside the caller's transaction. Returns per-item latencies (s)."""
     existing = {
