@@ -76,3 +76,53 @@ class RateLimited(VlassError):
 
     def to_json(self) -> dict:
         return {**super().to_json(), "retry_after": round(self.retry_after, 3)}
+
+
+class InvalidRequest(VlassError):
+    """A resource request (spawn form, job submission) that fails validation; names the field."""
+
+    reason = "invalid_request"
+
+
+class InvalidProfiles(VlassError):
+    """The admins' profiles file does not validate; says where."""
+
+    status = 500
+    reason = "invalid_profiles"
+
+
+class RequestImpossible(VlassError):
+    """The scheduler says the request can never run (more GPUs than a node has, over MaxTime)."""
+
+    reason = "request_impossible"
+
+
+class AllocationExceeded(VlassError):
+    """Starting the request would overdraw the project's allocation."""
+
+    status = 403
+    reason = "allocation_exceeded"
+
+
+class AwaitingApproval(VlassError):
+    """The request is above the approval threshold and no admin has approved it yet."""
+
+    status = 403
+    reason = "awaiting_approval"
+
+
+class ApprovalDenied(VlassError):
+    status = 403
+    reason = "approval_denied"
+
+
+class UnknownApproval(VlassError):
+    status = 404
+    reason = "unknown_approval"
+
+
+class SchedulerUnavailable(VlassError):
+    """The scheduler did not answer (slurmctld down, munge down); try again."""
+
+    status = 503
+    reason = "scheduler_unavailable"

@@ -23,13 +23,15 @@ def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 async def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-              timeout: float = 60.0) -> Completed:
-    """Run ``argv`` with ``create_subprocess_exec``; the process is killed after ``timeout`` s."""
+              timeout: float = 60.0, input: str | None = None) -> Completed:
+    """Run ``argv`` with ``create_subprocess_exec``; ``input`` goes to stdin; killed after ``timeout`` s."""
     argv = _check_argv(argv)
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=cwd)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        data = input.encode() if input is not None else None
+        out, err = await asyncio.wait_for(proc.communicate(data), timeout)
     except asyncio.TimeoutError:
         proc.kill()
         await proc.wait()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import InvalidArgument
+from . import compute_models  # noqa: F401  (registers the hub tables on Base.metadata)
 from .models import Base
 
 DB_ENV = "JUPYTER_VLASS_DB"

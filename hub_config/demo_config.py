@@ -1,0 +1,78 @@
+"""Demo hub: local accounts, the local Slurm of ``local_slurm.py``, the profiles in ``profiles.yaml``.
+
+Started by ``make demo-hub``; the tests start it too (with the environment variables below).
+Log in as one of ``VLASS_DEMO_USERS`` with the password ``VLASS_DEMO_PASSWORD``; ``VLASS_DEMO_ADMINS``
+may approve large requests at ``/services/vlass/approvals``.
+
+Environment: VLASS_HUB_DIR (state), VLASS_HUB_PORT (8000), VLASS_HUB_API_PORT (8081),
+VLASS_PROXY_API_PORT (8001), VLASS_JOB_ENV (/opt/vlass-jobenv), VLASS_PROFILES, JUPYTER_VLASS_HUB_DB,
+VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+here = Path(__file__).resolve().parent
+state = Path(os.environ.get("VLASS_HUB_DIR", here.parent / ".demo" / "hub"))
+state.mkdir(parents=True, exist_ok=True)
+db_url = os.environ.get("JUPYTER_VLASS_HUB_DB", f"sqlite:///{state / 'vlass-hub.sqlite'}")
+job_env = os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv")
+users = os.environ.get("VLASS_DEMO_USERS", "alice,bob").split(",")
+admins = os.environ.get("VLASS_DEMO_ADMINS", "admin").split(",")
+
+c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = int(os.environ.get("VLASS_HUB_PORT", "8000"))
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(os.environ.get("VLASS_HUB_API_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('VLASS_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
+c.JupyterHub.cleanup_servers = False  # a hub restart re-attaches to running jobs
+c.JupyterHub.last_activity_interval = 30
+
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = os.environ.get("VLASS_DEMO_PASSWORD", "vlass-demo")
+c.Authenticator.allowed_users = set(users)
+c.Authenticator.admin_users = set(admins)
+
+spawner = os.environ.get("VLASS_SPAWNER", "vlass-profiles")
+c.JupyterHub.spawner_class = spawner
+c.Spawner.http_timeout = 60
+c.Spawner.poll_interval = int(os.environ.get("VLASS_POLL_INTERVAL", "10"))
+c.Spawner.default_url = "/lab"
+c.VlassProfilesSpawner.profiles_file = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
+c.VlassProfilesSpawner.db_url = db_url
+c.VlassProfilesSpawner.local_config = {"cmd": [f"{job_env}/bin/jupyterhub-singleuser"]}
+c.VlassSlurmSpawner.job_environment = job_env
+c.VlassSlurmSpawner.scheduler_poll_interval = float(os.environ.get("VLASS_SCHEDULER_INTERVAL", "2"))
+c.VlassSlurmSpawner.queue_timeout = float(os.environ.get("VLASS_QUEUE_TIMEOUT", "3600"))
+c.VlassSlurmSpawner.startup_poll_interval = 0.5
+# The stock spawner, for the benchmark's baseline: same cluster, same environment.
+c.SlurmSpawner.req_partition = "gpu-a100"
+c.SlurmSpawner.req_runtime = "04:00:00"
+c.SlurmSpawner.req_memory = "2G"
+c.SlurmSpawner.req_prologue = f"export PATH={job_env}/bin:$PATH VIRTUAL_ENV={job_env}"
+c.SlurmSpawner.startup_poll_interval = 0.5
+
+# The hub-wide service for approvals and allocations.
+c.JupyterHub.services = [{
+    "name": "vlass",
+    "url": f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}",
+    "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url,
+                "--profiles", c.VlassProfilesSpawner.profiles_file],
+    "oauth_no_confirm": True,
+    "oauth_client_allowed_scopes": ["custom:vlass-approvals:decide"],
+}]
+c.JupyterHub.custom_scopes = {
+    "custom:vlass-approvals:decide": {"description": "Approve or deny large compute requests."},
+}
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", "access:services"]},
+    {"name": "vlass-approvers", "scopes": ["custom:vlass-approvals:decide", "access:services"], "users": admins},
+]
+extra = os.environ.get("VLASS_HUB_EXTRA_CONFIG")
+if extra:
+    load_subconfig(extra)  # noqa: F821

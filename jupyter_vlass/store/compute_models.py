@@ -1,0 +1,62 @@
+"""Tables the hub shares: allocations, charges (the ledger) and approvals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base
+
+
+class AllocationRow(Base):
+    """Service units granted to a project."""
+
+    __tablename__ = "allocations"
+
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_su: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class ChargeRow(Base):
+    """One Slurm job's cost: final when accounting says it ended, provisional while it runs."""
+
+    __tablename__ = "charges"
+    __table_args__ = (Index("ix_charge_project", "project"),)
+
+    cluster: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(64))
+    partition: Mapped[str] = mapped_column(String(64))
+    nodes: Mapped[int] = mapped_column(Integer)
+    gpus: Mapped[int] = mapped_column(Integer, default=0)
+    elapsed_s: Mapped[int] = mapped_column(Integer)
+    su: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(32))
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+
+class ApprovalRow(Base):
+    """A request above the approval threshold and what an admin decided about it."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approval_digest", "digest"), Index("ix_approval_user", "user"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user: Mapped[str] = mapped_column(String(128))
+    project: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(64))
+    gpu_hours: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, denied
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    used_at: Mapped[datetime | None]  # when a start used the approval (or the user was told of the denial)

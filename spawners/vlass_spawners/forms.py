@@ -1,0 +1,45 @@
+"""The spawn form: rendered from a Jinja2 template with autoescaping, read back field by field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+
+import jinja2
+
+from jupyter_vlass.compute.ledger import Balance
+from jupyter_vlass.compute.profiles import Profile, ProfileSet
+from jupyter_vlass.compute.resources import USER_FIELDS
+
+LABELS = {"partition": "Partition", "gpu_type": "GPU type", "gpus": "GPUs", "cpus": "CPUs",
+          "memory": "Memory (e.g. 8G)", "nodes": "Nodes", "walltime": "Walltime (e.g. 4h or 01:30:00)",
+          "image": "Container image"}
+
+
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("vlass_spawners", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("options_form.html.j2")
+
+
+def render_form(profiles: list[Profile], *, balances: Iterable[Balance] = (), approvals: Iterable = (),
+                estimates: Mapping[str, str] | None = None, profiles_error: str | None = None) -> str:
+    defaults = {p.name: (p.policy.defaults.to_json() if p.policy else {}) for p in profiles}
+    return _template().render(profiles=profiles, fields=USER_FIELDS, labels=LABELS, defaults=defaults,
+                              balances=list(balances), approvals=list(approvals), estimates=estimates or {},
+                              profiles_error=profiles_error)
+
+
+def options_from_form(formdata: Mapping[str, list[str]], profiles: ProfileSet) -> dict[str, str]:
+    """``{"profile": name, field: value}`` for the chosen profile's non-empty fields only.
+
+    Values are passed on as text; the spawner parses and bounds them (the REST API gets the same checks).
+    """
+    name = (formdata.get("profile") or [""])[0]
+    options = {"profile": name}
+    prefix = f"{name}."
+    for key, values in formdata.items():
+        if key.startswith(prefix) and values and values[0].strip():
+            options[key[len(prefix):]] = values[0].strip()
+    return options

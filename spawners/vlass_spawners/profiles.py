@@ -1,0 +1,111 @@
+"""VlassProfilesSpawner: wrapspawner's ProfilesSpawner driven by the admins' YAML (named fields).
+
+The profiles are re-read when the file changes, filtered by the user's JupyterHub groups, and the
+form shows the user's remaining allocation, their approval requests and Slurm's start estimates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyterhub.spawner import LocalProcessSpawner
+from tornado import web
+from traitlets import Dict, Float, Type, Unicode
+from wrapspawner import ProfilesSpawner
+
+from jupyter_vlass.exceptions import VlassError
+
+from .forms import options_from_form, render_form
+from .hubstore import HubStore
+from .messages import when
+from .slurm import VlassSlurmSpawner, http_error
+
+
+class VlassProfilesSpawner(ProfilesSpawner):
+    profiles_file = Unicode(help="The admins' profiles YAML (re-read when it changes).").tag(config=True)
+    db_url = Unicode("", help="Hub database for the ledger and approvals.").tag(config=True)
+    slurm_spawner_class = Type(VlassSlurmSpawner, help="Spawner for `kind: slurm` profiles.").tag(config=True)
+    local_spawner_class = Type(LocalProcessSpawner, help="Spawner for `kind: local` profiles.").tag(config=True)
+    slurm_config = Dict({}, help="Extra config for the Slurm spawner.").tag(config=True)
+    local_config = Dict({}, help="Extra config for the local spawner.").tag(config=True)
+    estimate_timeout = Float(5.0, help="Longest wait for start estimates when rendering the form.").tag(config=True)
+
+    @property
+    def store(self) -> HubStore:
+        return HubStore.for_url(self.db_url)
+
+    def _profile_set(self):
+        try:
+            return self.store.profiles(self.profiles_file)
+        except VlassError as error:
+            raise http_error(error) from None
+
+    @property
+    def profiles(self):  # wrapspawner reads this; our own code uses named Profile objects
+        groups = [g.name for g in self.user.groups]
+        return [(p.display_name, p.name, self._class_of(p), self._config_of(p))
+                for p in self._profile_set().visible_to(groups)]
+
+    def _class_of(self, profile):
+        return self.slurm_spawner_class if profile.kind == "slurm" else self.local_spawner_class
+
+    def _config_of(self, profile) -> dict:
+        if profile.kind == "local":
+            return dict(self.local_config)
+        return {**self.slurm_config, "profile_name": profile.name, "profiles_file": self.profiles_file,
+                "db_url": self.db_url}
+
+    async def get_options_form(self):
+        profile_set = self._profile_set()
+        visible = profile_set.visible_to([g.name for g in self.user.groups])
+        probe = self.slurm_spawner_class(user=self.user, config=self.config, hub=self.hub, db=self.db,
+                                         **self._config_of(next((p for p in visible if p.kind == "slurm"),
+                                                                visible[0])))
+        estimates = {}
+        slurm = [p for p in visible if p.policy]
+        try:
+            starts = await asyncio.wait_for(asyncio.gather(*(probe.estimate(p.policy.defaults) for p in slurm)),
+                                            self.estimate_timeout)
+            estimates = {p.name: when(t) for p, t in zip(slurm, starts) if t is not None}
+        except (asyncio.TimeoutError, VlassError, KeyError):
+            pass
+        balances, approvals = [], []
+        if slurm:
+            try:
+                await self.store.sync_ledger(self.profiles_file, probe.site)
+            except VlassError:
+                pass
+            balances = [self.store.ledger(self.profiles_file).balance(probe.project)]
+            approvals = self.store.approvals(self.profiles_file).list(user=self.user.name)[:5]
+        return render_form(visible, balances=balances, approvals=approvals, estimates=estimates,
+                           profiles_error=self.store.profiles_error(self.profiles_file))
+
+    def options_from_form(self, formdata):
+        return options_from_form(formdata, self._profile_set())
+
+    def select_profile(self, profile):
+        for display, key, cls, config in self.profiles:
+            if key == profile:
+                self.child_class, self.child_config = cls, config
+                return
+        raise web.HTTPError(400, f"profile: {str(profile)[:64]!r} is not one of your profiles",
+                            reason="invalid_request")
+
+    def construct_child(self):
+        if self.child_spawner is None and not self.user_options.get("profile"):
+            first = self.profiles[0][1]
+            self.user_options = {**self.user_options, "profile": first}
+        return super().construct_child()
+
+    def load_child_class(self, state):
+        self.child_profile = state.get("profile", "")
+        if self.child_profile:
+            try:
+                self.select_profile(self.child_profile)
+            except web.HTTPError:
+                # The admins removed or restricted the profile while the server ran: keep managing the
+                # server with the spawner kind its saved state shows, so it is not orphaned.
+                self.log.warning("profile %r of a running server is no longer offered", self.child_profile)
+                slurm = "job_id" in state.get("child_state", {})
+                self.child_class = self.slurm_spawner_class if slurm else self.local_spawner_class
+                self.child_config = state.get("child_conf", {})
