@@ -50,6 +50,7 @@ c.VlassSlurmSpawner.job_environment = job_env
 c.VlassSlurmSpawner.scheduler_poll_interval = float(os.environ.get("VLASS_SCHEDULER_INTERVAL", "2"))
 c.VlassSlurmSpawner.queue_timeout = float(os.environ.get("VLASS_QUEUE_TIMEOUT", "3600"))
 c.VlassSlurmSpawner.startup_poll_interval = 0.5
+c.VlassSlurmSpawner.approval_wait = float(os.environ.get("VLASS_APPROVAL_WAIT", "300"))
 # The stock spawner, for the benchmark's baseline: same cluster, same environment.
 c.SlurmSpawner.req_partition = "gpu-a100"
 c.SlurmSpawner.req_runtime = "04:00:00"

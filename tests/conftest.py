@@ -1,4 +1,4 @@
-pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services"]
+pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services", "tests.hub"]
 
 import pytest  # noqa: E402
 

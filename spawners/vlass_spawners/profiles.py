@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner, Spawner
 from tornado import web
 from traitlets import Dict, Float, Type, Unicode
-from wrapspawner import ProfilesSpawner
+from wrapspawner import ProfilesSpawner, WrapSpawner
 
 from jupyter_vlass.exceptions import VlassError
 
@@ -96,6 +96,20 @@ class VlassProfilesSpawner(ProfilesSpawner):
             first = self.profiles[0][1]
             self.user_options = {**self.user_options, "profile": first}
         return super().construct_child()
+
+    def load_state(self, state):
+        """Rebuild the child only for a server that has state (a running job), from that state alone.
+
+        wrapspawner rebuilds it from the saved ``user_options`` too, so one bad request (an unknown
+        profile) would make every later spawn of that user fail with the old error.
+        """
+        Spawner.load_state(self, state)
+        self.child_state = state.get("child_state", {})
+        if not self.child_state:
+            return
+        self.load_child_class(state)
+        self.child_config = {**self.child_config, **state.get("child_conf", {})}
+        WrapSpawner.construct_child(self)
 
     def load_child_class(self, state):
         self.child_profile = state.get("profile", "")

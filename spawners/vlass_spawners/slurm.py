@@ -203,6 +203,7 @@ class VlassSlurmSpawner(SlurmSpawner):
         last_message, offered = "", False
         while True:
             job, snapshot = await self.poller.state(self.job_id, after=submitted)
+            start = None
             if snapshot.error:
                 message = f"Slurm is not answering ({snapshot.error}); job {self.job_id} is kept, still waiting."
             elif job is None or not (job.pending or job.running):
@@ -220,15 +221,16 @@ class VlassSlurmSpawner(SlurmSpawner):
                 start = job.start or estimate
                 message = (f"Job {self.job_id} pending in {job.partition} ({reason_text(job.reason)}); "
                            f"position {position} in the queue; estimated start {when(start)}.")
-                if not offered and start is not None and (start - Time.now()).to_value("s") > 60:
-                    offered = True
-                    faster = await self.faster_profiles(request, start)
-                    if faster:
-                        self._event("These profiles would start sooner: " + "; ".join(faster)
-                                    + ". Stop this server and pick one to switch.", 30)
             if message != last_message:
                 self._event(message, 20)
                 last_message = message
+            if not snapshot.error and job.pending and not offered and start is not None \
+                    and (start - Time.now()).to_value("s") > 60:
+                offered = True
+                faster = await self.faster_profiles(request, start)
+                if faster:
+                    self._event("These profiles would start sooner: " + "; ".join(faster)
+                                + ". Stop this server and pick one to switch.", 30)
             if time.monotonic() - submitted > self.queue_timeout:
                 await self._give_up(f"Job {self.job_id} waited {self.queue_timeout:.0f} s in the queue "
                                     f"({last_message}); it was cancelled. Try a profile that starts sooner.")

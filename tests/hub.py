@@ -1,0 +1,254 @@
+"""Real Slurm + JupyterHub for the spawner tests.
+
+``slurm`` brings up the one-node cluster of ``hub_config/local_slurm.py`` (munged, MariaDB,
+slurmdbd, slurmctld, slurmd, fake A100s); ``hub`` starts JupyterHub with configurable-http-proxy on
+``hub_config/demo_config.py`` (plus a test service holding an admin token) and the hub service.
+Jobs run as real unix users (``vlt-*``) from the world-readable environment ``/opt/vlass-jobenv``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import websocket
+
+from tests.services import REPO, free_port, require, wait_for_port
+
+JOB_ENV = Path(os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv"))
+TEST_USERS = ("vlt-alice", "vlt-bob", "vlt-carol", "vlt-dave", "vlt-erin", "vlt-frank")
+ADMIN_TOKEN = "vlass-tests-" + uuid.uuid4().hex
+
+
+def _local_slurm():
+    spec = importlib.util.spec_from_file_location("local_slurm", REPO / "hub_config" / "local_slurm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """The local Slurm cluster (started if needed; left running for the next session, like a real site)."""
+    require(os.geteuid() == 0, "root (to start munged and the Slurm daemons)")
+    require(all(shutil.which(b) for b in ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sudo")),
+            "Slurm (slurmctld, slurmd, slurmdbd), munge, MariaDB and sudo")
+    cluster = _local_slurm()
+    cluster.up()
+    for name in TEST_USERS:
+        if subprocess.run(["id", name], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def job_env():
+    if not (JOB_ENV / "bin" / "batchspawner-singleuser").exists():
+        subprocess.run(["bash", str(REPO / ".ci" / "job-env.sh"), str(JOB_ENV)], check=True)
+    return JOB_ENV
+
+
+class Hub:
+    """A running JupyterHub and a client for its REST API (as the tests' admin service)."""
+
+    def __init__(self, workdir: Path, profiles: Path):
+        self.workdir, self.profiles = workdir, profiles
+        self.port, self.api_port = free_port(), free_port()
+        self.proxy_api_port, self.service_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db_url = f"sqlite:///{workdir / 'vlass-hub.sqlite'}"
+        self.process: subprocess.Popen | None = None
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {ADMIN_TOKEN}"
+
+    def environment(self) -> dict:
+        extra = self.workdir / "tests_config.py"
+        extra.write_text(
+            "c.JupyterHub.services.append({'name': 'tests', 'api_token': %r})\n"
+            "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests'], 'scopes': [\n"
+            "  'admin:users', 'admin:servers', 'access:servers', 'tokens', 'admin:groups', 'list:users',\n"
+            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n" % ADMIN_TOKEN)
+        return {**os.environ, "VLASS_HUB_DIR": str(self.workdir), "VLASS_HUB_PORT": str(self.port),
+                "VLASS_HUB_API_PORT": str(self.api_port), "VLASS_PROXY_API_PORT": str(self.proxy_api_port),
+                "VLASS_SERVICE_PORT": str(self.service_port), "VLASS_PROFILES": str(self.profiles),
+                "JUPYTER_VLASS_HUB_DB": self.db_url, "VLASS_JOB_ENV": str(JOB_ENV),
+                "VLASS_DEMO_USERS": ",".join(TEST_USERS), "VLASS_DEMO_ADMINS": "vlt-admin",
+                "VLASS_POLL_INTERVAL": "2", "VLASS_HUB_EXTRA_CONFIG": str(extra),
+                "VLASS_APPROVAL_WAIT": "60"}
+
+    def start(self, **env) -> None:
+        log = open(self.workdir / "hub.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(REPO / "hub_config" / "demo_config.py")],
+            cwd=self.workdir, env={**self.environment(), **env}, stdout=log, stderr=log, start_new_session=True)
+        wait_for_port(self.port, timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.session.get(self.url + "/hub/api/", timeout=5).ok and \
+                        self.session.get(self.url + "/services/vlass/api/approvals", timeout=5).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the hub did not come up; see {self.workdir / 'hub.log'}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    # ----- REST --------------------------------------------------------------------------------
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, f"{self.url}/hub/api{path}", timeout=60, **kwargs)
+
+    def service(self, method: str, path: str, *, token: str | None = None, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"token {token}"} if token else {}
+        return self.session.request(method, f"{self.url}/services/vlass{path}", headers=headers, timeout=30,
+                                    **kwargs)
+
+    def user(self, name: str, *, groups: tuple[str, ...] = (), allocation: float | None = 1000.0) -> str:
+        if self.api("GET", f"/users/{name}").status_code == 404:
+            self.api("POST", f"/users/{name}").raise_for_status()
+        for group in groups:
+            if self.api("GET", f"/groups/{group}").status_code == 404:
+                self.api("POST", f"/groups/{group}").raise_for_status()
+            self.api("POST", f"/groups/{group}/users", json={"users": [name]}).raise_for_status()
+        if allocation is not None:
+            self.service("POST", f"/api/allocations/{name}", json={"granted_su": allocation}).raise_for_status()
+        return name
+
+    def token_for(self, name: str) -> str:
+        response = self.api("POST", f"/users/{name}/tokens",
+                            json={"scopes": [f"access:servers!user={name}", "access:services"], "expires_in": 3600})
+        response.raise_for_status()
+        return response.json()["token"]
+
+    def server(self, name: str) -> dict | None:
+        return self.api("GET", f"/users/{name}").json()["servers"].get("")
+
+    def spawn(self, name: str, options: dict) -> requests.Response:
+        return self.api("POST", f"/users/{name}/server", json=options)
+
+    def wait_ready(self, name: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.server(name)
+            if server is None:
+                raise AssertionError(f"{name}'s server stopped while starting; events: {self.events(name)}")
+            if server["ready"]:
+                return server
+            time.sleep(0.3)
+        raise AssertionError(f"{name}'s server was not ready within {timeout} s")
+
+    def wait_stopped(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server(name) is None:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{name}'s server was still listed after {timeout} s")
+
+    def events(self, name: str, *, until: str | None = None, timeout: float = 30) -> list[dict]:
+        """Progress events (server-sent events) of the pending spawn, read until ``until`` appears."""
+        events: list[dict] = []
+        try:
+            with self.session.get(f"{self.url}/hub/api/users/{name}/server/progress", stream=True,
+                                  timeout=timeout) as response:
+                started = time.monotonic()
+                for line in response.iter_lines(decode_unicode=True):
+                    if line and line.startswith("data:"):
+                        events.append(json.loads(line[5:]))
+                        if until and until in events[-1].get("message", ""):
+                            break
+                    if time.monotonic() - started > timeout:
+                        break
+        except requests.RequestException:
+            pass
+        return events
+
+    def stop_server(self, name: str) -> None:
+        if self.server(name) is not None:
+            self.api("DELETE", f"/users/{name}/server")
+            self.wait_stopped(name)
+
+    def run_in_kernel(self, name: str, code: str, token: str) -> str:
+        """Start a kernel on the user's server (through the proxy), run ``code``, return its stdout."""
+        base = f"{self.url}/user/{name}"
+        headers = {"Authorization": f"token {token}"}
+        kernel = requests.post(f"{base}/api/kernels", headers=headers, json={"name": "python3"}, timeout=60)
+        kernel.raise_for_status()
+        kernel_id = kernel.json()["id"]
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/user/{name}/api/kernels/{kernel_id}/channels",
+                                         header=[f"Authorization: token {token}"], timeout=60)
+        try:
+            msg_id = uuid.uuid4().hex
+            ws.send(json.dumps({"channel": "shell", "header": {
+                "msg_id": msg_id, "msg_type": "execute_request", "username": name, "session": uuid.uuid4().hex,
+                "version": "5.3"}, "parent_header": {}, "metadata": {},
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                            "allow_stdin": False}}))
+            out = []
+            while True:
+                message = json.loads(ws.recv())
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if message["msg_type"] == "stream":
+                    out.append(message["content"]["text"])
+                elif message["msg_type"] == "error":
+                    raise AssertionError("\n".join(message["content"]["traceback"]))
+                elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                    return "".join(out)
+        finally:
+            ws.close()
+            requests.delete(f"{base}/api/kernels/{kernel_id}", headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def hub(slurm, job_env, tmp_path_factory):
+    require(shutil.which("configurable-http-proxy") is not None, "configurable-http-proxy (npm)")
+    workdir = tmp_path_factory.mktemp("hub")
+    os.chmod(workdir, 0o755)
+    profiles = workdir / "profiles.yaml"
+    shutil.copy(REPO / "hub_config" / "profiles.yaml", profiles)
+    instance = Hub(workdir, profiles)
+    instance.start()
+    yield instance
+    for name in TEST_USERS:
+        try:
+            instance.stop_server(name)
+        except (AssertionError, requests.RequestException):
+            pass
+    instance.stop()
+
+
+def squeue_jobs(user: str) -> list[str]:
+    done = subprocess.run(["squeue", "--noheader", "--user", user, "--format=%i|%T"], capture_output=True,
+                          text=True, check=True)
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def sacct_jobs(user: str) -> list[str]:
+    done = subprocess.run(["sacct", "--noheader", "--parsable2", "--user", user, "--allocations",
+                           "--starttime=2020-01-01", "--format=JobIDRaw,State"], capture_output=True, text=True,
+                          check=True)
+    return [line for line in done.stdout.splitlines() if line.strip()]

@@ -1,0 +1,169 @@
+"""Spawns through a real JupyterHub onto a real Slurm with fake A100s, as real unix users."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.hub import sacct_jobs, squeue_jobs
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _job_id(hub, name: str) -> str:
+    return hub.server(name)["state"]["child_state"]["job_id"]
+
+
+def test_gpu_profile_gives_the_kernel_its_gpu_and_reports_where_it_runs(hub):
+    name = hub.user("vlt-alice")
+    response = hub.spawn(name, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h", "memory": "2G"})
+    assert response.status_code in (201, 202), response.text
+    server = hub.wait_ready(name)
+    state = server["state"]["child_state"]
+    assert state["node"] and state["gpus"] in ("0", "1")
+    assert os.path.exists(state["log_path"]) and state["log_path"].startswith("/home/vlt-alice/")
+    token = hub.token_for(name)
+    out = hub.run_in_kernel(name, "import os, getpass; print(os.environ['CUDA_VISIBLE_DEVICES'], "
+                                  "os.environ['SLURM_JOB_ID'], getpass.getuser())", token)
+    visible, job, user = out.split()
+    assert visible == state["gpus"] and job == state["job_id"] and user == "vlt-alice"
+    log = open(state["log_path"]).read()
+    assert f"job {job} on" in log and f"CUDA_VISIBLE_DEVICES={visible}" in log
+    hub.stop_server(name)
+    assert f"{job}|RUNNING" not in squeue_jobs(name)
+    assert f"{job}|CANCELLED" in "\n".join(sacct_jobs(name)).replace(" by 0", "")
+
+
+def test_queued_request_says_why_where_and_offers_faster_profiles(hub):
+    first, second = hub.user("vlt-bob"), hub.user("vlt-carol")
+    assert hub.spawn(first, {"profile": "tacc-a100", "gpus": "2", "walltime": "1h"}).status_code in (201, 202)
+    hub.wait_ready(first)
+    try:
+        response = hub.spawn(second, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h"})
+        assert response.status_code == 202, response.text
+        hub.events(second, until="would start sooner", timeout=40)
+        messages = [e["message"] for e in hub.events(second, until="Resources", timeout=40)]
+        pending = [m for m in messages if "pending in gpu-a100" in m]
+        assert pending, messages
+        assert "Resources" in pending[-1] and "position 1 in the queue" in pending[-1]
+        assert "estimated start" in pending[-1]
+        faster = [m for m in messages if "would start sooner" in m]
+        assert faster and "CPU only" in faster[0] and "A100 x1" not in faster[0].split(":", 1)[1]
+        assert hub.server(second)["pending"] == "spawn"
+        # Free the GPUs: the queued server starts without anyone doing anything.
+        hub.stop_server(first)
+        server = hub.wait_ready(second, timeout=90)
+        assert server["state"]["child_state"]["gpus"] in ("0", "1")
+    finally:
+        hub.stop_server(first)
+        hub.stop_server(second)
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("gpus", "1\n#SBATCH --gres=gpu:a100:2", "gpus:"),
+    ("walltime", "$(touch /tmp/vlass-pwned-walltime)", "walltime:"),
+    ("memory", "`touch /tmp/vlass-pwned-memory`", "memory:"),
+    ("cpus", "1; touch /tmp/vlass-pwned-cpus", "cpus:"),
+    ("walltime", "1h\n#SBATCH --uid=0", "walltime:"),
+    ("memory", "8G" * 5000, "memory:"),
+    ("command", "touch /tmp/vlass-pwned-command", "unknown field 'command'"),
+    ("batch_script", "#!/bin/bash\ntouch /tmp/vlass-pwned-script", "unknown field 'batch_script'"),
+    ("req_options", "--uid=0", "unknown field 'req_options'"),
+    ("exec_prefix", "touch /tmp/vlass-pwned-prefix;", "unknown field 'exec_prefix'"),
+    ("profile", "../../etc/passwd", "profile:"),
+])
+def test_hostile_values_are_refused_naming_the_field_and_nothing_runs(hub, field, value, named):
+    name = hub.user("vlt-dave")
+    home = set(os.listdir("/home/vlt-dave"))
+    before = len(sacct_jobs(name))
+    options = {"profile": "tacc-a100", field: value}
+    response = hub.spawn(name, options)
+    assert response.status_code == 400, response.text
+    assert named in response.json()["message"], response.text
+    assert hub.server(name) is None
+    time.sleep(0.5)
+    assert len(sacct_jobs(name)) == before and squeue_jobs(name) == []
+    assert set(os.listdir("/home/vlt-dave")) == home
+    assert not [p for p in os.listdir("/tmp") if p.startswith("vlass-pwned")]
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"gpus": "3"}, ["gpus: 3 is outside 0..2", "gpu-a100"]),
+    ({"walltime": "9h"}, ["walltime: 9 h is above", "maximum of 8 h"]),
+    ({"memory": "64G"}, ["memory: 64 GB is above"]),
+    ({"nodes": "1"}, ["nodes: this profile does not let users change it"]),
+])
+def test_over_limit_requests_are_refused_before_submission(hub, options, words):
+    name = hub.user("vlt-dave")
+    before = len(sacct_jobs(name))
+    response = hub.spawn(name, {"profile": "tacc-a100", **options})
+    assert response.status_code == 400
+    for word in words:
+        assert word in response.json()["message"]
+    assert len(sacct_jobs(name)) == before
+
+
+def test_profile_outside_the_users_groups_is_refused(hub):
+    name = hub.user("vlt-dave")
+    response = hub.spawn(name, {"profile": "tacc-a100-x2"})
+    assert response.status_code == 400 and "not one of your profiles" in response.json()["message"]
+
+
+def test_short_allocation_is_refused_with_the_balance(hub):
+    name = hub.user("vlt-erin", allocation=2.0)
+    response = hub.spawn(name, {"profile": "tacc-a100", "walltime": "1h"})  # 1 node-hour x 4 SU
+    assert response.status_code == 403, response.text
+    message = response.json()["message"]
+    assert "may use 4.0 SU" in message and "project vlt-erin has 2.0 SU left" in message
+    assert squeue_jobs(name) == []
+
+
+def test_job_cancelled_outside_the_hub_leaves_no_zombie_and_respawn_works(hub):
+    name = hub.user("vlt-frank")
+    hub.spawn(name, {"profile": "tacc-cpu", "walltime": "30min"})
+    hub.wait_ready(name)
+    job = _job_id(hub, name)
+    subprocess.run(["scancel", job], check=True)
+    hub.wait_stopped(name, timeout=60)  # the hub's poll sees the job gone
+    assert hub.spawn(name, {"profile": "tacc-cpu", "walltime": "30min"}).status_code in (201, 202)
+    assert _job_id(hub, name) != job or hub.wait_ready(name)
+    hub.wait_ready(name)
+    hub.stop_server(name)
+
+
+def test_slurmctld_restart_while_pending_and_running_loses_nothing(hub, slurm):
+    running, pending = hub.user("vlt-bob"), hub.user("vlt-carol")
+    hub.spawn(running, {"profile": "tacc-a100", "gpus": "2", "walltime": "1h"})
+    hub.wait_ready(running)
+    try:
+        assert hub.spawn(pending, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h"}).status_code == 202
+        hub.events(pending, until="pending in gpu-a100", timeout=30)
+        running_job = _job_id(hub, running)
+        slurm.restart_controller()
+        time.sleep(5)  # more than two hub polls
+        assert hub.server(running)["ready"] and _job_id(hub, running) == running_job
+        assert hub.server(pending)["pending"] == "spawn"
+        token = hub.token_for(running)
+        assert hub.run_in_kernel(running, "print(1 + 1)", token).strip() == "2"
+        hub.stop_server(running)
+        hub.wait_ready(pending, timeout=90)
+    finally:
+        hub.stop_server(running)
+        hub.stop_server(pending)
+
+
+def test_hub_restart_reattaches_running_servers(hub):
+    name = hub.user("vlt-alice")
+    hub.spawn(name, {"profile": "tacc-a100", "walltime": "1h"})
+    server = hub.wait_ready(name)
+    job = server["state"]["child_state"]["job_id"]
+    hub.restart()
+    after = hub.server(name)
+    assert after is not None and after["ready"] and after["state"]["child_state"]["job_id"] == job
+    token = hub.token_for(name)
+    assert hub.run_in_kernel(name, "print('still here')", token).strip() == "still here"
+    hub.stop_server(name)
+    assert f"{job}|RUNNING" not in squeue_jobs(name)
