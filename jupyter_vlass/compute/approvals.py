@@ -72,7 +72,7 @@ class Approvals:
         if not self.needs_approval(request):
             return None
         digest = request_digest(user, profile, request)
-        with self._sessions.begin() as session:
+        with self._sessions.begin() as session:  # commit the new or used row before raising
             row = session.scalars(select(ApprovalRow).where(ApprovalRow.digest == digest, ApprovalRow.used_at.is_(None))
                                   .order_by(ApprovalRow.id.desc())).first()
             if row is None:
@@ -80,15 +80,19 @@ class Approvals:
                                   digest=digest, gpu_hours=request.gpu_hours, status="pending", created_at=_now())
                 session.add(row)
                 session.flush()
-            if row.status == "approved":
-                return Approval.of(row)
             if row.status == "denied":
                 row.used_at = _now()
-                raise ApprovalDenied(f"Request #{row.id} ({request.describe()}) was denied by {row.decided_by}: "
-                                     f"{row.reason or 'no reason given'}")
-            raise AwaitingApproval(
-                f"Request #{row.id} ({request.describe()}, {request.gpu_hours:g} GPU-hours) is above the "
-                f"{self.threshold:g} GPU-hour threshold and is awaiting an admin's approval.")
+            approval = Approval.of(row)
+        if approval.status == "approved":
+            return approval
+        if approval.status == "denied":
+            raise ApprovalDenied(f"Request #{approval.id} ({request.describe()}) was denied by {approval.decided_by}: "
+                                 f"{approval.reason or 'no reason given'}")
+        error = AwaitingApproval(
+            f"Request #{approval.id} ({request.describe()}, {request.gpu_hours:g} GPU-hours) is above the "
+            f"{self.threshold:g} GPU-hour threshold and is awaiting an admin's approval.")
+        error.approval_id = approval.id
+        raise error
 
     def mark_used(self, approval_id: int) -> None:
         with self._sessions.begin() as session:
