@@ -1,0 +1,54 @@
+"""The spawn form (escaping, field read-back) and the shared poller (one squeue per interval)."""
+
+import asyncio
+
+from jupyter_vlass.compute.profiles import load_profiles, parse_profiles
+from jupyter_vlass.compute.scheduler import parse_squeue
+from tests.services import REPO
+from vlass_spawners.forms import options_from_form, render_form
+from vlass_spawners.poller import SchedulerPoller
+
+PROFILES = load_profiles(REPO / "hub_config" / "profiles.yaml")
+
+
+def test_form_escapes_admin_and_estimate_text():
+    document = {"partitions": {"cpu": {"max_walltime": "1h", "max_memory": "1G", "max_cpus": 1}},
+                "profiles": [{"name": "x", "display_name": "<script>alert(1)</script>", "kind": "slurm",
+                              "request": {"partition": "cpu", "memory": "1G", "walltime": "1h"},
+                              "user_settable": ["walltime"]}]}
+    html = render_form(list(parse_profiles(document).profiles), estimates={"x": "<b>now</b>"})
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;now&lt;/b&gt;" in html
+
+
+def test_form_fields_are_read_back_only_for_the_chosen_profile():
+    form = {"profile": ["tacc-a100"], "tacc-a100.gpus": ["2"], "tacc-a100.walltime": [""],
+            "tacc-cpu.memory": ["1G"], "evil": ["x"]}
+    assert options_from_form(form, PROFILES) == {"profile": "tacc-a100", "gpus": "2"}
+
+
+class CountingSite:
+    """Answers squeue from a fixed text and counts the calls (stands in for Slurm in this unit test)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    async def queue(self, *, job_name=None):
+        self.calls += 1
+        await asyncio.sleep(0.01)
+        return parse_squeue("42|PENDING|Resources|gpu-a100|1|N/A||u|jupyterhub-vlass|0:00\n")
+
+
+def test_many_waiters_share_one_squeue_per_interval():
+    async def scenario():
+        site = CountingSite()
+        poller = SchedulerPoller(site, interval=0.2, job_name="jupyterhub-vlass")
+        for _ in range(5):
+            states = await asyncio.gather(*(poller.state(str(40 + i % 3)) for i in range(50)))
+            assert states[2][0].reason == "Resources" and states[0][0] is None
+            await asyncio.sleep(0.2)
+        for job in ("40", "41", "42"):
+            poller.unwatch(job)
+        return site.calls
+
+    calls = asyncio.run(scenario())
+    assert calls <= 7  # 5 intervals (+ the loop's own ticks), not 250 calls
