@@ -7,7 +7,7 @@ SAMPLE := data/sample
 DEMO_DB ?= sqlite:///$(CURDIR)/.demo/registry.sqlite
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: demo test install system-deps sample-data bench lint clean
+.PHONY: demo demo-hub test install job-env system-deps sample-data bench lint clean
 
 demo: install sample-data  ## JupyterLab with the extension and the discovery notebook, on SQLite
 	@mkdir -p .demo
@@ -15,7 +15,15 @@ demo: install sample-data  ## JupyterLab with the extension and the discovery no
 	JUPYTER_VLASS_DB="$(DEMO_DB)" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 \
 		$(ROOT_FLAG) $(DEMO_ARGS) notebooks/01-discover-datasets.ipynb
 
-test: system-deps install  ## install what the tests need, then run the whole suite
+demo-hub: system-deps install job-env  ## JupyterHub on the local Slurm (fake A100s): log in as alice / vlass-demo
+	sudo python3 hub_config/local_slurm.py up
+	for u in alice bob admin; do id $$u >/dev/null 2>&1 || sudo useradd --create-home --shell /bin/bash $$u; done
+	@mkdir -p .demo/hub
+	$(BIN)/jupyter-vlass --db "sqlite:///$(CURDIR)/.demo/hub/vlass-hub.sqlite" allocations grant alice 200 >/dev/null
+	$(BIN)/jupyter-vlass --db "sqlite:///$(CURDIR)/.demo/hub/vlass-hub.sqlite" allocations grant bob 20 >/dev/null
+	cd .demo/hub && sudo -E $(CURDIR)/$(BIN)/jupyterhub -f $(CURDIR)/hub_config/demo_config.py
+
+test: system-deps install job-env  ## install what the tests need, then run the whole suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 system-deps:
@@ -26,8 +34,11 @@ $(BIN)/python:
 	$(BIN)/pip install -q -U pip wheel
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test]" -e ./spawners
 	$(BIN)/jupyter server extension enable --sys-prefix jupyter_vlass >/dev/null
+
+job-env:  ## the world-readable Python environment notebook-server jobs run in (/opt/vlass-jobenv)
+	@[ "$$(id -u)" = 0 ] && bash .ci/job-env.sh || sudo bash .ci/job-env.sh
 
 sample-data: install
 	$(BIN)/jupyter-vlass demo-data $(SAMPLE) --hips >/dev/null

@@ -7,10 +7,20 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+# Slurm with accounting, for the spawner tests and the demo hub.
+for pkg_cmd in slurmctld:slurmctld slurmd:slurmd slurm-client:sbatch munge:munged sudo:sudo slurmdbd:slurmdbd \
+               mariadb-server:mariadbd; do
+  command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pkg_cmd#*:}" ] || need+=("${pkg_cmd%%:*}")
+done
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
 if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "installing system packages: ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# configurable-http-proxy (JupyterHub's proxy) from npm.
+if ! command -v configurable-http-proxy >/dev/null 2>&1; then
+  echo "installing configurable-http-proxy from npm"
+  ${SUDO:-} npm install -g --silent configurable-http-proxy@5.3.0 >/dev/null 2>&1
 fi

@@ -37,6 +37,8 @@ c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = os.environ.get("VLASS_DEMO_PASSWORD", "vlass-demo")
 c.Authenticator.allowed_users = set(users)
 c.Authenticator.admin_users = set(admins)
+power_users = [u for u in os.environ.get("VLASS_DEMO_POWER_USERS", "alice").split(",") if u]
+c.JupyterHub.load_groups = {"gpu-power-users": {"users": power_users}}  # may ask for tacc-a100-x2
 
 spawner = os.environ.get("VLASS_SPAWNER", "vlass-profiles")
 c.JupyterHub.spawner_class = spawner

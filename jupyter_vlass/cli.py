@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 from pathlib import Path
@@ -138,6 +139,49 @@ def cmd_demo_data(args) -> int:
     return 0
 
 
+def _hub_sessions(args):
+    from .store import make_engine, session_factory
+    return session_factory(make_engine(args.db))
+
+
+def cmd_allocations_grant(args) -> int:
+    from .compute.ledger import Ledger
+    ledger = Ledger(_hub_sessions(args), cluster="local")
+    ledger.grant(args.project, args.su, by=args.by)
+    _print_json(ledger.balance(args.project).to_json())
+    return 0
+
+
+def cmd_allocations_show(args) -> int:
+    from .compute.ledger import Ledger
+    _print_json(Ledger(_hub_sessions(args), cluster="local").balance(args.project).to_json())
+    return 0
+
+
+def cmd_approvals_list(args) -> int:
+    from .compute.approvals import Approvals
+    approvals = Approvals(_hub_sessions(args), threshold_gpu_hours=0)
+    _print_json([a.to_json() for a in approvals.list(status=args.status)])
+    return 0
+
+
+def cmd_approvals_decide(args) -> int:
+    from .compute.approvals import Approvals
+    approvals = Approvals(_hub_sessions(args), threshold_gpu_hours=0)
+    _print_json(approvals.decide(args.id, by=args.by, approve=args.action == "approve", reason=args.reason).to_json())
+    return 0
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter-vlass", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -182,6 +226,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hips", action="store_true", help="also build a HiPS survey of the tile (needs reproject)")
     p.add_argument("--seed", action="store_true", help="register the sample sources in the registry and sync")
     p.set_defaults(fn=cmd_demo_data)
+
+    allocations = sub.add_parser("allocations", help="service-unit allocations of the hub (with --db of the hub)")
+    allocations = allocations.add_subparsers(dest="action", required=True)
+    p = allocations.add_parser("grant", help="set a project's allocation")
+    p.add_argument("project")
+    p.add_argument("su", type=_non_negative, help="service units (node-hours x partition charge rate)")
+    p.add_argument("--by", default=os.environ.get("USER", "admin"), help="who grants it (recorded)")
+    p.set_defaults(fn=cmd_allocations_grant)
+    p = allocations.add_parser("show", help="a project's balance")
+    p.add_argument("project")
+    p.set_defaults(fn=cmd_allocations_show)
+
+    approvals = sub.add_parser("approvals", help="large compute requests awaiting an admin")
+    approvals = approvals.add_subparsers(dest="action", required=True)
+    p = approvals.add_parser("list", help="approval requests")
+    p.add_argument("--status", choices=["pending", "approved", "denied"])
+    p.set_defaults(fn=cmd_approvals_list)
+    for action in ("approve", "deny"):
+        p = approvals.add_parser(action, help=f"{action} a request")
+        p.add_argument("id", type=int)
+        p.add_argument("--reason", default="")
+        p.add_argument("--by", default=os.environ.get("USER", "admin"))
+        p.set_defaults(fn=cmd_approvals_decide)
     return parser
 
 

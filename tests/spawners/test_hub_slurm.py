@@ -167,3 +167,14 @@ def test_hub_restart_reattaches_running_servers(hub):
     assert hub.run_in_kernel(name, "print('still here')", token).strip() == "still here"
     hub.stop_server(name)
     assert f"{job}|RUNNING" not in squeue_jobs(name)
+
+
+def test_local_profile_runs_beside_the_slurm_ones_without_a_job(hub):
+    name = hub.user("vlt-erin")
+    assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
+    server = hub.wait_ready(name)
+    assert "job_id" not in server["state"].get("child_state", {})
+    out = hub.run_in_kernel(name, "import os, getpass; print(getpass.getuser(), 'SLURM_JOB_ID' in os.environ)",
+                            hub.token_for(name))
+    assert out.split() == ["vlt-erin", "False"]
+    hub.stop_server(name)

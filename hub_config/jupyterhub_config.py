@@ -1,0 +1,70 @@
+"""JupyterHub for a real jupyter-vlass deployment: OIDC login, Slurm GPU profiles, approvals.
+
+Fill the environment (or edit below): OIDC_ISSUER (e.g. https://cilogon.org or TACC's issuer),
+OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CALLBACK_URL, JUPYTERHUB_CRYPT_KEY (for auth_state:
+``openssl rand -hex 32``), JUPYTER_VLASS_HUB_DB (PostgreSQL URL for a shared hub),
+VLASS_PROFILES (the admins' YAML), VLASS_JOB_ENV (the environment jobs activate, on shared storage).
+The hub runs as root (or a user with sudo rights to run sbatch as each user) on a Slurm submit host.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from vlass_spawners.oidc import make_auth_state_hook
+
+here = Path(__file__).resolve().parent
+db_url = os.environ.get("JUPYTER_VLASS_HUB_DB", "sqlite:///vlass-hub.sqlite")
+profiles = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
+issuer = os.environ.get("OIDC_ISSUER", "https://cilogon.org").rstrip("/")
+
+c = get_config()  # noqa: F821
+
+# --- login: OIDC (TACC / CILogon) with auth_state kept encrypted -----------------------------------
+c.JupyterHub.authenticator_class = "generic-oauth"
+c.GenericOAuthenticator.client_id = os.environ.get("OIDC_CLIENT_ID", "")
+c.GenericOAuthenticator.client_secret = os.environ.get("OIDC_CLIENT_SECRET", "")
+c.GenericOAuthenticator.oauth_callback_url = os.environ.get("OIDC_CALLBACK_URL", "")
+c.GenericOAuthenticator.authorize_url = f"{issuer}/authorize"
+c.GenericOAuthenticator.token_url = f"{issuer}/oauth2/token"
+c.GenericOAuthenticator.userdata_url = f"{issuer}/oauth2/userinfo"
+c.GenericOAuthenticator.scope = ["openid", "email", "profile", "org.cilogon.userinfo"]
+c.GenericOAuthenticator.username_claim = "preferred_username"
+c.GenericOAuthenticator.manage_groups = True          # JupyterHub groups from the IdP's groups claim
+c.GenericOAuthenticator.auth_state_groups_key = "oauth_user.groups"
+c.GenericOAuthenticator.allow_all = False
+c.GenericOAuthenticator.allowed_groups = set(filter(None, os.environ.get("VLASS_ALLOWED_GROUPS", "").split(",")))
+c.GenericOAuthenticator.admin_groups = set(filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")))
+c.Authenticator.enable_auth_state = True              # needs JUPYTERHUB_CRYPT_KEY
+c.Authenticator.refresh_pre_spawn = True              # fresh access token at every start
+
+# --- spawning: admin-managed profiles over the Slurm spawner ---------------------------------------
+c.JupyterHub.spawner_class = "vlass-profiles"
+c.VlassProfilesSpawner.profiles_file = profiles
+c.VlassProfilesSpawner.db_url = db_url
+c.VlassProfilesSpawner.local_config = {"cmd": [os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv")
+                                               + "/bin/jupyterhub-singleuser"]}
+c.VlassSlurmSpawner.job_environment = os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv")
+c.VlassSlurmSpawner.queue_timeout = 4 * 3600
+c.VlassSlurmSpawner.scheduler_poll_interval = 5
+c.Spawner.auth_state_hook = make_auth_state_hook(account_claim="preferred_username",
+                                                 project_claim="allocation_project")
+c.Spawner.default_url = "/lab"
+c.JupyterHub.cleanup_servers = False                  # hub upgrades and restarts re-attach to jobs
+
+# --- the hub service: approvals and allocations ----------------------------------------------------
+c.JupyterHub.services = [{
+    "name": "vlass",
+    "url": "http://127.0.0.1:10101",
+    "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles],
+    "oauth_no_confirm": True,
+    "oauth_client_allowed_scopes": ["custom:vlass-approvals:decide"],
+}]
+c.JupyterHub.custom_scopes = {
+    "custom:vlass-approvals:decide": {"description": "Approve or deny large compute requests."},
+}
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", "access:services"]},
+    {"name": "vlass-approvers", "scopes": ["custom:vlass-approvals:decide", "access:services"],
+     "groups": list(filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")))},
+]

@@ -1,0 +1,48 @@
+"""The shipped hub configs name only real traits; the OIDC hook maps claims safely."""
+
+import types
+
+import pytest
+from jupyterhub.app import JupyterHub
+from oauthenticator.generic import GenericOAuthenticator
+from traitlets.config import PyFileConfigLoader
+
+from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
+from tests.services import REPO
+from vlass_spawners.oidc import ClaimError, make_auth_state_hook
+from vlass_spawners.profiles import VlassProfilesSpawner
+from vlass_spawners.slurm import VlassSlurmSpawner
+
+
+@pytest.mark.parametrize("name", ["jupyterhub_config.py", "demo_config.py"])
+def test_every_config_key_is_a_trait_of_its_class(name, monkeypatch, tmp_path):
+    monkeypatch.setenv("VLASS_HUB_DIR", str(tmp_path))
+    config = PyFileConfigLoader(name, path=str(REPO / "hub_config")).load_config()
+    for cls in (GenericOAuthenticator, VlassProfilesSpawner, VlassSlurmSpawner, JupyterHub):
+        unknown = set(config[cls.__name__]) - set(cls.class_traits())
+        assert not unknown, (cls.__name__, unknown)
+    assert not set(config.Spawner) - set(VlassSlurmSpawner.class_traits())
+
+
+def _wrapper_spawner():
+    """Stands in for VlassProfilesSpawner in the hook: a user name, an environment, slurm_config."""
+    return types.SimpleNamespace(user=types.SimpleNamespace(name="jdoe@tacc"), environment={"A": "1"},
+                                 slurm_config={"job_environment": "/opt/env"})
+
+
+def test_hook_passes_token_account_and_project():
+    spawner = _wrapper_spawner()
+    hook = make_auth_state_hook(account_claim="tacc_username", project_claim="allocation_project")
+    hook(spawner, {"access_token": "tok-123", "oauth_user": {"tacc_username": "JDoe",
+                                                              "allocation_project": ["AST21001"]}})
+    assert spawner.environment == {"A": "1", HUB_TOKEN_ENV: "tok-123"}
+    assert spawner.slurm_config == {"job_environment": "/opt/env", "unix_accounts": {"jdoe@tacc": "jdoe"},
+                                    "projects": {"jdoe@tacc": "AST21001"}}
+
+
+@pytest.mark.parametrize("claims", [{"tacc_username": "root; rm -rf /"}, {"tacc_username": "x" * 40},
+                                    {"tacc_username": "ok", "allocation_project": "$(id)"}])
+def test_hook_refuses_claims_that_are_not_names(claims):
+    hook = make_auth_state_hook(account_claim="tacc_username", project_claim="allocation_project")
+    with pytest.raises(ClaimError):
+        hook(_wrapper_spawner(), {"access_token": "t", "oauth_user": claims})
