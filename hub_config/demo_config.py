@@ -57,6 +57,8 @@ c.VlassSlurmSpawner.approval_wait = float(os.environ.get("VLASS_APPROVAL_WAIT", 
 c.SlurmSpawner.req_partition = "gpu-a100"
 c.SlurmSpawner.req_runtime = "04:00:00"
 c.SlurmSpawner.req_memory = "2G"
+c.SlurmSpawner.req_gres = "gpu:a100:1"
+c.SlurmSpawner.req_keepvars_extra = "PATH,VIRTUAL_ENV"  # JupyterHub >= 5.2 passes no PATH (TESTING.md)
 c.SlurmSpawner.req_prologue = f"export PATH={job_env}/bin:$PATH VIRTUAL_ENV={job_env}"
 c.SlurmSpawner.startup_poll_interval = 0.5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from functools import cache
@@ -12,6 +13,7 @@ from jupyter_vlass.compute.approvals import Approvals
 from jupyter_vlass.compute.ledger import Ledger
 from jupyter_vlass.compute.profiles import ProfileFile, ProfileSet
 from jupyter_vlass.compute.slurm import SlurmSite
+from jupyter_vlass.exceptions import VlassError
 from jupyter_vlass.store import make_engine, session_factory
 
 HUB_DB_ENV = "JUPYTER_VLASS_HUB_DB"
@@ -24,6 +26,7 @@ class HubStore:
         self._sessions = session_factory(make_engine(url))
         self._profile_files: dict[str, ProfileFile] = {}
         self._synced_at = 0.0
+        self._background: set[asyncio.Task] = set()
 
     @classmethod
     @cache
@@ -58,10 +61,27 @@ class HubStore:
             rates.update({name: p.charge_rate for name, p in profiles.partitions.items()})
         return rates
 
-    async def sync_ledger(self, path: str, site: SlurmSite, *, min_interval: float = 5.0) -> int:
-        """Charge finished and running jobs from ``sacct`` (at most once per ``min_interval`` s)."""
+    async def sync_ledger(self, path: str, site: SlurmSite, *, min_interval: float = 30.0, wait: bool = True) -> None:
+        """Charge finished and running jobs from ``sacct``, at most once per ``min_interval`` s.
+
+        With ``wait=False`` a sync that is due runs in the background (the ledger is then at most
+        ``min_interval`` s behind), except the first one, which every check waits for.
+        """
         if time.monotonic() - self._synced_at < min_interval:
-            return 0
-        jobs = await site.accounting(since=Time.now() - TimeDelta(LEDGER_WINDOW_DAYS, format="jd"))
+            return
+        first = self._synced_at == 0.0
         self._synced_at = time.monotonic()
-        return self.ledger(path).record(jobs, self.rates())
+        if wait or first:
+            await self._sync(path, site)
+        else:
+            task = asyncio.get_running_loop().create_task(self._sync(path, site))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _sync(self, path: str, site: SlurmSite) -> None:
+        try:
+            jobs = await site.accounting(since=Time.now() - TimeDelta(LEDGER_WINDOW_DAYS, format="jd"))
+        except VlassError:
+            self._synced_at = 0.0  # try again at the next check
+            raise
+        self.ledger(path).record(jobs, self.rates())

@@ -10,7 +10,7 @@ import asyncio
 
 from jupyterhub.spawner import LocalProcessSpawner, Spawner
 from tornado import web
-from traitlets import Dict, Float, Type, Unicode
+from traitlets import Dict, Float, Type, Unicode, default
 from wrapspawner import ProfilesSpawner, WrapSpawner
 
 from jupyter_vlass.exceptions import VlassError
@@ -29,6 +29,10 @@ class VlassProfilesSpawner(ProfilesSpawner):
     slurm_config = Dict({}, help="Extra config for the Slurm spawner.").tag(config=True)
     local_config = Dict({}, help="Extra config for the local spawner.").tag(config=True)
     estimate_timeout = Float(5.0, help="Longest wait for start estimates when rendering the form.").tag(config=True)
+
+    @default("apply_user_options")
+    def _options_are_validated_by_the_child(self):
+        return lambda spawner, options: None  # the chosen profile's spawner parses and bounds them
 
     @property
     def store(self) -> HubStore:
@@ -72,7 +76,7 @@ class VlassProfilesSpawner(ProfilesSpawner):
         balances, approvals = [], []
         if slurm:
             try:
-                await self.store.sync_ledger(self.profiles_file, probe.site)
+                await self.store.sync_ledger(self.profiles_file, probe.site, min_interval=5.0)
             except VlassError:
                 pass
             balances = [self.store.ledger(self.profiles_file).balance(probe.project)]

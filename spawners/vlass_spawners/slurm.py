@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from astropy.time import Time, TimeDelta
 from batchspawner import JobStatus, SlurmSpawner
 from tornado import web
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Dict, Float, List, Unicode, default, observe
 
 from jupyter_vlass.compute.batch import JobSpec, render_batch_script
 from jupyter_vlass.compute.resources import ResourceRequest, request_from_options
@@ -116,6 +116,23 @@ class VlassSlurmSpawner(SlurmSpawner):
         super().clear_state()
         self.log_path = self.node = self.gpus = ""
 
+    @observe("port")
+    def _port_reported(self, change):
+        if change["new"]:
+            self._port_event().set()
+
+    def _port_event(self) -> asyncio.Event:
+        if getattr(self, "_port_set", None) is None:
+            self._port_set = asyncio.Event()
+        return self._port_set
+
+    async def _pause(self) -> None:
+        """Sleep one start-up poll interval, waking early when the job reports its port."""
+        try:
+            await asyncio.wait_for(self._port_event().wait(), self.startup_poll_interval)
+        except asyncio.TimeoutError:
+            pass
+
     # ----- progress ------------------------------------------------------------------------------
     def _event(self, message: str, progress: int) -> None:
         self.log.info("[%s] %s", self.user.name, message)
@@ -161,16 +178,17 @@ class VlassSlurmSpawner(SlurmSpawner):
 
     async def _start(self):
         self.port = 0
+        self._port_event().clear()
         profile, request = self.resource_request()
         store = self.store
         try:
-            await store.sync_ledger(self.profiles_file, self.site)
+            await store.sync_ledger(self.profiles_file, self.site, wait=False)
             balance = store.ledger(self.profiles_file).check(self.project, request, store.rate(self.profiles_file, request.partition))
             self._event(f"Allocation: {balance}.", 5)
             approval = await self._approval(profile, request)
             env = self.get_env()
             script = render_batch_script(request, self.job_spec(env))
-            estimate = await self.site.estimate_start(script, account=self.account, env=env)
+            # sbatch refuses an impossible request itself (no job is created), with Slurm's reason.
             self.job_id = await self.site.submit(script, account=self.account, env=env)
         except VlassError as error:
             raise http_error(error) from None
@@ -178,10 +196,11 @@ class VlassSlurmSpawner(SlurmSpawner):
             store.approvals(self.profiles_file).mark_used(approval.id)
         self.log_path = self.job_spec(env).output_path.replace("%j", self.job_id)
         self._event(f"Submitted job {self.job_id} ({request.describe()}); output: {self.log_path}", 10)
-        await self._wait_running(request, estimate.start)
+        await self._wait_running(request)
         await self._wait_port()
+        await self._wait_listening()
         self.db.commit()
-        self._event(f"Server on {self.node} reported port {self.port}; the hub is connecting (job {self.job_id}).", 95)
+        self._event(f"Server listening on {self.node}:{self.port} (job {self.job_id}); connecting.", 95)
         return self.ip, self.port
 
     async def _approval(self, profile: str, request: ResourceRequest):
@@ -198,11 +217,15 @@ class VlassSlurmSpawner(SlurmSpawner):
                     raise AwaitingApproval(waiting.message + " Start again once it is approved.") from None
             await asyncio.sleep(2)
 
-    async def _wait_running(self, request: ResourceRequest, estimate: Time) -> None:
+    async def _wait_running(self, request: ResourceRequest) -> None:
         submitted = time.monotonic()
-        last_message, offered = "", False
+        last_message, offered, estimate, job = "", False, None, None
         while True:
-            job, snapshot = await self.poller.state(self.job_id, after=submitted)
+            # Poll fast (shared by all spawners) only while the scheduler has not looked at the job yet or
+            # the job has already reported its port; a job queued for a reason waits for the shared interval.
+            eager = job is None or job.reason == "None" or self.port != 0
+            after = max(submitted, time.monotonic() - self.startup_poll_interval) if eager else None
+            job, snapshot = await self.poller.state(self.job_id, after=after)
             start = None
             if snapshot.error:
                 message = f"Slurm is not answering ({snapshot.error}); job {self.job_id} is kept, still waiting."
@@ -218,6 +241,8 @@ class VlassSlurmSpawner(SlurmSpawner):
                 return
             else:
                 position = self.poller_position(job.job_id)
+                if job.start is None and estimate is None and job.reason != "None":
+                    estimate = await self.estimate(request)
                 start = job.start or estimate
                 message = (f"Job {self.job_id} pending in {job.partition} ({reason_text(job.reason)}); "
                            f"position {position} in the queue; estimated start {when(start)}.")
@@ -234,7 +259,7 @@ class VlassSlurmSpawner(SlurmSpawner):
             if time.monotonic() - submitted > self.queue_timeout:
                 await self._give_up(f"Job {self.job_id} waited {self.queue_timeout:.0f} s in the queue "
                                     f"({last_message}); it was cancelled. Try a profile that starts sooner.")
-            await asyncio.sleep(self.startup_poll_interval)
+            await self._pause()
 
     def poller_position(self, job_id: str) -> int | None:
         return queue_position(self.poller.snapshot.jobs, job_id)
@@ -249,7 +274,25 @@ class VlassSlurmSpawner(SlurmSpawner):
             if not snapshot.error and (job is None or not job.running):
                 await self._give_up(f"Job {self.job_id} ended ({job.state if job else 'gone'}) while the server "
                                     f"was starting; see {self.log_path}.")
-            await asyncio.sleep(self.startup_poll_interval)
+            await self._pause()
+
+    async def _wait_listening(self) -> None:
+        """Return once the server accepts connections, so the hub's own check passes at its first try
+        (its exponential back-off otherwise adds up to seconds after a server is already up)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(self.ip, self.port), 1.0)
+                writer.close()
+                return
+            except (OSError, asyncio.TimeoutError):
+                job, snapshot = await self.poller.state(self.job_id)
+                if not snapshot.error and (job is None or not job.running):
+                    await self._give_up(f"Job {self.job_id} ended ({job.state if job else 'gone'}) while the "
+                                        f"server was starting; see {self.log_path}.")
+                await asyncio.sleep(0.1)
+        await self._give_up(f"The server of job {self.job_id} on {self.node} did not listen on port {self.port} "
+                            f"within {self.startup_timeout:.0f} s; see {self.log_path}.")
 
     async def _give_up(self, message: str) -> None:
         self._event(message, 100)
