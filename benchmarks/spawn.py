@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def scheduler_load(hub: Hub, users: list[str], options: dict, window: float) -> 
     blocker = subprocess.run(["sbatch", "--parsable", "-p", "gpu-a100", "--gres=gpu:a100:2", "-o", "/dev/null",
                               "--wrap", "sleep 3600"], capture_output=True, text=True, check=True).stdout.strip()
     try:
-        for name in users:
-            response = hub.spawn(name, options)
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:  # the hub answers 202 after slow_spawn_timeout
+            responses = list(pool.map(lambda name: hub.spawn(name, options), users))
+        for name, response in zip(users, responses):
             if response.status_code != 202:
                 raise RuntimeError(f"expected a pending spawn for {name}: {response.status_code} {response.text}")
         time.sleep(15)  # past the submissions and the first estimates

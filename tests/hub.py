@@ -77,7 +77,8 @@ class Hub:
             "c.JupyterHub.services.append({'name': 'tests', 'api_token': %r})\n"
             "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests'], 'scopes': [\n"
             "  'admin:users', 'admin:servers', 'access:servers', 'tokens', 'admin:groups', 'list:users',\n"
-            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n" % ADMIN_TOKEN)
+            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n"
+            "c.Spawner.start_timeout = 20  # a common hub setting; queued servers must outlive it\n" % ADMIN_TOKEN)
         return {**os.environ, "VLASS_HUB_DIR": str(self.workdir), "VLASS_HUB_PORT": str(self.port),
                 "VLASS_HUB_API_PORT": str(self.api_port), "VLASS_PROXY_API_PORT": str(self.proxy_api_port),
                 "VLASS_SERVICE_PORT": str(self.service_port), "VLASS_PROFILES": str(self.profiles),

@@ -87,6 +87,16 @@ class VlassProfilesSpawner(ProfilesSpawner):
     def options_from_form(self, formdata):
         return options_from_form(formdata, self._profile_set())
 
+    def start(self):
+        if self.child_spawner is None:
+            self.construct_child()
+        child = self.child_spawner
+        if hasattr(child, "start_budget"):
+            # wrapspawner links the wrapper's traits onto the child, so the child's own queue-aware
+            # default would be replaced by the wrapper's (60 s); the hub reads the wrapper's value.
+            self.start_timeout = child.start_budget()
+        return child.start()
+
     def select_profile(self, profile):
         for display, key, cls, config in self.profiles:
             if key == profile:

@@ -67,6 +67,10 @@ class VlassSlurmSpawner(SlurmSpawner):
 
     @default("start_timeout")
     def _start_timeout(self):
+        return self.start_budget()
+
+    def start_budget(self) -> int:
+        """JupyterHub's start_timeout must cover the queue, or the hub kills queued servers at 60 s."""
         return int(self.queue_timeout + self.startup_timeout + self.approval_wait + 60)
 
     # ----- identity -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -44,13 +45,16 @@ def test_queued_request_says_why_where_and_offers_faster_profiles(hub):
     try:
         response = hub.spawn(second, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h"})
         assert response.status_code == 202, response.text
+        # The offer may come before or after Slurm first gives a reason (it starts at "None"): read both.
         messages = [e["message"] for e in hub.events(second, until="would start sooner", timeout=40)]
+        messages += [e["message"] for e in hub.events(second, until="(Resources", timeout=40)]
         pending = [m for m in messages if "pending in gpu-a100" in m]
         assert pending, messages
         assert any("Resources" in m and "position 1 in the queue" in m and "estimated start" in m
                    for m in pending), pending
         faster = [m for m in messages if "would start sooner" in m]
         assert faster and "CPU only" in faster[0] and "A100 x1" not in faster[0].split(":", 1)[1]
+        time.sleep(22)  # longer than the hub's Spawner.start_timeout (20 s): queued is not failed
         assert hub.server(second)["pending"] == "spawn"
         # Free the GPUs: the queued server starts without anyone doing anything.
         hub.stop_server(first)
@@ -177,3 +181,23 @@ def test_local_profile_runs_beside_the_slurm_ones_without_a_job(hub):
                             hub.token_for(name))
     assert out.split() == ["vlt-erin", "False"]
     hub.stop_server(name)
+
+
+def test_queue_timeout_cancels_the_job_and_says_why(hub):
+    name = hub.user("vlt-frank")
+    blocker = subprocess.run(["sbatch", "--parsable", "-p", "gpu-a100", "--gres=gpu:a100:2", "-o", "/dev/null",
+                              "--wrap", "sleep 600"], capture_output=True, text=True, check=True).stdout.strip()
+    hub.stop()
+    hub.start(VLASS_QUEUE_TIMEOUT="6")
+    try:
+        response = hub.spawn(name, {"profile": "tacc-a100", "walltime": "1h"})
+        # 6 s is shorter than the hub's slow_spawn_timeout, so the REST call itself carries the failure.
+        assert response.status_code == 500
+        final = response.json()["message"]
+        assert "waited 6 s in the queue" in final and "Resources" in final and "was cancelled" in final
+        job = re.search(r"Job (\d+) waited", final).group(1)
+        hub.wait_stopped(name, timeout=30)
+        assert f"{job}|PENDING" not in squeue_jobs(name)
+    finally:
+        subprocess.run(["scancel", blocker])
+        hub.restart()
