@@ -52,7 +52,7 @@ def start_hub(spawner: str, users: list[str], root: Path) -> Hub:
     os.chmod(workdir, 0o755)
     profiles = workdir / "profiles.yaml"
     profiles.write_text((Path(__file__).resolve().parents[1] / "hub_config" / "profiles.yaml").read_text())
-    hub = Hub(workdir, profiles)
+    hub = Hub(workdir, profiles, start_timeout=None)  # each spawner's own default
     env = {"VLASS_SPAWNER": spawner, "VLASS_DEMO_USERS": ",".join(users), "VLASS_QUEUE_TIMEOUT": "900"}
     hub.start(**env)
     for name in users:

@@ -61,8 +61,8 @@ def job_env():
 class Hub:
     """A running JupyterHub and a client for its REST API (as the tests' admin service)."""
 
-    def __init__(self, workdir: Path, profiles: Path):
-        self.workdir, self.profiles = workdir, profiles
+    def __init__(self, workdir: Path, profiles: Path, *, start_timeout: int | None = 20):
+        self.workdir, self.profiles, self.start_timeout = workdir, profiles, start_timeout
         self.port, self.api_port = free_port(), free_port()
         self.proxy_api_port, self.service_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,8 +77,10 @@ class Hub:
             "c.JupyterHub.services.append({'name': 'tests', 'api_token': %r})\n"
             "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests'], 'scopes': [\n"
             "  'admin:users', 'admin:servers', 'access:servers', 'tokens', 'admin:groups', 'list:users',\n"
-            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n"
-            "c.Spawner.start_timeout = 20  # a common hub setting; queued servers must outlive it\n" % ADMIN_TOKEN)
+            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n" % ADMIN_TOKEN)
+        if self.start_timeout is not None:  # a common hub setting; queued servers must outlive it
+            with extra.open("a") as config:
+                config.write(f"c.Spawner.start_timeout = {self.start_timeout}\n")
         return {**os.environ, "VLASS_HUB_DIR": str(self.workdir), "VLASS_HUB_PORT": str(self.port),
                 "VLASS_HUB_API_PORT": str(self.api_port), "VLASS_PROXY_API_PORT": str(self.proxy_api_port),
                 "VLASS_SERVICE_PORT": str(self.service_port), "VLASS_PROFILES": str(self.profiles),

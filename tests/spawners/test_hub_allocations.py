@@ -36,6 +36,8 @@ def test_large_request_waits_for_approval_and_runs_once_approved(hub):
     # The user sees their own request; another user does not; only an approver may decide.
     own = hub.service("GET", "/api/approvals", token=hub.token_for(name)).json()["approvals"]
     assert [a["id"] for a in own] == [number] and own[0]["status"] == "pending"
+    anonymous = requests.get(f"{hub.url}/services/vlass/api/approvals", allow_redirects=False, timeout=30)
+    assert anonymous.status_code in (302, 403)  # to the hub's login, never the data
     other = hub.user("vlt-erin")
     assert hub.service("GET", "/api/approvals", token=hub.token_for(other)).json()["approvals"] == []
     refused = hub.service("POST", f"/api/approvals/{number}", token=hub.token_for(other),
