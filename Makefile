@@ -34,7 +34,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q -U pip wheel
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]" -e ./spawners
+	$(BIN)/pip install -q -e ".[test]" -e "./spawners[oidc]"
 	$(BIN)/jupyter server extension enable --sys-prefix jupyter_vlass >/dev/null
 
 job-env:  ## the world-readable Python environment notebook-server jobs run in (/opt/vlass-jobenv)
