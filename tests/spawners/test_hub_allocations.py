@@ -115,3 +115,17 @@ def test_profiles_are_reread_without_restart_and_a_bad_edit_keeps_the_last_good(
         assert "long</b>" not in form and "&lt;b&gt;long" in form  # the last good set is still offered
     finally:
         hub.profiles.write_text(original)
+
+
+def test_spawn_form_post_starts_the_chosen_profile_with_its_fields_only(hub):
+    name = hub.user("vlt-frank")
+    browser = _login(hub, name)
+    browser.get(f"{hub.url}/hub/spawn/{name}")
+    response = browser.post(f"{hub.url}/hub/spawn/{name}", allow_redirects=False, data={
+        "profile": "tacc-cpu", "tacc-cpu.walltime": "30min", "tacc-a100.gpus": "2", "cmd": "id",
+        "_xsrf": browser.cookies.get("_xsrf", path="/hub/")})
+    assert response.status_code == 302, response.text
+    server = hub.wait_ready(name)
+    assert server["user_options"] == {"profile": "tacc-cpu", "walltime": "30min"}
+    assert "gpus" not in server["state"]["child_state"] or not server["state"]["child_state"]["gpus"]
+    hub.stop_server(name)
