@@ -39,3 +39,21 @@ def test_openapi_lists_the_routes():
             "(?P<name>[a-z][a-z0-9_-]*)", "{name}").replace(
             "(?P<source_name>[a-z][a-z0-9_-]*)/(?P<path>.+)", "{source}/{path}")
         assert normalized in documented, pattern
+
+
+def test_spawners_are_jupyterhub_entry_points_and_build_as_their_own_wheel(tmp_path):
+    spawners = {ep.name: ep.value for ep in entry_points(group="jupyterhub.spawners")}
+    assert spawners["vlass-slurm"] == "vlass_spawners.slurm:VlassSlurmSpawner"
+    assert spawners["vlass-profiles"] == "vlass_spawners.profiles:VlassProfilesSpawner"
+    repo = Path(__file__).resolve().parent.parent
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path), str(repo / "spawners")], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    import zipfile
+    names = zipfile.ZipFile(next(tmp_path.glob("vlass_spawners-*.whl"))).namelist()
+    assert "vlass_spawners/templates/options_form.html.j2" in names and "vlass_spawners/slurm.py" in names
+
+
+def test_batch_template_ships_in_the_package():
+    from importlib.resources import files
+    assert files("jupyter_vlass.compute").joinpath("templates/jupyter.sbatch.j2").is_file()
