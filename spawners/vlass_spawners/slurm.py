@@ -39,8 +39,7 @@ SERVER_COMMAND = ["batchspawner-singleuser", "jupyterhub-singleuser"]
 
 def http_error(error: VlassError) -> web.HTTPError:
     """What the user sees (status + message) for a typed domain error."""
-    status = error.status if 400 <= error.status < 500 else 400
-    return web.HTTPError(status, error.message, reason=error.reason)
+    return web.HTTPError(error.status, error.message, reason=error.reason)
 
 
 class VlassSlurmSpawner(SlurmSpawner):
