@@ -57,3 +57,16 @@ def test_spawners_are_jupyterhub_entry_points_and_build_as_their_own_wheel(tmp_p
 def test_batch_template_ships_in_the_package():
     from importlib.resources import files
     assert files("jupyter_vlass.compute").joinpath("templates/jupyter.sbatch.j2").is_file()
+
+
+def test_hub_service_routes_are_documented():
+    import yaml
+
+    from jupyter_vlass.hubservice.app import make_app
+
+    spec = yaml.safe_load((Path(__file__).parents[1] / "jupyter_vlass" / "hubservice" / "api.yaml").read_text())
+    app = make_app(db_url="sqlite://")
+    patterns = [rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules]
+    documented = {path.replace("{id}", r"(\d+)").replace("{project}", "([A-Za-z0-9_.-]{1,64})")
+                  for path in spec["paths"]}
+    assert patterns and set(patterns) == documented

@@ -43,6 +43,10 @@ def test_large_request_waits_for_approval_and_runs_once_approved(hub):
     refused = hub.service("POST", f"/api/approvals/{number}", token=hub.token_for(other),
                           json={"decision": "approve"})
     assert refused.status_code == 403
+    for body in ({"data": "not json"}, {"json": {"decision": "maybe"}}, {"json": ["approve"]}):
+        bad = hub.service("POST", f"/api/approvals/{number}", **body)
+        assert bad.status_code == 400 and set(bad.json()) == {"message", "reason"}
+    assert hub.service("GET", "/api/approvals/999999").status_code == 404
     decided = hub.service("POST", f"/api/approvals/{number}", json={"decision": "approve", "reason": "paper deadline"})
     assert decided.status_code == 200 and decided.json()["decided_by"] == "tests"
     server = hub.wait_ready(name, timeout=90)
