@@ -9,7 +9,7 @@ python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 # Slurm with accounting, for the spawner tests and the demo hub.
 for pkg_cmd in slurmctld:slurmctld slurmd:slurmd slurm-client:sbatch munge:munged sudo:sudo slurmdbd:slurmdbd \
-               mariadb-server:mariadbd; do
+               mariadb-server:mariadbd charliecloud-runtime:ch-run; do
   command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pkg_cmd#*:}" ] || need+=("${pkg_cmd%%:*}")
 done
 SUDO=""

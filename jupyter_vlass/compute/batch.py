@@ -67,6 +67,8 @@ def render_batch_script(request: ResourceRequest, spec: JobSpec) -> str:
     if image is not None:
         _check(_DIGEST, image.digest, f"image {image.name} digest")
         _check(_SAFE_PATH, image.path, f"image {image.name} path")
+        for bind in image.binds:
+            _check(_SAFE_PATH, bind, f"image {image.name} bind")
         if image.runtime not in ("apptainer", "charliecloud"):
             raise InvalidRequest(f"image {image.name}: runtime must be apptainer or charliecloud")
     return _template().render(

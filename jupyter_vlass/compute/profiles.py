@@ -25,7 +25,7 @@ KINDS = ("slurm", "local")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _TOP_KEYS = {"site", "approval_threshold_gpu_hours", "partitions", "images", "profiles"}
 _PARTITION_KEYS = {"max_walltime", "max_memory", "max_cpus", "max_nodes", "gpu_types", "max_gpus", "charge_rate"}
-_IMAGE_KEYS = {"runtime", "path", "sha256"}
+_IMAGE_KEYS = {"runtime", "path", "sha256", "binds"}
 _PROFILE_KEYS = {"name", "display_name", "description", "kind", "groups", "request", "user_settable", "images"}
 _REQUEST_KEYS = {"partition", "gpu_type", "gpus", "cpus", "memory", "nodes", "walltime", "image"}
 
@@ -120,7 +120,11 @@ def _image(name: str, raw: object) -> ContainerImage:
         raise InvalidProfiles(f"{where}.sha256: must be the image file's 64-hex-digit SHA-256")
     if not re.match(r"^/[A-Za-z0-9_./-]+$", str(spec["path"])):
         raise InvalidProfiles(f"{where}.path: must be an absolute path of plain characters")
-    return ContainerImage(_name(where, name), spec["runtime"], spec["path"], spec["sha256"])
+    binds = spec.get("binds", [])
+    if not isinstance(binds, list) or not all(isinstance(b, str) and re.match(r"^/[A-Za-z0-9_./-]+$", b)
+                                              for b in binds):
+        raise InvalidProfiles(f"{where}.binds: must be a list of absolute paths of plain characters")
+    return ContainerImage(_name(where, name), spec["runtime"], spec["path"], spec["sha256"], tuple(binds))
 
 
 def _request(where: str, raw: object, partitions: Mapping[str, PartitionLimits],

@@ -79,9 +79,10 @@ class ContainerImage:
     """An image a profile allows: its name in the form, runtime, and the digest recorded at start."""
 
     name: str
-    runtime: str  # "apptainer" or "charliecloud"
+    runtime: str  # "apptainer" (a SIF file) or "charliecloud" (an image tarball, unpacked on the node)
     path: str
     digest: str = ""
+    binds: tuple[str, ...] = ()  # host paths mounted at the same place (shared software, scratch)
 
 
 @dataclass(frozen=True)

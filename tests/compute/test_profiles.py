@@ -37,6 +37,11 @@ def test_shipped_profiles_load_with_group_visibility():
     (lambda d: d["profiles"][0].update(request={"partition": "cpu"}), "profiles[0]: a local profile"),
     (lambda d: d.update(profiles=[]), "profiles: expected a non-empty list"),
     (lambda d: d["profiles"][1]["request"].update(partition="gpu-h100"), "not defined under partitions"),
+    (lambda d: d.update(images={"x": {"runtime": "charliecloud", "path": "/i.tar", "sha256": "a" * 64,
+                                      "binds": ["usr"]}}), "images.x.binds"),
+    (lambda d: d.update(images={"x": {"runtime": "docker", "path": "/i.tar", "sha256": "a" * 64}}),
+     "images.x.runtime"),
+    (lambda d: d["profiles"][1]["request"].update(image="nope"), "profiles[1].request.image"),
 ])
 def test_errors_name_their_place(edit, where):
     document = _doc()
