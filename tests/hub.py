@@ -26,7 +26,7 @@ import websocket
 from tests.services import REPO, free_port, require, wait_for_port
 
 JOB_ENV = Path(os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv"))
-TEST_USERS = ("vlt-alice", "vlt-bob", "vlt-carol", "vlt-dave", "vlt-erin", "vlt-frank")
+TEST_USERS = ("vlt-alice", "vlt-bob", "vlt-carol", "vlt-dave", "vlt-erin", "vlt-frank", "vlt-grace")
 ADMIN_TOKEN = "vlass-tests-" + uuid.uuid4().hex
 
 
