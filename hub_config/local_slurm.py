@@ -135,11 +135,21 @@ def _pid_alive(pidfile: Path) -> bool:
         return False
 
 
+def _resolvable(host: str) -> None:
+    """Slurm needs the node name to resolve; add it to /etc/hosts when it does not."""
+    try:
+        socket.gethostbyname(host)
+    except OSError:
+        with open("/etc/hosts", "a") as hosts:
+            hosts.write(f"127.0.0.1 {host}  {MARKER}\n")
+
+
 def write_config() -> None:
     existing = ETC / "slurm.conf"
     if existing.exists() and MARKER not in existing.read_text():
         raise ClusterError(f"{existing} exists and was not written by this script; not touching it")
     host = _host()
+    _resolvable(host)
     for folder in (ETC, STATE / "state", STATE / "spool", RUN, LOG, GPU_DEVICES):
         folder.mkdir(parents=True, exist_ok=True)
     (ETC / "slurm.conf").write_text(slurm_conf(host))
