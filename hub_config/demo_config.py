@@ -10,8 +10,9 @@ VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the bench
 """
 
 import os
-import sys
 from pathlib import Path
+
+from jupyter_vlass.hubservice.config import add_vlass_service
 
 here = Path(__file__).resolve().parent
 state = Path(os.environ.get("VLASS_HUB_DIR", here.parent / ".demo" / "hub"))
@@ -63,21 +64,8 @@ c.SlurmSpawner.req_prologue = f"export PATH={job_env}/bin:$PATH VIRTUAL_ENV={job
 c.SlurmSpawner.startup_poll_interval = 0.5
 
 # The hub-wide service for approvals and allocations.
-c.JupyterHub.services = [{
-    "name": "vlass",
-    "url": f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}",
-    "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url,
-                "--profiles", c.VlassProfilesSpawner.profiles_file],
-    "oauth_no_confirm": True,
-    "oauth_client_allowed_scopes": ["custom:vlass-approvals:decide"],
-}]
-c.JupyterHub.custom_scopes = {
-    "custom:vlass-approvals:decide": {"description": "Approve or deny large compute requests."},
-}
-c.JupyterHub.load_roles = [
-    {"name": "user", "scopes": ["self", "access:services"]},
-    {"name": "vlass-approvers", "scopes": ["custom:vlass-approvals:decide", "access:services"], "users": admins},
-]
+add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_file,
+                  url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins)
 extra = os.environ.get("VLASS_HUB_EXTRA_CONFIG")
 if extra:
     load_subconfig(extra)  # noqa: F821

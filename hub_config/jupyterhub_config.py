@@ -8,9 +8,9 @@ The hub runs as root (or a user with sudo rights to run sbatch as each user) on 
 """
 
 import os
-import sys
 from pathlib import Path
 
+from jupyter_vlass.hubservice.config import add_vlass_service
 from vlass_spawners.oidc import make_auth_state_hook
 
 here = Path(__file__).resolve().parent
@@ -53,18 +53,5 @@ c.Spawner.default_url = "/lab"
 c.JupyterHub.cleanup_servers = False                  # hub upgrades and restarts re-attach to jobs
 
 # --- the hub service: approvals and allocations ----------------------------------------------------
-c.JupyterHub.services = [{
-    "name": "vlass",
-    "url": "http://127.0.0.1:10101",
-    "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles],
-    "oauth_no_confirm": True,
-    "oauth_client_allowed_scopes": ["custom:vlass-approvals:decide"],
-}]
-c.JupyterHub.custom_scopes = {
-    "custom:vlass-approvals:decide": {"description": "Approve or deny large compute requests."},
-}
-c.JupyterHub.load_roles = [
-    {"name": "user", "scopes": ["self", "access:services"]},
-    {"name": "vlass-approvers", "scopes": ["custom:vlass-approvals:decide", "access:services"],
-     "groups": list(filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")))},
-]
+add_vlass_service(c, db_url=db_url, profiles=profiles,
+                  approver_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")))

@@ -127,12 +127,17 @@ class StartEstimate:
     nodes: str
 
 
+def refusal(stderr: str) -> RequestImpossible:
+    """The error for an ``sbatch`` that refused a request, in Slurm's own words."""
+    message = stderr.strip().removeprefix("sbatch: error: ").splitlines()
+    return RequestImpossible("Slurm refused the request: " + (message[-1] if message else "no reason given"))
+
+
 def parse_test_only(returncode: int, stderr: str) -> StartEstimate:
-    """``sbatch --test-only`` writes its answer to stderr; a refusal becomes :class:`RequestImpossible`."""
+    """``sbatch --test-only`` writes its answer to stderr; a refusal raises :class:`RequestImpossible`."""
     match = _TEST_ONLY.search(stderr)
     if returncode != 0 or not match:
-        message = stderr.strip().removeprefix("sbatch: error: ").splitlines()
-        raise RequestImpossible("Slurm refused the request: " + (message[-1] if message else "no reason given"))
+        raise refusal(stderr)
     return StartEstimate(Time(match.group(2), format="isot", scale="utc"), match.group(5), match.group(4))
 
 

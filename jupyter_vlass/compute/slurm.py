@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from astropy.time import Time
 
@@ -33,7 +33,6 @@ def unix_account(name: str) -> str:
 class SlurmSite:
     exec_prefix: Sequence[str] = ("sudo", "-E", "-u", "{account}")
     timeout: float = 30.0
-    calls: dict[str, int] = field(default_factory=dict)  # scheduler calls made, by command
 
     def _prefix(self, account: str | None) -> list[str]:
         if account is None:
@@ -43,7 +42,6 @@ class SlurmSite:
 
     async def _run(self, argv: list[str], *, account: str | None = None, env: Mapping[str, str] | None = None,
                    input: str | None = None) -> Completed:
-        self.calls[argv[0]] = self.calls.get(argv[0], 0) + 1
         try:
             done = await run(self._prefix(account) + argv, env=dict(env) if env is not None else None,
                              input=input, timeout=self.timeout)
@@ -56,7 +54,7 @@ class SlurmSite:
     async def submit(self, script: str, *, account: str, env: Mapping[str, str]) -> str:
         done = await self._run(scheduler.sbatch_argv(), account=account, env=env, input=script)
         if done.returncode != 0:
-            scheduler.parse_test_only(done.returncode, done.stderr)  # raises RequestImpossible with Slurm's words
+            raise scheduler.refusal(done.stderr)
         return scheduler.parse_job_id(done.stdout)
 
     async def estimate_start(self, script: str, *, account: str, env: Mapping[str, str]) -> scheduler.StartEstimate:

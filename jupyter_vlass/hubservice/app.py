@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from urllib.parse import urlparse
 
@@ -14,14 +13,15 @@ from tornado.ioloop import IOLoop
 
 from ..compute.approvals import Approvals
 from ..compute.ledger import Ledger
-from ..exceptions import InvalidArgument, VlassError
+from ..exceptions import InvalidArgument
+from ..server.handlers.errors import TypedErrorsMixin
+from .config import DECIDE_SCOPE
 from ..store import make_engine, session_factory
 
-DECIDE_SCOPE = "custom:vlass-approvals:decide"
 
 
-class ServiceHandler(HubOAuthenticated, web.RequestHandler):
-    """Base: typed errors -> JSON ``{message, reason}``; the caller's name and whether they may decide."""
+class ServiceHandler(TypedErrorsMixin, HubOAuthenticated, web.RequestHandler):
+    """Base: errors as JSON ``{message, reason}``; the caller's name and whether they may decide."""
 
     @property
     def approvals(self) -> Approvals:
@@ -40,28 +40,10 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
         return DECIDE_SCOPE in set(self.current_user.get("scopes", []))
 
     def write_error(self, status_code, **kwargs):
+        """Tornado's own errors (401, 403, 404) as JSON too."""
         error = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(error, VlassError):
-            body = error.to_json()
-        else:
-            body = {"message": getattr(error, "log_message", None) or self._reason, "reason": "error"}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
-
-    def _handle_request_exception(self, e):
-        if isinstance(e, VlassError):
-            self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
-        else:
-            super()._handle_request_exception(e)
-
-    def json_body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise InvalidArgument("the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidArgument("the body must be a JSON object")
-        return body
+        self.write_json({"message": getattr(error, "log_message", None) or self._reason, "reason": "error"},
+                        status=status_code)
 
 
 class ApprovalsAPI(ServiceHandler):

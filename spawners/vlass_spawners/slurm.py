@@ -190,14 +190,15 @@ class VlassSlurmSpawner(SlurmSpawner):
             self._event(f"Allocation: {balance}.", 5)
             approval = await self._approval(profile, request)
             env = self.get_env()
-            script = render_batch_script(request, self.job_spec(env))
+            spec = self.job_spec(env)
+            script = render_batch_script(request, spec)
             # sbatch refuses an impossible request itself (no job is created), with Slurm's reason.
             self.job_id = await self.site.submit(script, account=self.account, env=env)
         except VlassError as error:
             raise http_error(error) from None
         if approval is not None:
             store.approvals(self.profiles_file).mark_used(approval.id)
-        self.log_path = self.job_spec(env).output_path.replace("%j", self.job_id)
+        self.log_path = spec.output_path.replace("%j", self.job_id)
         self._event(f"Submitted job {self.job_id} ({request.describe()}); output: {self.log_path}", 10)
         await self._wait_running(request)
         await self._wait_port()
@@ -243,7 +244,7 @@ class VlassSlurmSpawner(SlurmSpawner):
                             + f"; waiting for the server to start (log: {self.log_path}).", 60)
                 return
             else:
-                position = self.poller_position(job.job_id)
+                position = queue_position(snapshot.jobs, job.job_id)
                 if job.start is None and estimate is None and job.reason != "None":
                     estimate = await self.estimate(request)
                 start = job.start or estimate
@@ -263,9 +264,6 @@ class VlassSlurmSpawner(SlurmSpawner):
                 await self._give_up(f"Job {self.job_id} waited {self.queue_timeout:.0f} s in the queue "
                                     f"({last_message}); it was cancelled. Try a profile that starts sooner.")
             await self._pause()
-
-    def poller_position(self, job_id: str) -> int | None:
-        return queue_position(self.poller.snapshot.jobs, job_id)
 
     async def _wait_port(self) -> None:
         running_since = time.monotonic()

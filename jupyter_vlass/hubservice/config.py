@@ -1,0 +1,26 @@
+"""What a hub's ``jupyterhub_config.py`` needs for this service: the managed service, its scope, the roles."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+DECIDE_SCOPE = "custom:vlass-approvals:decide"
+
+
+def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
+                      approver_users: Iterable[str] = (), approver_groups: Iterable[str] = ()) -> None:
+    """Run the approvals/allocations service under the hub; give approvers the scope to decide."""
+    c.JupyterHub.services = [{
+        "name": "vlass",
+        "url": url,
+        "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles],
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [DECIDE_SCOPE],
+    }]
+    c.JupyterHub.custom_scopes = {DECIDE_SCOPE: {"description": "Approve or deny large compute requests."}}
+    c.JupyterHub.load_roles = [
+        {"name": "user", "scopes": ["self", "access:services"]},
+        {"name": "vlass-approvers", "scopes": [DECIDE_SCOPE, "access:services"],
+         "users": list(approver_users), "groups": list(approver_groups)},
+    ]
