@@ -251,6 +251,21 @@ def squeue_jobs(user: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if line.strip()]
 
 
+def sacct_state(user: str, job: str, timeout: float = 20.0) -> str:
+    """The job's final state in accounting; slurmctld sends it to slurmdbd a moment after the job ends."""
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        for line in sacct_jobs(user):
+            job_id, _, found = line.partition("|")
+            if job_id == job:
+                state = found.split(" by ")[0]
+        if state and state not in ("PENDING", "RUNNING", "REQUEUED", "SUSPENDED"):
+            return state
+        time.sleep(0.5)
+    return state
+
+
 def sacct_jobs(user: str) -> list[str]:
     done = subprocess.run(["sacct", "--noheader", "--parsable2", "--user", user, "--allocations",
                            "--starttime=2020-01-01", "--format=JobIDRaw,State"], capture_output=True, text=True,

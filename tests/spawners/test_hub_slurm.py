@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.hub import sacct_jobs, squeue_jobs
+from tests.hub import sacct_jobs, sacct_state, squeue_jobs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,7 +35,7 @@ def test_gpu_profile_gives_the_kernel_its_gpu_and_reports_where_it_runs(hub):
     assert f"job {job} on" in log and f"CUDA_VISIBLE_DEVICES={visible}" in log
     hub.stop_server(name)
     assert f"{job}|RUNNING" not in squeue_jobs(name)
-    assert f"{job}|CANCELLED" in "\n".join(sacct_jobs(name)).replace(" by 0", "")
+    assert sacct_state(name, job) == "CANCELLED"
 
 
 def test_queued_request_says_why_where_and_offers_faster_profiles(hub):
