@@ -1,7 +1,9 @@
 """Spawn benchmark: jupyter-vlass's Slurm spawner against stock batchspawner.SlurmSpawner, same cluster, same run.
 
 * Latency: REST spawn request -> the user's server answering ``/user/<name>/api`` through the proxy
-  (``--rounds`` spawns per spawner, alternating, each stopped before the next). Both ask gpu-a100
+  (``--rounds`` spawns per spawner, alternating, each stopped before the next, each after a random 0-1 s
+  pause: slurmctld starts a submitted job on its next 1 s scheduling pass, so spawns at a fixed rhythm
+  would see the same part of that second every time). Both ask gpu-a100
   with one A100, 2 GB; both run in the same job environment on the local Slurm of
   ``hub_config/local_slurm.py``.
 * Scheduler load: ``--pending`` servers left pending (a root job holds both GPUs), then slurmctld's
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -114,7 +117,7 @@ def scheduler_load(hub: Hub, users: list[str], options: dict, window: float) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--pending", type=int, default=50)
+    parser.add_argument("--pending", type=int, default=50, help="0 measures latency only")
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -122,7 +125,7 @@ def main() -> int:
         print("benchmarks/spawn.py needs root (it starts Slurm and runs jobs as other users)", file=sys.stderr)
         return 2
     _local_slurm().up()
-    users = [f"vlb-{i:03d}" for i in range(args.pending)]
+    users = [f"vlb-{i:03d}" for i in range(max(args.pending, 1))]
     ensure_users(users)
     root = Path(tempfile.mkdtemp(prefix="vlass-spawn-bench-"))
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -134,6 +137,7 @@ def main() -> int:
         latencies: dict[str, list[float]] = {OURS: [], STOCK: []}
         for _ in range(args.rounds):
             for kind, hub in hubs.items():
+                time.sleep(random.uniform(0.0, 1.0))  # sample every phase of slurmctld's 1 s scheduling tick
                 latencies[kind].append(spawn_latency(hub, users[0], options[kind]))
                 hub.stop_server(users[0])
         for kind, values in latencies.items():
@@ -141,7 +145,7 @@ def main() -> int:
                                           "min_s": round(min(values), 3), "max_s": round(max(values), 3),
                                           "all_s": [round(v, 3) for v in values]}
         results["latency_ratio_p50"] = round(statistics.median(latencies[OURS]) / statistics.median(latencies[STOCK]), 3)
-        for kind, hub in hubs.items():
+        for kind, hub in hubs.items() if args.pending else ():
             results[f"scheduler_{kind}"] = scheduler_load(hub, users, options[kind], args.window)
     finally:
         for hub in hubs.values():

@@ -6,6 +6,7 @@ strict patterns, and argv items that are shell-quoted. A spawn request's keys ne
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import shlex
 from collections.abc import Sequence
@@ -35,6 +36,15 @@ class JobSpec:
     export_vars: Sequence[str]
     environment: str = ""  # a virtual environment to activate in the job
     account: str = ""
+    report_port: bool = False  # run ``command`` through :mod:`.report_port` (carried in the script)
+
+
+@cache
+def _report_port_code() -> str:
+    code = importlib.resources.files(__package__).joinpath("report_port.py").read_text()
+    if "VLASS_REPORT_PORT_END" in code:  # the here-document's delimiter in the template
+        raise RuntimeError("report_port.py must not contain the line that ends its here-document")
+    return code
 
 
 @cache
@@ -75,4 +85,4 @@ def render_batch_script(request: ResourceRequest, spec: JobSpec) -> str:
         request=request, job_name=spec.job_name, output_path=spec.output_path, workdir=spec.workdir,
         export_vars=list(spec.export_vars), environment=spec.environment, account=spec.account,
         command=list(spec.command), image=image, time=slurm_time(request.walltime),
-        memory=slurm_memory(request.memory))
+        memory=slurm_memory(request.memory), report_port=_report_port_code() if spec.report_port else "")

@@ -34,7 +34,7 @@ from .hubstore import HubStore
 from .messages import reason_text, when
 from .poller import shared_poller
 
-SERVER_COMMAND = ["batchspawner-singleuser", "jupyterhub-singleuser"]
+SERVER_COMMAND = ["jupyterhub-singleuser"]  # started through jupyter_vlass.compute.report_port
 
 
 def http_error(error: VlassError) -> web.HTTPError:
@@ -170,7 +170,7 @@ class VlassSlurmSpawner(SlurmSpawner):
         home = pwd.getpwnam(self.account).pw_dir
         return JobSpec(job_name=self.job_name, output_path=f"{home}/{self.job_name}-%j.log", workdir=home,
                        command=command or SERVER_COMMAND + self.get_args(), export_vars=sorted(env),
-                       environment=self.job_environment, account=self.project)
+                       environment=self.job_environment, account=self.project, report_port=command is None)
 
     async def start(self):
         self._events, self._start_done = [], False
