@@ -61,8 +61,9 @@ def job_env():
 class Hub:
     """A running JupyterHub and a client for its REST API (as the tests' admin service)."""
 
-    def __init__(self, workdir: Path, profiles: Path, *, start_timeout: int | None = 20):
-        self.workdir, self.profiles, self.start_timeout = workdir, profiles, start_timeout
+    def __init__(self, workdir: Path, profiles: Path, *, start_timeout: int | None = 20,
+                 config: Path = REPO / "hub_config" / "demo_config.py"):
+        self.workdir, self.profiles, self.start_timeout, self.config = workdir, profiles, start_timeout, config
         self.port, self.api_port = free_port(), free_port()
         self.proxy_api_port, self.service_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -77,7 +78,8 @@ class Hub:
             "c.JupyterHub.services.append({'name': 'tests', 'api_token': %r})\n"
             "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests'], 'scopes': [\n"
             "  'admin:users', 'admin:servers', 'access:servers', 'tokens', 'admin:groups', 'list:users',\n"
-            "  'read:users', 'custom:vlass-approvals:decide', 'access:services']})\n" % ADMIN_TOKEN)
+            "  'read:users', 'admin:auth_state', 'custom:vlass-approvals:decide', 'access:services']})\n"
+            % ADMIN_TOKEN)
         if self.start_timeout is not None:  # a common hub setting; queued servers must outlive it
             with extra.open("a") as config:
                 config.write(f"c.Spawner.start_timeout = {self.start_timeout}\n")
@@ -93,7 +95,7 @@ class Hub:
     def start(self, **env) -> None:
         log = open(self.workdir / "hub.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(REPO / "hub_config" / "demo_config.py")],
+            [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
             cwd=self.workdir, env={**self.environment(), **env}, stdout=log, stderr=log, start_new_session=True)
         wait_for_port(self.port, timeout=60)
         deadline = time.monotonic() + 60

@@ -7,8 +7,14 @@ federation sources read (``jupyter_vlass.federation.credentials``); it is never 
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jupyterhub.handlers.base import BaseHandler
+from tornado import web
 
 from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
 
@@ -18,6 +24,32 @@ _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 class ClaimError(ValueError):
     """A login claim that cannot become a unix account or a project name."""
+
+
+class DiscoveryError(RuntimeError):
+    """The issuer's OpenID configuration could not be read; the hub should not start without it."""
+
+
+@dataclass(frozen=True)
+class OIDCEndpoints:
+    authorize_url: str
+    token_url: str
+    userdata_url: str
+    basic_auth: bool = True  # client_secret_basic at the token endpoint (the OIDC default)
+
+
+def discover(issuer: str, *, timeout: float = 10.0) -> OIDCEndpoints:
+    """The provider's endpoints from ``<issuer>/.well-known/openid-configuration`` (OIDC Discovery 1.0)."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            document = json.load(response)
+        methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        return OIDCEndpoints(document["authorization_endpoint"], document["token_endpoint"],
+                             document["userinfo_endpoint"], basic_auth="client_secret_basic" in methods)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DiscoveryError(f"cannot read the OpenID configuration at {url}: {error}; set OIDC_AUTHORIZE_URL, "
+                             "OIDC_TOKEN_URL and OIDC_USERINFO_URL to skip discovery") from None
 
 
 def claims_of(auth_state: Mapping | None) -> Mapping:
@@ -55,8 +87,11 @@ def make_auth_state_hook(*, account_claim: str = "preferred_username", project_c
             return
         claims = claims_of(auth_state)
         name = spawner.user.name
-        account = unix_account_from_claims(claims, claim=account_claim) if account_claim in claims else name
-        project = project_from_claims(claims, claim=project_claim, default=account)
+        try:
+            account = unix_account_from_claims(claims, claim=account_claim) if account_claim in claims else name
+            project = project_from_claims(claims, claim=project_claim, default=account)
+        except ClaimError as error:  # the user sees why; nothing is submitted
+            raise web.HTTPError(403, f"{error}; ask the hub's admins to correct your identity record") from None
         if auth_state.get("access_token"):
             spawner.environment = {**spawner.environment, HUB_TOKEN_ENV: auth_state["access_token"]}
         overrides = {"unix_accounts": {name: account}, "projects": {name: project}}
@@ -67,3 +102,14 @@ def make_auth_state_hook(*, account_claim: str = "preferred_username", project_c
                 setattr(spawner, key, value)
 
     return hook
+
+
+def allow_refresh_on_cookie_requests() -> None:
+    """Work around JupyterHub 6.1: a failed token refresh on a browser (cookie) request raises AttributeError.
+
+    ``BaseHandler.refresh_auth`` reads ``self._token_authenticated``, which is only set on token-authenticated
+    requests, so a user whose refresh token was revoked got a 500 from the spawn form instead of
+    "auth has expired, login again". A class-level default of False is what the code means.
+    """
+    if not hasattr(BaseHandler, "_token_authenticated"):
+        BaseHandler._token_authenticated = False

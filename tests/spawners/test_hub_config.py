@@ -5,11 +5,12 @@ import types
 import pytest
 from jupyterhub.app import JupyterHub
 from oauthenticator.generic import GenericOAuthenticator
+from tornado.web import HTTPError
 from traitlets.config import PyFileConfigLoader
 
 from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
 from tests.services import REPO
-from vlass_spawners.oidc import ClaimError, make_auth_state_hook
+from vlass_spawners.oidc import ClaimError, make_auth_state_hook, unix_account_from_claims
 from vlass_spawners.profiles import VlassProfilesSpawner
 from vlass_spawners.slurm import VlassSlurmSpawner
 
@@ -17,6 +18,10 @@ from vlass_spawners.slurm import VlassSlurmSpawner
 @pytest.mark.parametrize("name", ["jupyterhub_config.py", "demo_config.py"])
 def test_every_config_key_is_a_trait_of_its_class(name, monkeypatch, tmp_path):
     monkeypatch.setenv("VLASS_HUB_DIR", str(tmp_path))
+    for name_, url in (("OIDC_AUTHORIZE_URL", "https://idp.example/authorize"),
+                       ("OIDC_TOKEN_URL", "https://idp.example/token"),
+                       ("OIDC_USERINFO_URL", "https://idp.example/userinfo")):
+        monkeypatch.setenv(name_, url)  # no discovery: this machine reaches no identity provider
     config = PyFileConfigLoader(name, path=str(REPO / "hub_config")).load_config()
     for cls in (GenericOAuthenticator, VlassProfilesSpawner, VlassSlurmSpawner, JupyterHub):
         unknown = set(config[cls.__name__]) - set(cls.class_traits())
@@ -44,5 +49,13 @@ def test_hook_passes_token_account_and_project():
                                     {"tacc_username": "ok", "allocation_project": "$(id)"}])
 def test_hook_refuses_claims_that_are_not_names(claims):
     hook = make_auth_state_hook(account_claim="tacc_username", project_claim="allocation_project")
-    with pytest.raises(ClaimError):
-        hook(_wrapper_spawner(), {"access_token": "t", "oauth_user": claims})
+    spawner = _wrapper_spawner()
+    with pytest.raises(HTTPError) as refused:
+        hook(spawner, {"access_token": "t", "oauth_user": claims})
+    assert refused.value.status_code == 403 and "is not a" in refused.value.log_message
+    assert spawner.environment == {"A": "1"} and "unix_accounts" not in spawner.slurm_config
+
+
+def test_claim_checks_name_the_claim():
+    with pytest.raises(ClaimError, match="'tacc_username'"):
+        unix_account_from_claims({"tacc_username": "$(id)"}, claim="tacc_username")
