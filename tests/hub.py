@@ -23,7 +23,7 @@ import pytest
 import requests
 import websocket
 
-from tests.services import REPO, free_port, require, wait_for_port
+from tests.services import REPO, free_port, require
 
 JOB_ENV = Path(os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv"))
 TEST_USERS = ("vlt-alice", "vlt-bob", "vlt-carol", "vlt-dave", "vlt-erin", "vlt-frank", "vlt-grace")
@@ -97,9 +97,8 @@ class Hub:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
             cwd=self.workdir, env={**self.environment(), **env}, stdout=log, stderr=log, start_new_session=True)
-        wait_for_port(self.port, timeout=60)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if self.session.get(self.url + "/hub/api/", timeout=5).ok and \
                         self.session.get(self.url + "/services/vlass/api/approvals", timeout=5).ok:
@@ -107,6 +106,7 @@ class Hub:
             except requests.ConnectionError:
                 pass
             time.sleep(0.3)
+        self.stop()  # nothing left running behind a failed start
         raise RuntimeError(f"the hub did not come up; see {self.workdir / 'hub.log'}")
 
     def stop(self) -> None:
@@ -238,13 +238,15 @@ def hub(slurm, job_env, tmp_path_factory):
     shutil.copy(REPO / "hub_config" / "profiles.yaml", profiles)
     instance = Hub(workdir, profiles)
     instance.start()
-    yield instance
-    for name in TEST_USERS:
-        try:
-            instance.stop_server(name)
-        except (AssertionError, requests.RequestException):
-            pass
-    instance.stop()
+    try:
+        yield instance
+        for name in TEST_USERS:
+            try:
+                instance.stop_server(name)
+            except (AssertionError, requests.RequestException):
+                pass
+    finally:
+        instance.stop()
 
 
 def squeue_jobs(user: str) -> list[str]:

@@ -67,11 +67,13 @@ def oidc_hub(slurm, job_env, provider, tmp_path_factory):
               OIDC_ACCOUNT_CLAIM="tacc_username", OIDC_PROJECT_CLAIM="allocation_project",
               VLASS_ALLOWED_GROUPS="vlass-users", VLASS_ADMIN_GROUPS="vlass-admins",
               JUPYTERHUB_CRYPT_KEY=secrets.token_hex(32))
-    yield hub
-    for name in ("grace", "ivan"):
-        if hub.api("GET", f"/users/{name}").ok:
-            hub.stop_server(name)
-    hub.stop()
+    try:
+        yield hub
+        for name in ("grace", "ivan"):
+            if hub.api("GET", f"/users/{name}").ok:
+                hub.stop_server(name)
+    finally:
+        hub.stop()
 
 
 def set_claims(provider: str, sub: str, claims: dict) -> None:
