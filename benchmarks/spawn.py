@@ -145,8 +145,9 @@ def main() -> int:
                                           "min_s": round(min(values), 3), "max_s": round(max(values), 3),
                                           "all_s": [round(v, 3) for v in values]}
         results["latency_ratio_p50"] = round(statistics.median(latencies[OURS]) / statistics.median(latencies[STOCK]), 3)
-        for kind, hub in hubs.items() if args.pending else ():
-            results[f"scheduler_{kind}"] = scheduler_load(hub, users, options[kind], args.window)
+        if args.pending:
+            for kind, hub in hubs.items():
+                results[f"scheduler_{kind}"] = scheduler_load(hub, users, options[kind], args.window)
     finally:
         for hub in hubs.values():
             hub.stop()

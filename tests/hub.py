@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 import requests
 import websocket
 
-from tests.services import REPO, free_port, require
+from tests.services import REPO, free_port, require, stop_process_group
 
 JOB_ENV = Path(os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv"))
 TEST_USERS = ("vlt-alice", "vlt-bob", "vlt-carol", "vlt-dave", "vlt-erin", "vlt-frank", "vlt-grace")
@@ -110,13 +109,7 @@ class Hub:
         raise RuntimeError(f"the hub did not come up; see {self.workdir / 'hub.log'}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process, timeout=20)
         self.process = None
 
     def restart(self) -> None:

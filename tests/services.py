@@ -36,6 +36,18 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is missing (run `make test` to install it)")
 
 
+def stop_process_group(proc: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM a process started with ``start_new_session=True`` and its children; SIGKILL after ``timeout``."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def free_port(*, plus: int = 0) -> int:
     """A free TCP port (and, with ``plus``, one whose ``port + plus`` is free too)."""
     while True:
@@ -202,13 +214,7 @@ class SeaweedFS:
                                  skip_instance_cache=True, use_listings_cache=False)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process_group(self.proc, timeout=10)
         if getattr(self, "log", None):
             self.log.close()
 
