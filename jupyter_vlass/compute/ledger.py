@@ -35,8 +35,10 @@ class Balance:
         return self.granted - self.spent - self.running
 
     def to_json(self) -> dict:
-        return {"project": self.project, "granted_su": round(self.granted, 3), "spent_su": round(self.spent, 3),
-                "running_su": round(self.running, 3), "available_su": round(self.available, 3)}
+        """Figures to 0.001 SU; ``available_su`` is computed from the rounded parts so that they add up."""
+        granted, spent, running = (round(v, 3) for v in (self.granted, self.spent, self.running))
+        return {"project": self.project, "granted_su": granted, "spent_su": spent, "running_su": running,
+                "available_su": round(granted - spent - running, 3)}
 
     def __str__(self) -> str:
         return (f"project {self.project} has {self.available:.1f} SU left "

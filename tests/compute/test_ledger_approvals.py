@@ -3,7 +3,7 @@
 import pytest
 
 from jupyter_vlass.compute.approvals import Approvals
-from jupyter_vlass.compute.ledger import Ledger
+from jupyter_vlass.compute.ledger import Balance, Ledger
 from jupyter_vlass.compute.profiles import load_profiles
 from jupyter_vlass.compute.resources import request_from_options
 from jupyter_vlass.compute.scheduler import parse_sacct
@@ -73,3 +73,10 @@ def test_approval_states(sessions):
         approvals.decide(again.value.approval_id, by="admin2", approve=True)
     with pytest.raises(InvalidArgument):
         approvals.decide(number, by="admin", approve=True, reason="x" * 3000)
+
+
+def test_balance_json_figures_add_up_after_rounding():
+    figures = Balance("ast", granted=500.0, spent=0.2224, running=0.0004).to_json()
+    assert (figures["spent_su"], figures["running_su"]) == (0.222, 0.0)
+    assert figures["available_su"] == round(figures["granted_su"] - figures["spent_su"] - figures["running_su"], 3)
+    assert figures["available_su"] == 499.778  # rounding 499.7772 directly would give 499.777
