@@ -234,7 +234,10 @@ def restart_controller() -> None:
 
 
 def _stop(name: str) -> None:
-    pidfile = RUN / f"{name}.pid"
+    _stop_pid(RUN / f"{name}.pid")
+
+
+def _stop_pid(pidfile: Path) -> None:
     try:
         pid = int(pidfile.read_text().strip())
         os.kill(pid, 15)
@@ -250,10 +253,23 @@ def _stop(name: str) -> None:
     os.kill(pid, 9)
 
 
+def running() -> bool:
+    """Whether any part of the cluster (munged, MariaDB, the Slurm daemons) is up already."""
+    daemons = any(_pid_alive(RUN / f"{name}.pid") for name in ("slurmd", "slurmctld", "slurmdbd"))
+    return daemons or _call(["pgrep", "-x", "munged"], check=False).returncode == 0 or _mariadb_up()
+
+
 def down() -> None:
+    """Stop every daemon ``up`` starts; jobs still running on the node are cancelled first."""
+    if _ctld_ready():
+        _call(["scancel", "--full", "--state=RUNNING"], check=False)
+        _call(["scancel", "--state=PENDING"], check=False)
     for name in ("slurmd", "slurmctld", "slurmdbd"):
         _stop(name)
     _call(["mariadb-admin", "shutdown"], check=False)
+    pidfile = Path("/run/munge/munged.pid")
+    if pidfile.exists():
+        _stop_pid(pidfile)
 
 
 def main(argv: list[str] | None = None) -> int:

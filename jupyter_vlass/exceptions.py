@@ -1,7 +1,8 @@
 """Typed errors. Each carries a user-facing message and a machine-readable reason.
 
-The web layer maps them to HTTP in one place (``server/handlers/base.py``) and the CLI
-maps them to exit code 2; nothing else needs to know about status codes.
+The web layer maps them to HTTP in one place (``web_errors.py``, shared by the server extension
+and the hub service) and the CLI maps them to exit code 2; nothing else needs to know about status
+codes. Each class's reason belongs to its status: a different status means a different class.
 """
 
 from __future__ import annotations
@@ -37,6 +38,27 @@ class InvalidSource(VlassError):
     reason = "invalid_source"
 
 
+class NotFound(VlassError):
+    """A file, tile or remote object that is not there."""
+
+    status = 404
+    reason = "not_found"
+
+
+class Forbidden(VlassError):
+    """The caller is known but may not do this (a missing scope or group)."""
+
+    status = 403
+    reason = "forbidden"
+
+
+class Conflict(VlassError):
+    """The request clashes with what is stored (a name taken, a decision already made)."""
+
+    status = 409
+    reason = "conflict"
+
+
 class UnknownSource(VlassError):
     status = 404
     reason = "unknown_source"
@@ -61,9 +83,18 @@ class SourceUnavailable(VlassError):
     reason = "source_unavailable"
 
 
+class SourceTimeout(SourceUnavailable):
+    """The remote side did not answer within the deadline."""
+
+    status = 504
+    reason = "source_timeout"
+
+
 class SourceUnauthorized(VlassError):
+    """The remote side refused our credentials (its 401/403 is our upstream failure, not the caller's)."""
+
     status = 502
-    reason = "unauthorized"
+    reason = "source_unauthorized"
 
 
 class RateLimited(VlassError):

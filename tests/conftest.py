@@ -1,4 +1,4 @@
-pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services", "tests.hub"]
+pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services", "tests.hub", "tests.leaks"]
 
 import pytest  # noqa: E402
 

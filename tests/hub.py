@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,16 +39,22 @@ def _local_slurm():
 
 @pytest.fixture(scope="session")
 def slurm():
-    """The local Slurm cluster (started if needed; left running for the next session, like a real site)."""
+    """The local Slurm cluster: started if it is not running, and then stopped when the tests end
+    (a cluster that was already up, such as the demo hub's, is left as it was)."""
     require(os.geteuid() == 0, "root (to start munged and the Slurm daemons)")
     require(all(shutil.which(b) for b in ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sudo")),
             "Slurm (slurmctld, slurmd, slurmdbd), munge, MariaDB and sudo")
     cluster = _local_slurm()
+    was_up = cluster.running()
     cluster.up()
     for name in TEST_USERS:
         if subprocess.run(["id", name], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    return cluster
+    try:
+        yield cluster
+    finally:
+        if not was_up:
+            cluster.down()
 
 
 @pytest.fixture(scope="session")
@@ -91,11 +98,14 @@ class Hub:
                 "VLASS_POLL_INTERVAL": "2", "VLASS_HUB_EXTRA_CONFIG": str(extra),
                 "VLASS_APPROVAL_WAIT": "60"}
 
-    def start(self, **env) -> None:
+    def start(self, *, sigint_ignored: bool = False, **env) -> None:
+        """Start the hub; ``sigint_ignored`` launches it as a background shell (nohup, cron, CI) would."""
         log = open(self.workdir / "hub.log", "ab")
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
-            cwd=self.workdir, env={**self.environment(), **env}, stdout=log, stderr=log, start_new_session=True)
+            cwd=self.workdir, env={**self.environment(), **env}, stdout=log, stderr=log, start_new_session=True,
+            preexec_fn=ignore)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
             try:

@@ -36,16 +36,60 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is missing (run `make test` to install it)")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (children first), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(0), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def stop_process_group(proc: subprocess.Popen | None, *, timeout: float) -> None:
-    """SIGTERM a process started with ``start_new_session=True`` and its children; SIGKILL after ``timeout``."""
+    """SIGTERM a process started with ``start_new_session=True``, its group and every descendant
+    (a hub's proxy and services run in sessions of their own); SIGKILL whatever is left after ``timeout``."""
     if proc is None or proc.poll() is not None:
         return
+    tree = descendants(proc.pid)
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    deadline = time.monotonic() + 5
+    for pid in tree:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                continue
+    while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
+        time.sleep(0.1)
+    for pid in tree:
+        if _alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def free_port(*, plus: int = 0) -> int:

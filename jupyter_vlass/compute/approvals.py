@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..exceptions import ApprovalDenied, AwaitingApproval, InvalidArgument, UnknownApproval
+from ..exceptions import ApprovalDenied, AwaitingApproval, Conflict, InvalidArgument, UnknownApproval
 from ..store import ApprovalRow
 from .resources import ResourceRequest
 
@@ -108,7 +108,7 @@ class Approvals:
             if row is None:
                 raise UnknownApproval(f"no approval request #{approval_id}")
             if row.status != "pending":
-                raise InvalidArgument(f"request #{approval_id} was already {row.status} by {row.decided_by}",
+                raise Conflict(f"request #{approval_id} was already {row.status} by {row.decided_by}",
                                       reason="already_decided")
             row.status = "approved" if approve else "denied"
             row.decided_by, row.decided_at, row.reason = by, _now(), reason.strip() or None

@@ -18,7 +18,7 @@ import yaml
 
 from ..exceptions import InvalidProfiles, InvalidRequest
 from .resources import (ContainerImage, PartitionLimits, RequestPolicy, ResourceRequest, USER_FIELDS, check_limits,
-                        parse_memory, parse_walltime)
+                        json_type, parse_memory, parse_walltime)
 
 log = logging.getLogger(__name__)
 KINDS = ("slurm", "local")
@@ -60,6 +60,31 @@ class ProfileSet:
             if profile.name == name and (groups is None or profile.visible_to(groups)):
                 return profile
         raise InvalidRequest(f"profile: {str(name)[:64]!r} is not one of your profiles")
+
+    def choose(self, options: object, *, groups: Iterable[str]) -> Profile:
+        """The profile a spawn request names (the first visible one when it names none).
+
+        Refuses, naming the field, a body that is not an object, a profile that is not a name of
+        the user's profiles, and any option a ``local`` profile cannot take (a Slurm profile's
+        spawner checks its own fields).
+        """
+        if not isinstance(options, Mapping):
+            raise InvalidRequest(f"the spawn options must be an object, got {type(options).__name__}")
+        visible = self.visible_to(groups)
+        if not visible:
+            raise InvalidRequest("profile: no profile is offered to you")
+        name = options.get("profile")
+        if name is None or name == "":
+            profile = visible[0]
+        elif not isinstance(name, str):
+            raise InvalidRequest(f"profile: expected a profile name (a string), got {json_type(name)}")
+        else:
+            profile = self.get(name, groups=groups)
+        if profile.kind == "local":
+            unknown = sorted(str(k) for k in options if k != "profile")
+            if unknown:
+                raise InvalidRequest(f"{unknown[0][:64]}: unknown field; the profile {profile.name!r} takes no options")
+        return profile
 
 
 def _keys(where: str, value: object, allowed: set[str], required: Iterable[str] = ()) -> dict:

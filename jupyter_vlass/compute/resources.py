@@ -132,6 +132,13 @@ class RequestPolicy:
     images: Mapping[str, ContainerImage] = field(default_factory=dict)
 
 
+def json_type(value: object) -> str:
+    """How a JSON value's type reads in an error message ("null", "an array"...)."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
+             dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 def request_from_options(policy: RequestPolicy, options: Mapping[str, object]) -> ResourceRequest:
     """Apply a user's options to ``policy.defaults``; every problem names its field."""
     if not isinstance(options, Mapping):
@@ -143,7 +150,7 @@ def request_from_options(policy: RequestPolicy, options: Mapping[str, object]) -
         if key not in policy.user_settable:
             raise InvalidRequest(f"{key}: this profile does not let users change it")
         if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            raise InvalidRequest(f"{key}: expected a string or integer, got {type(raw).__name__}")
+            raise InvalidRequest(f"{key}: expected a string or integer, got {json_type(raw)}")
         changes[key] = _parse_field(policy, key, str(raw).strip())
     request = replace(policy.defaults, **changes)
     check_limits(request, policy.partitions)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import Angle, Latitude, Longitude, SkyCoord
+from astropy.coordinates import Angle, Latitude, Longitude, SkyCoord, frame_transform_graph
 from astropy.io import fits
+from astropy.time import Time
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import wcs_to_celestial_frame
 from mocpy import MOC
 
 from ..exceptions import CorruptData
@@ -84,22 +86,50 @@ class Footprint:
 
     @classmethod
     def from_spec(cls, spec: dict) -> Footprint:
-        """From a manifest entry: ``{"ra", "dec", "radius"}`` (deg) or ``{"polygon": [[ra, dec], ...]}``."""
+        """From a manifest entry: a cone ``{"ra", "dec", "radius"}`` or ``{"polygon": [[ra, dec], ...]}`` (deg).
+
+        Positions are ICRS unless ``"frame"`` says otherwise: ``fk5`` or ``fk4`` (with ``"equinox"``,
+        e.g. ``"B1950"``), ``galactic`` (``"l"``, ``"b"`` or the same ``ra``/``dec`` keys), or an ecliptic
+        frame astropy knows; everything is stored in ICRS.
+        """
+        if not isinstance(spec, dict):
+            raise CorruptData(f"bad footprint {spec!r}: must be an object")
+        frame = _spec_frame(spec)
         try:
             if "polygon" in spec:
                 pts = np.asarray(spec["polygon"], dtype=float)
                 if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
-                    raise ValueError("polygon must be a list of [ra, dec] pairs")
-                return cls.polygon(SkyCoord(pts[:, 0] * u.deg, pts[:, 1] * u.deg))
-            ra, dec, radius = (float(spec[k]) for k in ("ra", "dec", "radius"))
+                    raise ValueError("polygon must be a list of [lon, lat] pairs")
+                if (np.abs(pts[:, 1]) > 90).any():
+                    raise ValueError("latitudes must be within [-90, 90]")
+                return cls.polygon(SkyCoord(pts[:, 0] * u.deg, pts[:, 1] * u.deg, frame=frame))
+            lon = float(spec["ra"] if "ra" in spec else spec["l"])
+            lat = float(spec["dec"] if "dec" in spec else spec["b"])
+            radius = float(spec["radius"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptData(f"bad footprint {spec!r}: {exc}") from None
-        if not (0 <= ra < 360 and -90 <= dec <= 90 and 0 < radius <= 180):
+        if not (0 <= lon < 360 and -90 <= lat <= 90 and 0 < radius <= 180):
             raise CorruptData(f"footprint out of range: {spec!r}")
-        return cls.cone(SkyCoord(ra * u.deg, dec * u.deg), Angle(radius, u.deg))
+        return cls.cone(SkyCoord(lon * u.deg, lat * u.deg, frame=frame), Angle(radius, u.deg))
 
-    def to_spec(self) -> dict:
-        return {"ra": float(self.center.ra.deg), "dec": float(self.center.dec.deg), "radius": float(self.radius.deg)}
+
+SPEC_FRAMES = ("icrs", "fk5", "fk4", "galactic", "barycentricmeanecliptic", "geocentricmeanecliptic")
+
+
+def _spec_frame(spec: dict):
+    name = spec.get("frame", "icrs")
+    if not isinstance(name, str) or name.lower() not in SPEC_FRAMES:
+        raise CorruptData(f"footprint frame {name!r} is not one of {', '.join(SPEC_FRAMES)}")
+    name = name.lower()
+    if "equinox" not in spec:
+        return frame_transform_graph.lookup_name(name)()
+    if name not in ("fk5", "fk4", "barycentricmeanecliptic", "geocentricmeanecliptic"):
+        raise CorruptData(f"footprint frame {name!r} has no equinox")
+    try:
+        equinox = Time(spec["equinox"])
+    except (TypeError, ValueError):
+        raise CorruptData(f"footprint equinox {spec['equinox']!r} is not a time such as 'J2000' or 'B1950'") from None
+    return frame_transform_graph.lookup_name(name)(equinox=equinox)
 
 
 def _mean_position(points: SkyCoord) -> SkyCoord:
@@ -130,7 +160,12 @@ _STOKES = {1: "I", 2: "Q", 3: "U", 4: "V", -1: "RR", -2: "LL", -3: "RL", -4: "LR
 
 
 def image_metadata(header: fits.Header) -> ImageMetadata:
-    """Footprint, band and polarisation from an image header (2-D to 4-D, e.g. VLASS Quick Look)."""
+    """Footprint, band and polarisation from an image header (2-D to 4-D, e.g. VLASS Quick Look).
+
+    The corners are read in the image's own celestial frame (ICRS, FK5 or FK4 with its equinox,
+    Galactic, ecliptic: whatever astropy's WCS knows) and transformed to ICRS; a frame astropy
+    cannot name is refused rather than read as RA/Dec.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
@@ -141,12 +176,10 @@ def image_metadata(header: fits.Header) -> ImageMetadata:
         nx, ny = int(header["NAXIS1"]), int(header["NAXIS2"])
         if nx < 1 or ny < 1:
             raise ValueError("empty image")
-        corners = celestial.calc_footprint(axes=(nx, ny))
     except (KeyError, ValueError, TypeError, MemoryError) as exc:
         raise CorruptData(f"image header has no usable celestial WCS: {exc}") from None
-    if not np.isfinite(corners).all():
-        raise CorruptData("image WCS gives non-finite corner positions")
-    footprint = Footprint.polygon(SkyCoord(corners[:, 0] * u.deg, corners[:, 1] * u.deg, frame="icrs"))
+    corners = corners_icrs(celestial, nx, ny)
+    footprint = Footprint.polygon(corners)
     scale = Angle(float(np.abs(celestial.proj_plane_pixel_scales()[0].to_value(u.deg))), u.deg)
     em_min = em_max = None
     stokes = None
@@ -173,6 +206,30 @@ def image_metadata(header: fits.Header) -> ImageMetadata:
         telescope=header.get("TELESCOP"),
         header=header,
     )
+
+
+def celestial_frame(celestial: WCS):
+    """The astropy frame of a celestial WCS; :class:`CorruptData` naming the axes when there is none."""
+    try:
+        return wcs_to_celestial_frame(celestial)
+    except ValueError:
+        kinds = "/".join(str(c) for c in celestial.wcs.ctype)
+        raise CorruptData(f"celestial frame of the axes {kinds} (RADESYS {celestial.wcs.radesys or 'unset'}) "
+                          "is not one astropy knows; not stored at a guessed position") from None
+
+
+def corners_icrs(celestial: WCS, nx: int, ny: int) -> SkyCoord:
+    """The centres of the corner pixels of an ``nx`` × ``ny`` image (as ``WCS.calc_footprint``), in ICRS,
+    from any celestial frame."""
+    frame = celestial_frame(celestial)
+    x = np.array([0, 0, nx - 1, nx - 1], dtype=float)
+    y = np.array([0, ny - 1, ny - 1, 0], dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # points outside a projection's domain come back as NaN
+        lon, lat = celestial.pixel_to_world_values(x, y)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise CorruptData("image WCS gives non-finite corner positions")
+    return SkyCoord(lon * u.deg, lat * u.deg, frame=frame).icrs
 
 
 def read_header(fileobj) -> fits.Header:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ..exceptions import RateLimited, SourceUnauthorized, SourceUnavailable, VlassError
+from ..exceptions import RateLimited, SourceTimeout, SourceUnauthorized, VlassError
 from .results import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -21,17 +21,24 @@ class Outcome:
     value: object = None
 
 
-def status_for(name: str, exc: BaseException, elapsed: float) -> SourceStatus:
+def outcome_of(exc: BaseException) -> str:
+    """The one map from an error to a source's outcome (``timeout``, ``rate_limited``, ``unauthorized``, ``error``)."""
+    if isinstance(exc, SourceTimeout):
+        return "timeout"
     if isinstance(exc, RateLimited):
-        return SourceStatus(name, "rate_limited", elapsed, message=exc.message, retry_after=exc.retry_after)
+        return "rate_limited"
     if isinstance(exc, SourceUnauthorized):
-        return SourceStatus(name, "unauthorized", elapsed, message=exc.message)
-    if isinstance(exc, SourceUnavailable) and exc.reason == "timeout":
-        return SourceStatus(name, "timeout", elapsed, message=exc.message)
-    if isinstance(exc, VlassError):
-        return SourceStatus(name, "error", elapsed, message=exc.message)
-    log.exception("source %s failed", name, exc_info=exc)
-    return SourceStatus(name, "error", elapsed, message=f"internal error ({type(exc).__name__})")
+        return "unauthorized"
+    return "error"
+
+
+def status_for(name: str, exc: BaseException, elapsed: float) -> SourceStatus:
+    """A failed source as data: its outcome, the error's message and (rate limits) when to retry."""
+    if not isinstance(exc, VlassError):
+        log.exception("source %s failed", name, exc_info=exc)
+        return SourceStatus(name, "error", elapsed, message=f"internal error ({type(exc).__name__})")
+    return SourceStatus(name, outcome_of(exc), elapsed, message=exc.message,
+                        retry_after=exc.retry_after if isinstance(exc, RateLimited) else None)
 
 
 def fan_out(tasks: dict[str, Callable[[], object]], deadline_s: float) -> dict[str, Outcome]:

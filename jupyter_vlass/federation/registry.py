@@ -11,20 +11,20 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from ..exceptions import InvalidArgument, UnknownDataset, UnknownSource, VlassError
+from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
 from .limits import Limits
 from .plugins import source_class
-from .query import fan_out, run_inline, status_for
+from .query import fan_out, outcome_of, run_inline, status_for
 from .ranking import Weights, rank, version_key
 from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
 from .rows import row_to_record, utcnow
-from .sync import Progress, SyncReport, error_status, harvest_into
+from .sync import Progress, SyncReport, harvest_into
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 EWMA_ALPHA = 0.3
@@ -64,7 +64,7 @@ class Registry:
         source = source_class(kind)(name, uri, options=options)  # validates kind, URI and options
         with self.Session.begin() as session:
             if session.scalar(select(SourceRow).where(SourceRow.name == name)):
-                raise InvalidArgument(f"a source named {name!r} already exists", reason="source_exists")
+                raise Conflict(f"a source named {name!r} already exists", reason="source_exists")
             session.add(SourceRow(name=name, kind=kind, uri=source.uri, options=options, enabled=True,
                                   created_at=utcnow(), latency_samples=0))
         return source.describe()
@@ -144,7 +144,7 @@ class Registry:
                 row.fingerprint, row.synced_at = fingerprint, utcnow()
                 row.last_status, row.last_error = "ok", None
         except VlassError as exc:
-            report.status, report.message = error_status(exc), exc.message
+            report.status, report.message = outcome_of(exc), exc.message
             self._mark_failed(name, report)
         finally:
             report.elapsed_s = time.perf_counter() - started

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 
 from .records import format_citation
 
-STATUSES = ("ok", "timeout", "error", "rate_limited", "unauthorized")
-
-
 @dataclass
 class SourceStatus:
     name: str

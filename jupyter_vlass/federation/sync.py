@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..exceptions import VlassError
 from ..store import DatasetRow, LineageRow
 from .base import Skipped, Source, Unchanged
 from .records import DatasetRecord
@@ -101,9 +100,3 @@ def _set_lineage(session, row: DatasetRow, record: DatasetRecord) -> None:
     session.query(LineageRow).filter(LineageRow.child_pk == row.pk).delete()
     for pin in dict.fromkeys(record.derived_from):
         session.add(LineageRow(child_pk=row.pk, parent_pin=pin))
-
-
-def error_status(exc: VlassError) -> str:
-    if exc.reason in ("rate_limited", "unauthorized", "timeout"):
-        return exc.reason
-    return "error"

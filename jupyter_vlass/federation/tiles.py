@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 
-from ..exceptions import InvalidArgument, UnknownSource
+from ..exceptions import InvalidArgument, NotFound, UnknownSource
 from .sources._io import HttpClient, is_http
 
 PATH_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -26,7 +26,7 @@ class TileCache:
         if not is_http(hips_base):
             local = os.path.join(hips_base, path)
             if not os.path.isfile(local):
-                raise InvalidArgument(f"no HiPS file {path!r}", reason="not_found")
+                raise NotFound(f"no HiPS file {path!r}")
             return local
         target = os.path.join(self.cache_dir, "hips", source_name, path)
         if os.path.isfile(target):

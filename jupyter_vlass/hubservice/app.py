@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import web
-from tornado.ioloop import IOLoop
 
 from ..compute.approvals import Approvals
 from ..compute.ledger import Ledger
-from ..exceptions import InvalidArgument
-from ..server.handlers.errors import TypedErrorsMixin
-from .config import DECIDE_SCOPE
+from ..exceptions import Forbidden, InvalidArgument, NotFound, UnknownApproval
 from ..store import make_engine, session_factory
-
-
+from ..web_errors import TypedErrorsMixin
+from .config import DECIDE_SCOPE
 
 class ServiceHandler(TypedErrorsMixin, HubOAuthenticated, web.RequestHandler):
     """Base: errors as JSON ``{message, reason}``; the caller's name and whether they may decide."""
@@ -39,11 +38,19 @@ class ServiceHandler(TypedErrorsMixin, HubOAuthenticated, web.RequestHandler):
     def may_decide(self) -> bool:
         return DECIDE_SCOPE in set(self.current_user.get("scopes", []))
 
-    def write_error(self, status_code, **kwargs):
-        """Tornado's own errors (401, 403, 404) as JSON too."""
-        error = kwargs.get("exc_info", (None, None))[1]
-        self.write_json({"message": getattr(error, "log_message", None) or self._reason, "reason": "error"},
-                        status=status_code)
+    def check_xsrf_cookie(self):
+        """A request that carries its own token is not riding on a cookie: XSRF checks are for cookies.
+
+        A browser cannot add an ``Authorization`` header to a cross-site request without CORS, which
+        this service never grants; cookie-authenticated POSTs must bring the ``_xsrf`` token.
+        """
+        if self.request.headers.get("Authorization"):
+            return
+        super().check_xsrf_cookie()
+
+    def require_decide(self, what: str) -> None:
+        if not self.may_decide:
+            raise Forbidden(f"{what} needs the scope {DECIDE_SCOPE}")
 
 
 class ApprovalsAPI(ServiceHandler):
@@ -59,13 +66,12 @@ class ApprovalAPI(ServiceHandler):
     def get(self, approval_id):
         approval = self.approvals.get(int(approval_id))
         if approval.user != self.user_name and not self.may_decide:
-            raise web.HTTPError(404)
+            raise UnknownApproval(f"no approval request #{int(approval_id)}")
         self.finish(approval.to_json())
 
     @web.authenticated
     def post(self, approval_id):
-        if not self.may_decide:
-            raise web.HTTPError(403, f"deciding needs the scope {DECIDE_SCOPE}")
+        self.require_decide("deciding")
         body = self.json_body()
         decision = body.get("decision")
         if decision not in ("approve", "deny"):
@@ -81,13 +87,12 @@ class AllocationAPI(ServiceHandler):
         mine = {c.project for c in self.ledger.charges(user=self.user_name)}
         mine |= {a.project for a in self.approvals.list(user=self.user_name)}
         if not self.may_decide and project not in mine and project != self.user_name:
-            raise web.HTTPError(404)
+            raise NotFound(f"no allocation of project {project!r} that you may see")
         self.finish(self.ledger.balance(project).to_json())
 
     @web.authenticated
     def post(self, project):
-        if not self.may_decide:
-            raise web.HTTPError(403, f"granting allocations needs the scope {DECIDE_SCOPE}")
+        self.require_decide("granting allocations")
         su = self.json_body().get("granted_su")
         if isinstance(su, bool) or not isinstance(su, (int, float)):
             raise InvalidArgument("granted_su: must be a number")
@@ -104,8 +109,7 @@ class ApprovalsPage(ServiceHandler):
 
     @web.authenticated
     def post(self):
-        if not self.may_decide:
-            raise web.HTTPError(403, f"deciding needs the scope {DECIDE_SCOPE}")
+        self.require_decide("deciding")
         decision = self.get_body_argument("decision", "")
         if decision not in ("approve", "deny"):
             raise InvalidArgument("decision: must be 'approve' or 'deny'")
@@ -132,8 +136,25 @@ def make_app(*, db_url: str, cluster: str = "local", threshold: float = 0.0) -> 
         ledger=Ledger(sessions, cluster=cluster),
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
-        xsrf_cookies=False,
+        xsrf_cookies=True,
     )
+
+
+async def serve(app: web.Application, port: int, host: str | None) -> None:
+    """Listen until SIGINT or SIGTERM, however the process was launched.
+
+    The hub stops a managed service with SIGINT first; a process started from a background shell
+    inherits SIGINT ignored, so both signals get handlers of our own here.
+    """
+    server = app.listen(port, host)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +168,5 @@ def main(argv: list[str] | None = None) -> int:
         profiles = load_profiles(args.profiles)
         cluster, threshold = profiles.site, profiles.approval_threshold_gpu_hours
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    make_app(db_url=args.db, cluster=cluster, threshold=threshold).listen(url.port, url.hostname)
-    IOLoop.current().start()
+    asyncio.run(serve(make_app(db_url=args.db, cluster=cluster, threshold=threshold), url.port, url.hostname))
     return 0

@@ -106,9 +106,12 @@ class VlassProfilesSpawner(ProfilesSpawner):
                             reason="invalid_request")
 
     def construct_child(self):
-        if self.child_spawner is None and not self.user_options.get("profile"):
-            first = self.profiles[0][1]
-            self.user_options = {**self.user_options, "profile": first}
+        if self.child_spawner is None:
+            try:
+                profile = self._profile_set().choose(self.user_options, groups=[g.name for g in self.user.groups])
+            except VlassError as error:
+                raise http_error(error) from None
+            self.user_options = {**self.user_options, "profile": profile.name}
         return super().construct_child()
 
     def load_state(self, state):

@@ -28,6 +28,7 @@ from jupyter_vlass.compute.resources import ResourceRequest, request_from_option
 from jupyter_vlass.compute.scheduler import queue_position
 from jupyter_vlass.compute.slurm import SlurmSite, unix_account
 from jupyter_vlass.exceptions import AwaitingApproval, SchedulerUnavailable, VlassError
+from jupyter_vlass.web_errors import error_response
 
 from . import api  # noqa: F401  (installs the strict port-report handler)
 from .hubstore import HubStore
@@ -38,8 +39,9 @@ SERVER_COMMAND = ["jupyterhub-singleuser"]  # started through jupyter_vlass.comp
 
 
 def http_error(error: VlassError) -> web.HTTPError:
-    """What the user sees (status + message) for a typed domain error."""
-    return web.HTTPError(error.status, error.message, reason=error.reason)
+    """What the user sees (status + message) for a typed domain error, through the project's one error map."""
+    status, body = error_response(error)
+    return web.HTTPError(status, body["message"], reason=body["reason"])
 
 
 class VlassSlurmSpawner(SlurmSpawner):

@@ -7,7 +7,7 @@ from jupyter_vlass.compute.ledger import Balance, Ledger
 from jupyter_vlass.compute.profiles import load_profiles
 from jupyter_vlass.compute.resources import request_from_options
 from jupyter_vlass.compute.scheduler import parse_sacct
-from jupyter_vlass.exceptions import AllocationExceeded, ApprovalDenied, AwaitingApproval, InvalidArgument
+from jupyter_vlass.exceptions import AllocationExceeded, ApprovalDenied, AwaitingApproval, Conflict, InvalidArgument
 from jupyter_vlass.store import make_engine, session_factory
 from tests.services import REPO
 
@@ -69,7 +69,7 @@ def test_approval_states(sessions):
     approvals.decide(again.value.approval_id, by="admin", approve=False, reason="too big")
     with pytest.raises(ApprovalDenied, match="denied by admin: too big"):
         approvals.gate(user="alice", project="astro", profile="tacc-a100", request=big)
-    with pytest.raises(InvalidArgument, match="already denied"):
+    with pytest.raises(Conflict, match="already denied"):
         approvals.decide(again.value.approval_id, by="admin2", approve=True)
     with pytest.raises(InvalidArgument):
         approvals.decide(number, by="admin", approve=True, reason="x" * 3000)

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from jupyter_vlass.exceptions import InvalidArgument, InvalidSource, UnknownSource
+from jupyter_vlass.exceptions import Conflict, InvalidArgument, InvalidSource, UnknownSource
 from jupyter_vlass.federation import Region, Registry
 from jupyter_vlass.store import DatasetRow
 
@@ -140,7 +140,7 @@ def test_bad_source_definitions_write_nothing(registry, name, kind, uri, error):
 
 
 def test_duplicate_and_unknown_sources(demo_registry):
-    with pytest.raises(InvalidArgument, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         demo_registry.add_source("vlass", "vlass", ".")
     with pytest.raises(UnknownSource):
         demo_registry.sync("nope")

@@ -54,7 +54,7 @@ def test_large_request_waits_for_approval_and_runs_once_approved(hub):
     record = hub.service("GET", f"/api/approvals/{number}").json()
     assert record["status"] == "approved" and record["reason"] == "paper deadline" and record["used"]
     again = hub.service("POST", f"/api/approvals/{number}", json={"decision": "deny"})
-    assert again.status_code == 400 and again.json()["reason"] == "already_decided"
+    assert again.status_code == 409 and again.json()["reason"] == "already_decided"
     hub.stop_server(name)
 
 

@@ -201,3 +201,29 @@ def test_queue_timeout_cancels_the_job_and_says_why(hub):
     finally:
         subprocess.run(["scancel", blocker])
         hub.restart()
+
+
+JSON_VALUES = [None, True, -1, 2.5, [], ["tacc-a100"], {}, {"name": "tacc-a100"}, "", "x" * 5000]
+SPAWN_FIELDS = ["profile", "partition", "gpu_type", "gpus", "cpus", "memory", "nodes", "walltime", "image"]
+
+
+@pytest.mark.parametrize("profile", ["tacc-a100", "local"])
+def test_every_spawn_field_with_every_json_type_is_a_400_naming_it(hub, profile):
+    """A hostile body (any JSON type in any field, for either kind of profile) never starts anything
+    and never crashes the spawner: each gets a 400 whose message names the field."""
+    name = hub.user("vlt-grace")
+    before = len(sacct_jobs(name))
+    tried = 0
+    for field in SPAWN_FIELDS:
+        for value in JSON_VALUES:
+            if field == "profile" and value in (None, ""):
+                continue  # no profile named: the first one is used (as in JupyterHub's form)
+            body = {"profile": profile, field: value} if field != "profile" else {field: value}
+            response = hub.spawn(name, body)
+            tried += 1
+            assert response.status_code == 400, (body, response.status_code, response.text)
+            message = response.json()["message"]
+            assert message.split(":")[0].strip().strip("'") == field or f"'{field}'" in message, (body, message)
+            assert hub.server(name) is None, body
+    assert tried > 80
+    assert len(sacct_jobs(name)) == before and squeue_jobs(name) == []

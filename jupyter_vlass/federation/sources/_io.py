@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlparse
 
 import requests
 
-from ...exceptions import CorruptData, InvalidSource, SourceUnauthorized, SourceUnavailable
+from ...exceptions import CorruptData, InvalidSource, NotFound, SourceTimeout, SourceUnauthorized, SourceUnavailable
 from ..credentials import Credentials, redact
 
 DEFAULT_TIMEOUT = 30.0
@@ -51,8 +51,7 @@ class HttpClient:
         try:
             response = self.session.get(url, stream=stream, headers=headers, timeout=timeout or self.timeout)
         except requests.Timeout:
-            raise SourceUnavailable(f"{_host(url)} did not answer within {timeout or self.timeout:g} s",
-                                    reason="timeout") from None
+            raise SourceTimeout(f"{_host(url)} did not answer within {timeout or self.timeout:g} s") from None
         except requests.RequestException as exc:
             raise SourceUnavailable(redact(f"cannot reach {_host(url)}: {type(exc).__name__}", self.credentials)) from None
         raise_for_status(response, url)
@@ -80,7 +79,7 @@ def raise_for_status(response: requests.Response, url: str) -> None:
     if response.status_code in (401, 403):
         raise SourceUnauthorized(f"{_host(url)} refused access (HTTP {response.status_code})")
     if response.status_code == 404:
-        raise CorruptData(f"{url} not found (HTTP 404)", reason="not_found")
+        raise NotFound(f"{url} not found (HTTP 404)")
     if response.status_code >= 400:
         raise SourceUnavailable(f"{_host(url)} answered HTTP {response.status_code}")
 

@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Iterator, Mapping
 from typing import IO
 
-from ...exceptions import CorruptData, InvalidSource, SourceUnauthorized, SourceUnavailable
+from ...exceptions import CorruptData, InvalidSource, NotFound, SourceUnauthorized, SourceUnavailable
 from ..base import HarvestItem, Skipped, Source, Unchanged
 from ..footprints import Footprint, image_metadata, read_header
 from ..records import ACCESS_TIERS, DatasetRecord
@@ -57,7 +57,7 @@ class ManifestSource(Source):
         try:
             raw = self._call(self._fs().cat_file, self._manifest_path())
         except FileNotFoundError:
-            raise CorruptData(f"{self.name}: manifest {self.uri} not found", reason="not_found") from None
+            raise NotFound(f"{self.name}: manifest {self.uri} not found") from None
         try:
             doc = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -13,7 +13,7 @@ from astropy.coordinates import SkyCoord
 from pyvo.dal import DALFormatError, DALQueryError, DALServiceError
 from pyvo.dal.sia2 import SIA2Service
 
-from ...exceptions import CorruptData, SourceUnauthorized, SourceUnavailable
+from ...exceptions import CorruptData, SourceTimeout, SourceUnauthorized, SourceUnavailable
 from ..base import Source
 from ..footprints import Footprint
 from ..records import ACCESS_TIERS, DatasetRecord
@@ -88,12 +88,12 @@ class Sia2Source(Source):
             if code in (401, 403):
                 raise SourceUnauthorized(f"{self.name}: access refused (HTTP {code})") from None
             if isinstance(exc.cause, requests.Timeout):
-                raise SourceUnavailable(f"{self.name}: no answer within {timeout:g} s", reason="timeout") from None
+                raise SourceTimeout(f"{self.name}: no answer within {timeout:g} s") from None
             raise SourceUnavailable(f"{self.name}: service error" + (f" (HTTP {code})" if code else "")) from None
         except (DALFormatError, DALQueryError) as exc:
             raise CorruptData(f"{self.name}: bad service response ({type(exc).__name__})") from None
         except requests.Timeout:
-            raise SourceUnavailable(f"{self.name}: no answer within {timeout:g} s", reason="timeout") from None
+            raise SourceTimeout(f"{self.name}: no answer within {timeout:g} s") from None
         except requests.RequestException as exc:
             raise SourceUnavailable(f"{self.name}: {type(exc).__name__}") from None
         return [r for r in (self._record(row) for row in table) if r is not None]

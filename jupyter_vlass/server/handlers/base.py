@@ -1,4 +1,4 @@
-"""The base handler of the server extension: authentication, authorization, domain access (errors: errors.py)."""
+"""The base handler of the server extension: authentication, authorization, domain access (errors: web_errors.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from .errors import TypedErrorsMixin
+from ...web_errors import TypedErrorsMixin
 
 AUTH_RESOURCE = "vlass"
 

@@ -24,6 +24,16 @@ CAPABILITIES = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def parse_maxrec(text: str) -> int:
+    try:
+        maxrec = int(text)
+    except ValueError:
+        raise InvalidArgument(f"MAXREC must be an integer, got {text[:32]!r}", reason="UsageFault") from None
+    if maxrec < 0:
+        raise InvalidArgument("MAXREC must be >= 0", reason="UsageFault")
+    return maxrec
+
+
 class Sia2QueryHandler(VlassHandler):
     def _params(self) -> dict[str, list[str]]:
         params: dict[str, list[str]] = {}
@@ -43,9 +53,7 @@ class Sia2QueryHandler(VlassHandler):
         try:
             regions = parse_pos(params.get("POS", [])) or [ALL_SKY]
             bands = parse_band(params.get("BAND", []))
-            maxrec = int(params.get("MAXREC", ["10000"])[-1])
-            if maxrec < 0:
-                raise InvalidArgument("MAXREC must be >= 0")
+            maxrec = parse_maxrec(params.get("MAXREC", ["10000"])[-1])
             fmt = params.get("RESPONSEFORMAT", ["votable"])[-1].lower()
             if fmt not in ("votable", VOTABLE, "application/x-votable+xml;content=datalink", "text/xml"):
                 raise InvalidArgument(f"RESPONSEFORMAT {fmt!r} is not supported (use votable)")
@@ -63,10 +71,8 @@ class Sia2QueryHandler(VlassHandler):
                         continue
                     seen.add(record.key)
                     records.append(record)
-        except ValueError:
-            return self._fail("MAXREC must be an integer")
         except VlassError as exc:
-            return self._fail(exc.message, 404 if exc.status == 404 else 400)
+            return self._fail(exc.message, exc.status)
         self.set_header("Content-Type", VOTABLE)
         self.finish(votable_bytes(records[:maxrec]))
 
