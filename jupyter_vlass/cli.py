@@ -172,6 +172,30 @@ def cmd_approvals_decide(args) -> int:
     return 0
 
 
+def _raw_engine(args):
+    """An engine that does not upgrade on its own (``db`` commands decide that)."""
+    from .store import make_engine
+
+    return make_engine(args.db, upgrade=False)
+
+
+def cmd_db_upgrade(args) -> int:
+    from .store.migrate import upgrade
+
+    before, after = upgrade(_raw_engine(args), args.revision)
+    print(f"database schema: {before or 'empty'} -> {after}")
+    return 0
+
+
+def cmd_db_current(args) -> int:
+    from .store.migrate import current, head
+
+    revision = current(_raw_engine(args))
+    newest = head()
+    print(f"database schema: {revision or 'empty'} (this release: {newest})")
+    return 0 if revision == newest else 1
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
@@ -249,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="")
         p.add_argument("--by", default=os.environ.get("USER", "admin"))
         p.set_defaults(fn=cmd_approvals_decide)
+
+    db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(dest="action", required=True)
+    p = db.add_parser("upgrade", help="upgrade the schema (run after installing a new release; keeps all data)")
+    p.add_argument("revision", nargs="?", default="head", help="target revision (default: the newest)")
+    p.set_defaults(fn=cmd_db_upgrade)
+    p = db.add_parser("current", help="the schema revision of the database (exit 1 when an upgrade is due)")
+    p.set_defaults(fn=cmd_db_current)
     return parser
 
 

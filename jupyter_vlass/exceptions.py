@@ -157,3 +157,10 @@ class SchedulerUnavailable(VlassError):
 
     status = 503
     reason = "scheduler_unavailable"
+
+
+class DatabaseOutdated(VlassError):
+    """The shared database's schema is older than this release; an admin must upgrade it."""
+
+    status = 503
+    reason = "database_outdated"

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -294,7 +295,8 @@ def seaweedfs_private(tmp_path):
 
 # --- PostgreSQL -------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def postgres_url():
+def postgres_server():
+    """A PostgreSQL server of the tests' own; yields the URL of its ``postgres`` database."""
     require((PG_BIN / "initdb").exists(), "PostgreSQL 15 server (Debian package postgresql)")
     base = Path(tempfile.mkdtemp(prefix="vlass-pg-"))
     os.chmod(base, 0o777)
@@ -309,10 +311,25 @@ def postgres_url():
                     "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"],
                    check=True, capture_output=True)
     try:
-        subprocess.run([*as_pg, str(PG_BIN.parent / "bin" / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                        "-U", "postgres", "vlass"], check=True, capture_output=True)
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/vlass"
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A new, empty database on the tests' PostgreSQL server, dropped after the test."""
+    from sqlalchemy import create_engine, text
+
+    name = f"vlass_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

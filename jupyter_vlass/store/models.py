@@ -22,7 +22,8 @@ class SourceRow(Base):
     options: Mapped[dict] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
-    synced_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]  # the last sync that harvested the source completely
+    checked_at: Mapped[datetime | None]  # the last time a sync reached the source (changed or not)
     fingerprint: Mapped[str | None] = mapped_column(String(128))
     # Exponential moving average of the source's measured access latency (seconds).
     latency_s: Mapped[float | None] = mapped_column(Float)

@@ -6,13 +6,12 @@ import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import InvalidArgument
-from . import compute_models  # noqa: F401  (registers the hub tables on Base.metadata)
-from .models import Base
+from .migrate import ensure_current
 
 DB_ENV = "JUPYTER_VLASS_DB"
 
@@ -32,22 +31,29 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
-    url = url or default_db_url()
+def normalised_url(url: str) -> URL:
+    """Parse a database URL; plain ``postgresql://`` uses psycopg 3."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise InvalidArgument(f"not a database URL: {url!r}") from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | None = None, *, upgrade: bool = True) -> Engine:
+    """An engine on ``url``; with ``upgrade``, one whose schema is current (see :mod:`.migrate`)."""
+    parsed = normalised_url(url or default_db_url())
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    if upgrade:
+        ensure_current(engine)
     return engine
 
 

@@ -25,9 +25,7 @@ def sessions(request, tmp_path):
         "postgres_url")
     engine = make_engine(url)
     yield session_factory(engine)
-    if request.param == "postgresql":
-        from jupyter_vlass.store import Base
-        Base.metadata.drop_all(engine)
+    engine.dispose()
 
 
 def _request(profile="tacc-a100", **options):
