@@ -31,6 +31,16 @@ EWMA_ALPHA = 0.3
 INDEX_TASK = "\0index"
 
 
+def _staleness(row: SourceRow) -> dict:
+    """A harvested source whose last sync failed is still searched, from what was synced: say since when."""
+    if row.last_status in (None, "ok"):
+        return {}
+    synced = row.synced_at.isoformat() + "Z" if row.synced_at else None
+    return {"stale": True, "synced_at": synced,
+            "message": f"last sync failed ({row.last_error or row.last_status}); showing the datasets synced at "
+                       f"{synced or 'no time (never synced)'}"}
+
+
 class Registry:
     """Dataset registry over an SQLAlchemy store (an SQLite file by default).
 
@@ -106,6 +116,8 @@ class Registry:
             "options": {k: v for k, v in r.options.items() if k not in SECRET_OPTION_KEYS},
             "datasets": counts.get(r.name, 0),
             "synced_at": r.synced_at.isoformat() + "Z" if r.synced_at else None,
+            "checked_at": r.checked_at.isoformat() + "Z" if r.checked_at else None,
+            "stale": r.last_status not in (None, "ok"),
             "latency_s": r.latency_s, "last_status": r.last_status, "last_error": r.last_error,
         } for r in rows]
 
@@ -136,12 +148,16 @@ class Registry:
                 fingerprint = source.fingerprint()
                 if not force and fingerprint and fingerprint == row.fingerprint and row.last_status == "ok":
                     report.status = "unchanged"
-                    return report
+            if report.status == "unchanged":
+                with self.Session.begin() as session:
+                    self._source_row(session, name).checked_at = utcnow()
+                return report
             with self.Session.begin() as session:
                 row = self._source_row(session, name)
                 latencies = harvest_into(session, source, report, progress)
                 self._record_latency(row, latencies[:50])
                 row.fingerprint, row.synced_at = fingerprint, utcnow()
+                row.checked_at = row.synced_at
                 row.last_status, row.last_error = "ok", None
         except VlassError as exc:
             report.status, report.message = outcome_of(exc), exc.message
@@ -219,7 +235,8 @@ class Registry:
             if index.status.status == "ok":
                 found = [h for h in index.value if h.source == name]
                 hits.extend(found)
-                statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found)))
+                statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found),
+                                             **_staleness(rows[name])))
             else:
                 statuses.append(SourceStatus(name, index.status.status, index.status.elapsed_s,
                                              message=index.status.message))

@@ -15,6 +15,9 @@ class SourceStatus:
     count: int = 0
     message: str | None = None
     retry_after: float | None = None
+    # A harvested source whose last sync failed: its datasets come from the metadata synced at ``synced_at``.
+    stale: bool = False
+    synced_at: str | None = None
 
     def to_json(self) -> dict:
         doc = {"name": self.name, "status": self.status, "elapsed_s": round(self.elapsed_s, 4), "count": self.count}
@@ -22,6 +25,9 @@ class SourceStatus:
             doc["message"] = self.message
         if self.retry_after is not None:
             doc["retry_after"] = round(self.retry_after, 3)
+        if self.stale:
+            doc["stale"] = True
+            doc["synced_at"] = self.synced_at
         return doc
 
 
@@ -94,7 +100,8 @@ class SearchResult:
     def _repr_html_(self) -> str:
         esc = html.escape
         status = " ".join(
-            f"<span title='{esc(s.message or '')}'><b>{esc(s.name)}</b>: {esc(s.status)} ({s.count})</span>"
+            f"<span title='{esc(s.message or '')}'><b>{esc(s.name)}</b>: {esc(s.status)} ({s.count})"
+            f"{' stale, synced ' + esc(s.synced_at or 'never') if s.stale else ''}</span>"
             for s in self.sources
         )
         rows = "".join(
