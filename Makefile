@@ -7,7 +7,7 @@ SAMPLE := data/sample
 DEMO_DB ?= sqlite:///$(CURDIR)/.demo/registry.sqlite
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: demo demo-hub test install job-env system-deps sample-data bench lint clean
+.PHONY: demo demo-hub test install job-env system-deps sample-data bench clean
 
 demo: install sample-data  ## JupyterLab with the extension and the discovery notebook, on SQLite
 	@mkdir -p .demo

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, Unicode, default, validate
 
 from .federation import Registry
 from .federation.limits import parse_rate
@@ -28,6 +28,8 @@ class VlassApp(ExtensionApp):
         help="Credentials per source name, e.g. {'tacc': {'key': ..., 'secret': ...}}. Never logged or "
              "returned; JUPYTER_VLASS_CRED_<SOURCE>_<FIELD> environment variables work too.",
     ).tag(config=True)
+    local_groups = List(Unicode(), help="Groups of the server's user when no hub says (restricted and embargoed "
+                                        "datasets are shown to the groups their source grants).").tag(config=True)
     use_hub_token = Bool(False, help="Use the hub-provided access token (JUPYTER_VLASS_ACCESS_TOKEN, from "
                                      "the authenticator's auth_state) for sources without their own.").tag(config=True)
 
@@ -53,9 +55,10 @@ class VlassApp(ExtensionApp):
 
     def initialize_settings(self):
         registry = Registry(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
-                            user_quota=self.user_quota or None)
+                            user_quota=self.user_quota or None, groups=())
         self.settings.update({"vlass_registry": registry, "vlass_deadline": self.deadline,
-                              "vlass_cache_dir": self.cache_dir})
+                              "vlass_cache_dir": self.cache_dir,
+                              "vlass_local_groups": list(self.local_groups)})
         self.log.info("jupyter-vlass registry: %s", registry.engine.url.render_as_string(hide_password=True))
 
     def initialize_handlers(self):

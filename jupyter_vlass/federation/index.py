@@ -102,15 +102,6 @@ class CoverageMeter:
         return float(coverage[0]), float(inside[0])
 
 
-_CELLS_29 = float(12 * 4**29)
-
-
-def area(moc: MOC) -> float:
-    """Sky fraction covered by a MOC (summed from its depth-29 ranges)."""
-    ranges = moc.to_depth29_ranges
-    return float((ranges[:, 1] - ranges[:, 0]).sum()) / _CELLS_29 if len(ranges) else 0.0
-
-
 def _region_depth(radius_deg: float) -> int:
     """A depth resolving the region to about 1/30 of its radius."""
     return int(min(29, max(3, math.ceil(math.log2(58.6 / max(radius_deg / 30, 1e-9))))))

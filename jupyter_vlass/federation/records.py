@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import astropy.units as u
 from astropy.time import Time
@@ -55,9 +55,6 @@ class DatasetRecord:
     @property
     def key(self) -> tuple[str, str]:
         return (self.dataset_id, self.version)
-
-    def with_ingestion(self, when: Time) -> DatasetRecord:
-        return replace(self, ingested_at=when)
 
     def content_digest(self) -> str:
         """A digest of everything a sync compares to tell a changed record from an unchanged one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
+from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
@@ -49,8 +51,12 @@ class Registry:
     """
 
     def __init__(self, url: str | Engine | None = None, *, credentials: Mapping | None = None,
-                 use_hub_token: bool = False, user_quota: str | None = None, weights: Weights | None = None):
+                 use_hub_token: bool = False, user_quota: str | None = None, weights: Weights | None = None,
+                 groups: Iterable[str] | None = None):
+        """``groups``: the caller's groups, for restricted and embargoed datasets (default: the groups of
+        the hub user this process runs for, none outside a hub)."""
         self.engine = url if isinstance(url, Engine) else make_engine(url)
+        self.groups = frozenset(hub_groups() if groups is None else groups)
         self.Session = session_factory(self.engine)
         self.limits = Limits(user_quota=user_quota)
         self.weights = weights or Weights()
@@ -58,6 +64,21 @@ class Registry:
         self._use_hub_token = use_hub_token
         self._orders: dict[int, float] | None = None
         self._instances: dict[str, tuple[tuple, Source]] = {}
+
+    def viewer(self, groups: Iterable[str]) -> Registry:
+        """The same registry as seen by a caller in ``groups`` (shares the engine and source instances)."""
+        view = copy.copy(self)
+        view.groups = frozenset(groups)
+        return view
+
+    # access ------------------------------------------------------------------------------------
+    def _readable_sources(self) -> set[str]:
+        with self.engine.connect() as conn:
+            options = dict(conn.execute(select(SourceRow.name, SourceRow.options)).all())
+        return readable_sources({n: o or {} for n, o in options.items()}, self.groups)
+
+    def _visible(self, source: str, tier: str, readable: set[str]) -> bool:
+        return tier == "public" or source in readable
 
     # sources -----------------------------------------------------------------------------------
     def add_source(self, name: str, kind: str, uri: str, *, options: Mapping | None = None) -> dict:
@@ -67,6 +88,7 @@ class Registry:
         for key, value in options.items():
             if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
                 raise InvalidArgument(f"option {key!r} must be a plain string, number or boolean")
+        parse_groups(options.get(ACCESS_GROUPS_OPTION))
         if options.get("rate_limit"):
             from .limits import parse_rate
 
@@ -107,9 +129,13 @@ class Registry:
     def sources(self) -> list[dict]:
         with self.Session() as session:
             rows = session.scalars(select(SourceRow).order_by(SourceRow.name)).all()
-            counts = dict(session.execute(
-                select(DatasetRow.source, func.count()).where(DatasetRow.withdrawn_at.is_(None))
-                .group_by(DatasetRow.source)).all())
+            readable = readable_sources({r.name: r.options or {} for r in rows}, self.groups)
+            counts: dict[str, int] = {}
+            for source, tier, count in session.execute(
+                    select(DatasetRow.source, DatasetRow.access_tier, func.count())
+                    .where(DatasetRow.withdrawn_at.is_(None)).group_by(DatasetRow.source, DatasetRow.access_tier)):
+                if self._visible(source, tier, readable):
+                    counts[source] = counts.get(source, 0) + count
         return [{
             "name": r.name, "kind": r.kind, "uri": r.uri, "enabled": r.enabled,
             "live": source_class(r.kind).live,
@@ -183,11 +209,17 @@ class Registry:
         return self._orders
 
     def _candidates(self, region: Region, source_names: list[str]) -> list[tuple]:
-        """Rows whose bounding circle may touch the region, found through the cell index."""
+        """Rows whose bounding circle may touch the region and the caller may see, through the cell index."""
         if not source_names:
             return []
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        in_sources = f"source IN ({', '.join([ph] * len(source_names))})"
+        granted = sorted(set(source_names) & self._readable_sources())
+        public_only = [n for n in source_names if n not in granted]
+        in_sources = " OR ".join(
+            ([f"(access_tier = 'public' AND source IN ({', '.join([ph] * len(public_only))}))"] if public_only else [])
+            + ([f"source IN ({', '.join([ph] * len(granted))})"] if granted else []))
+        in_sources = f"({in_sources})"
+        source_names = public_only + granted
         rows = []
         with self.engine.connect() as conn:
             for order, pad in self._index_orders().items():
@@ -244,7 +276,9 @@ class Registry:
         for name in live:
             outcome = outcomes[name]
             if outcome.status.status == "ok":
-                found = [self._hit(rec, meter) for rec in outcome.value]
+                readable = self._readable_sources()
+                found = [self._hit(rec, meter) for rec in outcome.value
+                         if self._visible(rec.source, rec.access_tier, readable)]
                 found = [h for h in found if h.coverage > 0]
                 hits.extend(found)
                 outcome.status.count = len(found)
@@ -315,9 +349,11 @@ class Registry:
 
     # datasets, versions, lineage -----------------------------------------------------------------
     def _version_rows(self, dataset_id: str) -> list[tuple[DatasetRecord, object]]:
+        readable = self._readable_sources()
         with self.Session() as session:
             rows = session.scalars(select(DatasetRow).where(DatasetRow.dataset_id == dataset_id)).all()
-            pairs = [(row_to_record(r), r.withdrawn_at) for r in rows]
+            pairs = [(row_to_record(r), r.withdrawn_at) for r in rows
+                     if self._visible(r.source, r.access_tier, readable)]
         if not pairs:
             raise UnknownDataset(f"no dataset with id {dataset_id!r}")
         return sorted(pairs, key=lambda p: version_key(p[0].version), reverse=True)
@@ -348,10 +384,12 @@ class Registry:
                 for row in session.scalars(select(DatasetRow).where(
                         DatasetRow.uri.in_({p.rsplit("@", 1)[0] for p in parent_pins}))):
                     parents[f"{row.uri}@{row.version}"] = row
-            children = session.execute(
-                select(DatasetRow.dataset_id, DatasetRow.version, LineageRow.parent_pin)
+            readable = self._readable_sources()
+            children = [c for c in session.execute(
+                select(DatasetRow.dataset_id, DatasetRow.version, LineageRow.parent_pin, DatasetRow.source,
+                       DatasetRow.access_tier)
                 .join(LineageRow, LineageRow.child_pk == DatasetRow.pk)
-                .where(LineageRow.parent_pin.in_(list(pins)))).all()
+                .where(LineageRow.parent_pin.in_(list(pins)))).all() if self._visible(c[3], c[4], readable)]
         versions = []
         for record, withdrawn_at in pairs:
             doc = record.summary()
@@ -365,4 +403,16 @@ class Registry:
         return {"id": dataset_id, "latest": pairs[0][0].version, "versions": versions}
 
     def open(self, record: DatasetRecord):
+        """A file object of the dataset's bytes (only for a caller who may see it)."""
+        if not self._visible(record.source, record.access_tier, self._readable_sources()):
+            raise UnknownDataset(f"no dataset with id {record.dataset_id!r}")
         return self.source(record.source).open(record)
+
+    def may_view_source(self, name: str) -> bool:
+        """Whether the caller may see everything a source serves (its HiPS survey, say): a source
+        holding restricted or embargoed datasets serves its survey only to the groups it grants."""
+        with self.Session() as session:
+            self._source_row(session, name)
+            hidden = session.scalar(select(func.count()).where(
+                DatasetRow.source == name, DatasetRow.access_tier != "public"))
+        return not hidden or name in self._readable_sources()

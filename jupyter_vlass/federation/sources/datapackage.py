@@ -148,12 +148,8 @@ class DataPackageSource(Source):
         return size
 
     def open(self, record: DatasetRecord) -> IO[bytes]:
-        """The descriptor; use :meth:`resource_paths` for the data files."""
+        """The package descriptor (its data files are listed in ``record.provenance["resources"]``)."""
         return open(record.uri, "rb")
-
-    def resource_paths(self, record: DatasetRecord) -> list[str]:
-        folder = os.path.dirname(record.uri)
-        return [os.path.join(folder, p) for p in record.provenance.get("resources", []) if p]
 
 
 def _union(footprints: list[Footprint]) -> Footprint:

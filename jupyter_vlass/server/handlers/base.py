@@ -20,7 +20,17 @@ class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
 
     @property
     def registry(self):
-        return self.settings["vlass_registry"]
+        """The registry as this caller may see it (restricted datasets only for the groups granted)."""
+        return self.settings["vlass_registry"].viewer(self.groups)
+
+    @property
+    def groups(self) -> list[str]:
+        """The caller's groups: from the hub's user model when the hub logged them in, else the server's
+        ``local_groups`` setting (a server outside a hub has one user: its owner)."""
+        hub_user = getattr(self.current_user, "hub_user", None)
+        if isinstance(hub_user, dict):
+            return [g for g in hub_user.get("groups") or [] if isinstance(g, str)]
+        return list(self.settings.get("vlass_local_groups", []))
 
     @property
     def username(self) -> str | None:

@@ -8,7 +8,7 @@ import os
 
 from jupyter_server.auth.decorator import authorized
 
-from ...exceptions import InvalidArgument
+from ...exceptions import InvalidArgument, UnknownSource
 from ...federation import Region
 from ...federation.cutout import cutout_fits
 from ...federation.tiles import TileCache
@@ -19,7 +19,10 @@ class HipsHandler(VlassHandler):
     @authenticated
     @authorized
     async def get(self, source_name: str, path: str):
-        source = await self.blocking(self.registry.source, source_name)
+        registry = self.registry
+        if not await self.blocking(registry.may_view_source, source_name):
+            raise UnknownSource(f"no source named {source_name!r}")
+        source = await self.blocking(registry.source, source_name)
         cache = TileCache(self.settings["vlass_cache_dir"])
         local = await self.blocking(cache.fetch, source_name, source.options.get("hips"), path, source.credentials)
         kind = mimetypes.guess_type(local)[0] or "application/octet-stream"
@@ -40,12 +43,13 @@ class CutoutHandler(VlassHandler):
         if not dataset_id or not region_text:
             raise InvalidArgument("query parameters 'id' and 'region' (RA,DEC,RADIUS) are required")
         region = Region.parse(region_text)
-        record = await self.blocking(self.registry.get, dataset_id, self.get_query_argument("version", None))
+        registry = self.registry
+        record = await self.blocking(registry.get, dataset_id, self.get_query_argument("version", None))
         key = hashlib.sha256(f"{record.sha256 or record.uri}|{region}".encode()).hexdigest()
         target = os.path.join(self.settings["vlass_cache_dir"], "cutouts", key + ".fits")
         if not os.path.isfile(target):
             def make():
-                with self.registry.open(record) as fh:
+                with registry.open(record) as fh:
                     data = cutout_fits(fh, region)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 tmp = target + ".tmp"
