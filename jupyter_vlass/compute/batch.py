@@ -16,13 +16,11 @@ from functools import cache
 import jinja2
 
 from ..exceptions import InvalidRequest
+from ..patterns import PLAIN_NAME, SHA256
 from .resources import ResourceRequest, slurm_memory, slurm_time
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./%@+-]{0,1000}$")
-_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -62,20 +60,20 @@ def _check(pattern: re.Pattern, value: str, what: str) -> str:
 
 
 def render_batch_script(request: ResourceRequest, spec: JobSpec) -> str:
-    _check(_JOB_NAME, spec.job_name, "job name")
+    _check(PLAIN_NAME, spec.job_name, "job name")
     _check(_SAFE_PATH, spec.output_path, "output path")
     _check(_SAFE_PATH, spec.workdir, "working directory")
     if spec.environment:
         _check(_SAFE_PATH, spec.environment, "environment")
     if spec.account:
-        _check(_ACCOUNT, spec.account, "account")
+        _check(PLAIN_NAME, spec.account, "account")
     for name in spec.export_vars:
         _check(_ENV_NAME, name, "exported variable")
     if not spec.command or any(not isinstance(a, str) or "\n" in a for a in spec.command):
         raise InvalidRequest("command: must be a non-empty list of single-line strings")
     image = request.image
     if image is not None:
-        _check(_DIGEST, image.digest, f"image {image.name} digest")
+        _check(SHA256, image.digest, f"image {image.name} digest")
         _check(_SAFE_PATH, image.path, f"image {image.name} path")
         for bind in image.binds:
             _check(_SAFE_PATH, bind, f"image {image.name} bind")

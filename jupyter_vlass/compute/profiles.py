@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..exceptions import InvalidProfiles, InvalidRequest
+from ..patterns import SHA256
 from .resources import (ContainerImage, PartitionLimits, RequestPolicy, ResourceRequest, USER_FIELDS, check_limits,
                         json_type, parse_memory, parse_walltime)
 
@@ -141,7 +142,7 @@ def _image(name: str, raw: object) -> ContainerImage:
     spec = _keys(where, raw, _IMAGE_KEYS, ("runtime", "path", "sha256"))
     if spec["runtime"] not in ("apptainer", "charliecloud"):
         raise InvalidProfiles(f"{where}.runtime: must be apptainer or charliecloud")
-    if not re.match(r"^[0-9a-f]{64}$", str(spec["sha256"])):
+    if not SHA256.match(str(spec["sha256"])):
         raise InvalidProfiles(f"{where}.sha256: must be the image file's 64-hex-digit SHA-256")
     if not re.match(r"^/[A-Za-z0-9_./-]+$", str(spec["path"])):
         raise InvalidProfiles(f"{where}.path: must be an absolute path of plain characters")

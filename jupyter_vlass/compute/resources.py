@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 import astropy.units as u
 
 from ..exceptions import InvalidRequest
+from ..patterns import PLAIN_NAME
 
 MAX_FIELD_LENGTH = 64
 USER_FIELDS = ("partition", "gpu_type", "gpus", "cpus", "memory", "nodes", "walltime", "image")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _INTEGER = re.compile(r"^[0-9]{1,4}$")
 _MEMORY = re.compile(r"^([0-9]{1,7}(?:\.[0-9]{1,3})?)\s?([KMGT])(i?B)?$", re.IGNORECASE)
 _CLOCK = re.compile(r"^(?:([0-9]{1,3})-)?([0-9]{1,3})(?::([0-5][0-9]))?(?::([0-5][0-9]))?$")
@@ -166,7 +166,7 @@ def _parse_field(policy: RequestPolicy, key: str, value: str) -> object:
         return parse_memory(value)
     if key == "walltime":
         return parse_walltime(value)
-    if not _NAME.match(_text(value, key)):
+    if not PLAIN_NAME.match(_text(value, key)):
         raise InvalidRequest(f"{key}: {_show(value)} is not a plain name")
     if key == "partition":
         if value not in policy.partitions:

@@ -7,24 +7,23 @@ as root) so that jobs belong to the user's own unix account.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from astropy.time import Time
 
 from ..exceptions import InvalidRequest, SchedulerUnavailable
+from ..patterns import UNIX_ACCOUNT
 from . import scheduler
 from .runner import Completed, run
 
-_UNIX_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused",
                 "Zero Bytes were transmitted", "munge", "Communication connection failure")
 
 
 def unix_account(name: str) -> str:
     """A POSIX account name, refused unless it is one (it becomes an argv item for sudo)."""
-    if not isinstance(name, str) or not _UNIX_ACCOUNT.match(name):
+    if not isinstance(name, str) or not UNIX_ACCOUNT.match(name):
         raise InvalidRequest(f"unix account: {str(name)[:40]!r} is not a valid account name")
     return name
 

@@ -8,7 +8,6 @@ federation sources read (``jupyter_vlass.federation.credentials``); it is never 
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
+from jupyter_vlass.patterns import PLAIN_NAME, UNIX_ACCOUNT
 
-_ACCOUNT = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ClaimError(ValueError):
@@ -64,7 +62,7 @@ def claims_of(auth_state: Mapping | None) -> Mapping:
 
 def unix_account_from_claims(claims: Mapping, *, claim: str) -> str:
     value = str(claims.get(claim, "")).strip().lower()
-    if not _ACCOUNT.match(value):
+    if not UNIX_ACCOUNT.match(value):
         raise ClaimError(f"claim {claim!r} ({value[:40]!r}) is not a unix account name")
     return value
 
@@ -74,7 +72,7 @@ def project_from_claims(claims: Mapping, *, claim: str, default: str) -> str:
     if isinstance(value, list):
         value = value[0] if value else None
     value = str(value or default)
-    if not _PROJECT.match(value):
+    if not PLAIN_NAME.match(value):
         raise ClaimError(f"claim {claim!r} ({value[:40]!r}) is not a project name")
     return value
 

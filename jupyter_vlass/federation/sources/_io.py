@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
@@ -15,6 +14,7 @@ import requests
 
 from ...exceptions import CorruptData, InvalidSource, NotFound, SourceTimeout, SourceUnauthorized, SourceUnavailable
 from ..credentials import Credentials, redact
+from ...patterns import SHA256
 
 DEFAULT_TIMEOUT = 30.0
 CHUNK = 1 << 20
@@ -135,7 +135,6 @@ def sha256_of(fileobj: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def normalize_sha256(value) -> str:
@@ -143,6 +142,6 @@ def normalize_sha256(value) -> str:
     if not isinstance(value, str):
         raise CorruptData(f"sha256 must be a string, got {value!r}")
     text = value.lower().removeprefix("sha256:")
-    if not SHA256_RE.match(text):
+    if not SHA256.match(text):
         raise CorruptData(f"bad sha256 {value!r}")
     return text
