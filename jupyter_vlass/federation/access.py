@@ -40,6 +40,11 @@ def readable_sources(options_by_source: Mapping[str, Mapping], groups: Iterable[
             if parse_groups(options.get(ACCESS_GROUPS_OPTION)) & mine}
 
 
+def visible(source: str, tier: str, readable: set[str]) -> bool:
+    """Whether a dataset of ``source`` in ``tier`` may be seen by a caller who may read ``readable``."""
+    return tier == "public" or source in readable
+
+
 def hub_groups(timeout: float = 5.0) -> tuple[str, ...]:
     """The groups of the hub user this process runs for (a user's server, kernel or terminal);
     empty outside a hub or when the hub cannot say."""

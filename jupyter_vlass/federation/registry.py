@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
-from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources
+from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
@@ -26,21 +26,11 @@ from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
 from .rows import row_to_record, utcnow
-from .sync import Progress, SyncReport, harvest_into
+from .sync import Progress, SyncReport, harvest_into, staleness
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 EWMA_ALPHA = 0.3
 INDEX_TASK = "\0index"
-
-
-def _staleness(row: SourceRow) -> dict:
-    """A harvested source whose last sync failed is still searched, from what was synced: say since when."""
-    if row.last_status in (None, "ok"):
-        return {}
-    synced = row.synced_at.isoformat() + "Z" if row.synced_at else None
-    return {"stale": True, "synced_at": synced,
-            "message": f"last sync failed ({row.last_error or row.last_status}); showing the datasets synced at "
-                       f"{synced or 'no time (never synced)'}"}
 
 
 class Registry:
@@ -76,9 +66,6 @@ class Registry:
         with self.engine.connect() as conn:
             options = dict(conn.execute(select(SourceRow.name, SourceRow.options)).all())
         return readable_sources({n: o or {} for n, o in options.items()}, self.groups)
-
-    def _visible(self, source: str, tier: str, readable: set[str]) -> bool:
-        return tier == "public" or source in readable
 
     # sources -----------------------------------------------------------------------------------
     def add_source(self, name: str, kind: str, uri: str, *, options: Mapping | None = None) -> dict:
@@ -134,7 +121,7 @@ class Registry:
             for source, tier, count in session.execute(
                     select(DatasetRow.source, DatasetRow.access_tier, func.count())
                     .where(DatasetRow.withdrawn_at.is_(None)).group_by(DatasetRow.source, DatasetRow.access_tier)):
-                if self._visible(source, tier, readable):
+                if visible(source, tier, readable):
                     counts[source] = counts.get(source, 0) + count
         return [{
             "name": r.name, "kind": r.kind, "uri": r.uri, "enabled": r.enabled,
@@ -268,7 +255,7 @@ class Registry:
                 found = [h for h in index.value if h.source == name]
                 hits.extend(found)
                 statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found),
-                                             **_staleness(rows[name])))
+                                             **staleness(rows[name])))
             else:
                 statuses.append(SourceStatus(name, index.status.status, index.status.elapsed_s,
                                              message=index.status.message))
@@ -278,7 +265,7 @@ class Registry:
             if outcome.status.status == "ok":
                 readable = self._readable_sources()
                 found = [self._hit(rec, meter) for rec in outcome.value
-                         if self._visible(rec.source, rec.access_tier, readable)]
+                         if visible(rec.source, rec.access_tier, readable)]
                 found = [h for h in found if h.coverage > 0]
                 hits.extend(found)
                 outcome.status.count = len(found)
@@ -353,7 +340,7 @@ class Registry:
         with self.Session() as session:
             rows = session.scalars(select(DatasetRow).where(DatasetRow.dataset_id == dataset_id)).all()
             pairs = [(row_to_record(r), r.withdrawn_at) for r in rows
-                     if self._visible(r.source, r.access_tier, readable)]
+                     if visible(r.source, r.access_tier, readable)]
         if not pairs:
             raise UnknownDataset(f"no dataset with id {dataset_id!r}")
         return sorted(pairs, key=lambda p: version_key(p[0].version), reverse=True)
@@ -389,7 +376,7 @@ class Registry:
                 select(DatasetRow.dataset_id, DatasetRow.version, LineageRow.parent_pin, DatasetRow.source,
                        DatasetRow.access_tier)
                 .join(LineageRow, LineageRow.child_pk == DatasetRow.pk)
-                .where(LineageRow.parent_pin.in_(list(pins)))).all() if self._visible(c[3], c[4], readable)]
+                .where(LineageRow.parent_pin.in_(list(pins)))).all() if visible(c[3], c[4], readable)]
         versions = []
         for record, withdrawn_at in pairs:
             doc = record.summary()
@@ -404,7 +391,7 @@ class Registry:
 
     def open(self, record: DatasetRecord):
         """A file object of the dataset's bytes (only for a caller who may see it)."""
-        if not self._visible(record.source, record.access_tier, self._readable_sources()):
+        if not visible(record.source, record.access_tier, self._readable_sources()):
             raise UnknownDataset(f"no dataset with id {record.dataset_id!r}")
         return self.source(record.source).open(record)
 

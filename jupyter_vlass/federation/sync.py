@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..store import DatasetRow, LineageRow
+from ..store import DatasetRow, LineageRow, SourceRow
 from .base import Skipped, Source, Unchanged
 from .records import DatasetRecord
 from .rows import row_values, utcnow
@@ -100,3 +100,13 @@ def _set_lineage(session, row: DatasetRow, record: DatasetRecord) -> None:
     session.query(LineageRow).filter(LineageRow.child_pk == row.pk).delete()
     for pin in dict.fromkeys(record.derived_from):
         session.add(LineageRow(child_pk=row.pk, parent_pin=pin))
+
+
+def staleness(row: SourceRow) -> dict:
+    """A harvested source whose last sync failed is still searched, from what was synced: say since when."""
+    if row.last_status in (None, "ok"):
+        return {}
+    synced = row.synced_at.isoformat() + "Z" if row.synced_at else None
+    return {"stale": True, "synced_at": synced,
+            "message": f"last sync failed ({row.last_error or row.last_status}); showing the datasets synced at "
+                       f"{synced or 'no time (never synced)'}"}
