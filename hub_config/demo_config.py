@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from jupyter_vlass.hubservice.config import add_vlass_service
+from vlass_spawners.api import install_port_report
 
 here = Path(__file__).resolve().parent
 state = Path(os.environ.get("VLASS_HUB_DIR", here.parent / ".demo" / "hub"))
@@ -23,6 +24,7 @@ users = os.environ.get("VLASS_DEMO_USERS", "alice,bob").split(",")
 admins = os.environ.get("VLASS_DEMO_ADMINS", "admin").split(",")
 
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
+install_port_report()  # jobs report their port to a handler that accepts nothing else
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = int(os.environ.get("VLASS_HUB_PORT", "8000"))
 c.JupyterHub.hub_ip = "127.0.0.1"

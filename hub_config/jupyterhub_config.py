@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from jupyter_vlass.hubservice.config import add_vlass_service
+from vlass_spawners.api import install_port_report
 from vlass_spawners.oidc import OIDCEndpoints, allow_refresh_on_cookie_requests, discover, make_auth_state_hook
 
 here = Path(__file__).resolve().parent
@@ -32,6 +33,7 @@ else:
     endpoints = discover(issuer)
 
 c = get_config()  # noqa: F821
+install_port_report()  # jobs report their port to a handler that accepts nothing else
 
 # --- login: OIDC (TACC / CILogon) with auth_state kept encrypted -----------------------------------
 c.JupyterHub.authenticator_class = "generic-oauth"

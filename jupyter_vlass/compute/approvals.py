@@ -100,13 +100,11 @@ class Approvals:
             if row is not None and row.used_at is None:
                 row.used_at = _now()
 
-    def decide(self, approval_id: int, *, by: str, approve: bool, reason: str = "") -> Approval:
+    def decide(self, approval_id: int | str, *, by: str, approve: bool, reason: str = "") -> Approval:
         if not isinstance(reason, str) or len(reason) > MAX_REASON:
             raise InvalidArgument(f"reason: must be text of at most {MAX_REASON} characters")
         with self._sessions.begin() as session:
-            row = session.get(ApprovalRow, approval_id)
-            if row is None:
-                raise UnknownApproval(f"no approval request #{approval_id}")
+            row = _row(session, approval_id)
             if row.status != "pending":
                 raise Conflict(f"request #{approval_id} was already {row.status} by {row.decided_by}",
                                       reason="already_decided")
@@ -114,12 +112,9 @@ class Approvals:
             row.decided_by, row.decided_at, row.reason = by, _now(), reason.strip() or None
             return Approval.of(row)
 
-    def get(self, approval_id: int) -> Approval:
+    def get(self, approval_id: int | str) -> Approval:
         with self._sessions() as session:
-            row = session.get(ApprovalRow, approval_id)
-            if row is None:
-                raise UnknownApproval(f"no approval request #{approval_id}")
-            return Approval.of(row)
+            return Approval.of(_row(session, approval_id))
 
     def list(self, *, user: str | None = None, status: str | None = None) -> list[Approval]:
         query = select(ApprovalRow).order_by(ApprovalRow.id.desc())
@@ -129,3 +124,13 @@ class Approvals:
             query = query.where(ApprovalRow.status == status)
         with self._sessions() as session:
             return [Approval.of(row) for row in session.scalars(query)]
+
+
+def _row(session: Session, approval_id: int | str) -> ApprovalRow:
+    """The request numbered ``approval_id`` (an int or its decimal text); UnknownApproval for anything else."""
+    text = str(approval_id)
+    number = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+    row = session.get(ApprovalRow, number) if number else None
+    if row is None:
+        raise UnknownApproval(f"no approval request #{text[:40]}")
+    return row

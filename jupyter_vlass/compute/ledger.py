@@ -6,6 +6,7 @@ jobs what they have used so far. A request that would overdraw is refused with t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import AllocationExceeded, InvalidArgument
+from ..patterns import PLAIN_NAME
 from ..store import AllocationRow, ChargeRow
 from .resources import ResourceRequest
 from .scheduler import PENDING_STATES, RUNNING_STATES, AccountedJob
@@ -52,8 +54,10 @@ class Ledger:
 
     def grant(self, project: str, su: float, *, by: str) -> None:
         """Set the project's allocation to ``su`` service units."""
-        if not project or su < 0:
-            raise InvalidArgument("an allocation needs a project and a non-negative number of SU")
+        if not isinstance(project, str) or not PLAIN_NAME.match(project):
+            raise InvalidArgument(f"project: must match {PLAIN_NAME.pattern}")
+        if isinstance(su, bool) or not isinstance(su, (int, float)) or not math.isfinite(su) or su < 0:
+            raise InvalidArgument("granted_su: must be a finite, non-negative number of SU")
         with self._sessions.begin() as session:
             row = session.get(AllocationRow, project)
             if row is None:

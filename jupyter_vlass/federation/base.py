@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, ClassVar
 
+from ..exceptions import CorruptData
 from .credentials import Credentials
 from .records import DatasetRecord
 from .region import Region
@@ -28,6 +29,16 @@ class Skipped:
 
 
 HarvestItem = DatasetRecord | Unchanged | Skipped
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An item a source found: ``read()`` builds its record, and is only called when ``etag``
+    differs from the registry's copy. ``read`` raises ``CorruptData`` for an unreadable item."""
+
+    uri: str
+    etag: str
+    read: Callable[[], DatasetRecord]
 
 
 class Source(ABC):
@@ -60,10 +71,22 @@ class Source(ABC):
     def harvest(self, known: Mapping[str, str]) -> Iterator[HarvestItem]:
         """Yield every dataset version the source holds.
 
-        ``known`` maps item URIs to the etag the registry stored; a source yields
-        :class:`Unchanged` for those it can tell are unchanged, without re-reading them.
-        Live sources do not harvest.
+        ``known`` maps item URIs to the etag the registry stored: those are :class:`Unchanged`,
+        not re-read; an item that cannot be read is :class:`Skipped` with the reason.
         """
+        for item in self.candidates():
+            if isinstance(item, Skipped):
+                yield item
+            elif known.get(item.uri) == item.etag:
+                yield Unchanged(item.uri)
+            else:
+                try:
+                    yield item.read()
+                except CorruptData as exc:
+                    yield Skipped(item.uri, exc.message)
+
+    def candidates(self) -> Iterator[Candidate | Skipped]:
+        """Every item of a harvested source (live sources do not harvest)."""
         raise NotImplementedError(f"{self.kind} sources are queried live, not harvested")
 
     def query(self, region: Region, *, timeout: float) -> list[DatasetRecord]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 
 from ..exceptions import RateLimited, SourceTimeout, SourceUnauthorized, VlassError
 from .results import SourceStatus
 
 log = logging.getLogger(__name__)
-_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vlass-source")
 
 
 @dataclass
@@ -41,10 +40,10 @@ def status_for(name: str, exc: BaseException, elapsed: float) -> SourceStatus:
                         retry_after=exc.retry_after if isinstance(exc, RateLimited) else None)
 
 
-def fan_out(tasks: dict[str, Callable[[], object]], deadline_s: float) -> dict[str, Outcome]:
-    """Run every task concurrently; whatever has not finished after ``deadline_s`` is a timeout."""
+def fan_out(tasks: dict[str, Callable[[], object]], deadline_s: float, executor: Executor) -> dict[str, Outcome]:
+    """Run every task concurrently on ``executor``; whatever has not finished after ``deadline_s`` is a timeout."""
     started = time.perf_counter()
-    futures = {name: _EXECUTOR.submit(_timed, fn) for name, fn in tasks.items()}
+    futures = {name: executor.submit(_timed, fn) for name, fn in tasks.items()}
     wait(futures.values(), timeout=deadline_s)
     outcomes = {}
     for name, future in futures.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 
 import astropy.units as u
@@ -26,10 +27,9 @@ from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
 from .rows import row_to_record, utcnow
-from .sync import Progress, SyncReport, harvest_into, staleness
+from .sync import Progress, SyncReport, harvest_into, mark_failed, record_latency, staleness
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-EWMA_ALPHA = 0.3
 INDEX_TASK = "\0index"
 
 
@@ -54,6 +54,11 @@ class Registry:
         self._use_hub_token = use_hub_token
         self._orders: dict[int, float] | None = None
         self._instances: dict[str, tuple[tuple, Source]] = {}
+        self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vlass-source")  # live sources
+
+    def close(self) -> None:
+        """Stop the live-source threads (views made with :meth:`viewer` share them)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def viewer(self, groups: Iterable[str]) -> Registry:
         """The same registry as seen by a caller in ``groups`` (shares the engine and source instances)."""
@@ -134,11 +139,6 @@ class Registry:
             "latency_s": r.latency_s, "last_status": r.last_status, "last_error": r.last_error,
         } for r in rows]
 
-    def _record_latency(self, row: SourceRow, samples: Iterable[float]) -> None:
-        for sample in samples:
-            row.latency_s = sample if row.latency_s is None else (1 - EWMA_ALPHA) * row.latency_s + EWMA_ALPHA * sample
-            row.latency_samples = (row.latency_samples or 0) + 1
-
     # sync --------------------------------------------------------------------------------------
     def sync(self, name: str | None = None, *, force: bool = False, progress: Progress | None = None) -> list[SyncReport]:
         with self.Session() as session:
@@ -168,23 +168,18 @@ class Registry:
             with self.Session.begin() as session:
                 row = self._source_row(session, name)
                 latencies = harvest_into(session, source, report, progress)
-                self._record_latency(row, latencies[:50])
+                record_latency(row, latencies[:50])
                 row.fingerprint, row.synced_at = fingerprint, utcnow()
                 row.checked_at = row.synced_at
                 row.last_status, row.last_error = "ok", None
         except VlassError as exc:
             report.status, report.message = outcome_of(exc), exc.message
-            self._mark_failed(name, report)
+            with self.Session.begin() as session:
+                mark_failed(session, name, report)
         finally:
             report.elapsed_s = time.perf_counter() - started
             self._orders = None
         return report
-
-    def _mark_failed(self, name: str, report: SyncReport) -> None:
-        with self.Session.begin() as session:
-            row = session.scalar(select(SourceRow).where(SourceRow.name == name))
-            if row is not None:
-                row.last_status, row.last_error = report.status, report.message
 
     # search ------------------------------------------------------------------------------------
     def _index_orders(self) -> dict[int, float]:
@@ -247,7 +242,7 @@ class Registry:
         for name in live:
             tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
         # With no live source to wait for, the local index lookup runs inline (no thread hop).
-        outcomes = fan_out(tasks, deadline_s) if live else {INDEX_TASK: run_inline(tasks[INDEX_TASK])} if harvested else {}
+        outcomes = fan_out(tasks, deadline_s, self.executor) if live else {INDEX_TASK: run_inline(tasks[INDEX_TASK])} if harvested else {}
         hits, statuses = [], []
         index = outcomes.get(INDEX_TASK)
         for name in harvested:
@@ -295,7 +290,7 @@ class Registry:
             result = {}
             for row in session.scalars(select(SourceRow)):
                 if row.name in samples:
-                    self._record_latency(row, [samples[row.name]])
+                    record_latency(row, [samples[row.name]])
                 result[row.name] = row.latency_s
         return result
 

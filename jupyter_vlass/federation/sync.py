@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from .records import DatasetRecord
 from .rows import row_values, utcnow
 
 Progress = Callable[[int, str], None]
+EWMA_ALPHA = 0.3  # weight of the newest sample in a source's mean latency
 
 
 @dataclass
@@ -110,3 +111,17 @@ def staleness(row: SourceRow) -> dict:
     return {"stale": True, "synced_at": synced,
             "message": f"last sync failed ({row.last_error or row.last_status}); showing the datasets synced at "
                        f"{synced or 'no time (never synced)'}"}
+
+
+def record_latency(row: SourceRow, samples: Iterable[float]) -> None:
+    """Fold response times (s) into the source's moving-average latency."""
+    for sample in samples:
+        row.latency_s = sample if row.latency_s is None else (1 - EWMA_ALPHA) * row.latency_s + EWMA_ALPHA * sample
+        row.latency_samples = (row.latency_samples or 0) + 1
+
+
+def mark_failed(session: Session, name: str, report: SyncReport) -> None:
+    """Record a failed sync on the source's row (its datasets stay, and are served as stale)."""
+    row = session.scalar(select(SourceRow).where(SourceRow.name == name))
+    if row is not None:
+        row.last_status, row.last_error = report.status, report.message

@@ -64,9 +64,9 @@ class ApprovalsAPI(ServiceHandler):
 class ApprovalAPI(ServiceHandler):
     @web.authenticated
     def get(self, approval_id):
-        approval = self.approvals.get(int(approval_id))
+        approval = self.approvals.get(approval_id)
         if approval.user != self.user_name and not self.may_decide:
-            raise UnknownApproval(f"no approval request #{int(approval_id)}")
+            raise UnknownApproval(f"no approval request #{approval.id}")
         self.finish(approval.to_json())
 
     @web.authenticated
@@ -76,7 +76,7 @@ class ApprovalAPI(ServiceHandler):
         decision = body.get("decision")
         if decision not in ("approve", "deny"):
             raise InvalidArgument("decision: must be 'approve' or 'deny'")
-        approval = self.approvals.decide(int(approval_id), by=self.user_name, approve=decision == "approve",
+        approval = self.approvals.decide(approval_id, by=self.user_name, approve=decision == "approve",
                                          reason=body.get("reason", ""))
         self.finish(approval.to_json())
 
@@ -93,10 +93,7 @@ class AllocationAPI(ServiceHandler):
     @web.authenticated
     def post(self, project):
         self.require_decide("granting allocations")
-        su = self.json_body().get("granted_su")
-        if isinstance(su, bool) or not isinstance(su, (int, float)):
-            raise InvalidArgument("granted_su: must be a number")
-        self.ledger.grant(project, float(su), by=self.user_name)
+        self.ledger.grant(project, self.json_body().get("granted_su"), by=self.user_name)
         self.finish(self.ledger.balance(project).to_json())
 
 
@@ -113,12 +110,19 @@ class ApprovalsPage(ServiceHandler):
         decision = self.get_body_argument("decision", "")
         if decision not in ("approve", "deny"):
             raise InvalidArgument("decision: must be 'approve' or 'deny'")
-        approval_id = self.get_body_argument("id", "")
-        if not approval_id.isdigit():
-            raise InvalidArgument("id: must be an approval request number")
-        self.approvals.decide(int(approval_id), by=self.user_name, approve=decision == "approve",
+        self.approvals.decide(self.get_body_argument("id", ""), by=self.user_name, approve=decision == "approve",
                               reason=self.get_body_argument("reason", ""))
         self.redirect(self.request.path)
+
+
+class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
+    """Any other path: a JSON 404 like every other error of the service."""
+
+    def prepare(self):
+        raise NotFound(f"no such page: {self.request.path[:200]}")
+
+    def check_xsrf_cookie(self):  # a 404 whatever the method
+        pass
 
 
 def make_app(*, db_url: str, cluster: str = "local", threshold: float = 0.0) -> web.Application:
@@ -127,8 +131,8 @@ def make_app(*, db_url: str, cluster: str = "local", threshold: float = 0.0) -> 
     return web.Application(
         [
             (url_path_join(prefix, "api/approvals"), ApprovalsAPI),
-            (url_path_join(prefix, r"api/approvals/(\d+)"), ApprovalAPI),
-            (url_path_join(prefix, r"api/allocations/([A-Za-z0-9_.-]{1,64})"), AllocationAPI),
+            (url_path_join(prefix, r"api/approvals/([^/]+)"), ApprovalAPI),
+            (url_path_join(prefix, r"api/allocations/([^/]+)"), AllocationAPI),
             (url_path_join(prefix, "approvals"), ApprovalsPage),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         ],
@@ -137,6 +141,7 @@ def make_app(*, db_url: str, cluster: str = "local", threshold: float = 0.0) -> 
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
+        default_handler_class=NoSuchPage,
     )
 
 

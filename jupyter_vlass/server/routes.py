@@ -12,9 +12,9 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/datasets", DatasetSearchHandler),
         (r"/vlass/api/datasets/(?P<dataset_id>.+)", DatasetHandler),
         (r"/vlass/api/sources", SourcesHandler),
-        (r"/vlass/api/sources/(?P<name>[a-z][a-z0-9_-]*)/sync", SourceSyncHandler),
+        (r"/vlass/api/sources/(?P<name>[^/]+)/sync", SourceSyncHandler),
         (r"/vlass/api/cutout", CutoutHandler),
-        (r"/vlass/hips/(?P<source_name>[a-z][a-z0-9_-]*)/(?P<path>.+)", HipsHandler),
+        (r"/vlass/hips/(?P<source_name>[^/]+)/(?P<path>.+)", HipsHandler),
         (r"/vlass/sia2/query", Sia2QueryHandler),
         (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
     ]

@@ -2,14 +2,14 @@
 
 batchspawner's handler sets *any* attribute named in the JSON body on the spawner (``exec_prefix``,
 ``batch_script``...), and the token that may call it is readable by the user's own code. This one
-accepts ``{"port": <int>}`` only, and replaces batchspawner's route when this module is imported.
+accepts ``{"port": <int>}`` only. :func:`install_port_report`, called from ``jupyterhub_config.py``,
+puts it in place of batchspawner's route; the Slurm spawner refuses to start a server without it.
 """
 
 from __future__ import annotations
 
 import json
 
-import batchspawner.api  # noqa: F401  (registers the handler this module replaces)
 from jupyterhub.apihandlers import APIHandler, default_handlers
 from tornado import web
 
@@ -34,5 +34,16 @@ class PortReportHandler(APIHandler):
         self.finish(json.dumps({"message": "port recorded"}))
 
 
-default_handlers[:] = [h for h in default_handlers if h[0] != ROUTE]
-default_handlers.append((ROUTE, PortReportHandler))
+def install_port_report(handlers: list | None = None) -> None:
+    """Route ``/api/batchspawner`` to :class:`PortReportHandler` (in JupyterHub's API handlers by default)."""
+    import batchspawner.api  # noqa: F401  (registers batchspawner's handler first, so it is the one replaced)
+
+    handlers = default_handlers if handlers is None else handlers
+    handlers[:] = [h for h in handlers if h[0] != ROUTE]
+    handlers.append((ROUTE, PortReportHandler))
+
+
+def port_report_installed(handlers: list | None = None) -> bool:
+    """Whether the hub will route the port report to :class:`PortReportHandler` (and only there)."""
+    routes = [h[1] for h in (default_handlers if handlers is None else handlers) if h[0] == ROUTE]
+    return routes == [PortReportHandler]

@@ -30,7 +30,7 @@ from jupyter_vlass.compute.slurm import SlurmSite, unix_account
 from jupyter_vlass.exceptions import AwaitingApproval, SchedulerUnavailable, VlassError
 from jupyter_vlass.web_errors import error_response
 
-from . import api  # noqa: F401  (installs the strict port-report handler)
+from .api import port_report_installed
 from .hubstore import HubStore
 from .messages import reason_text, when
 from .poller import shared_poller
@@ -182,6 +182,10 @@ class VlassSlurmSpawner(SlurmSpawner):
             self._start_done = True
 
     async def _start(self):
+        if not port_report_installed():
+            raise web.HTTPError(500, "this hub routes /api/batchspawner to batchspawner's handler, which lets a job set "
+                                     "any spawner attribute: call vlass_spawners.api.install_port_report() in "
+                                     "jupyterhub_config.py")
         self.port = 0
         self._port_event().clear()
         profile, request = self.resource_request()

@@ -59,3 +59,16 @@ def test_hook_refuses_claims_that_are_not_names(claims):
 def test_claim_checks_name_the_claim():
     with pytest.raises(ClaimError, match="'tacc_username'"):
         unix_account_from_claims({"tacc_username": "$(id)"}, claim="tacc_username")
+
+
+def test_port_report_replaces_batchspawners_route_only_when_installed():
+    from batchspawner.api import BatchSpawnerAPIHandler
+
+    from vlass_spawners.api import ROUTE, PortReportHandler, install_port_report, port_report_installed
+
+    handlers = [(r"/api/users", object), (ROUTE, BatchSpawnerAPIHandler)]
+    assert not port_report_installed(handlers)
+    install_port_report(handlers)
+    assert handlers == [(r"/api/users", object), (ROUTE, PortReportHandler)] and port_report_installed(handlers)
+    install_port_report(handlers)  # idempotent
+    assert [h for h in handlers if h[0] == ROUTE] == [(ROUTE, PortReportHandler)]

@@ -33,6 +33,13 @@ def test_gpu_profile_gives_the_kernel_its_gpu_and_reports_where_it_runs(hub):
     assert visible == state["gpus"] and job == state["job_id"] and user == "vlt-alice"
     log = open(state["log_path"]).read()
     assert f"job {job} on" in log and f"CUDA_VISIBLE_DEVICES={visible}" in log
+    # The server's token is readable by the user's code; with it, the port report sets the port and nothing else.
+    server_token = hub.run_in_kernel(name, "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])", token).strip()
+    hostile = hub.api("POST", "/batchspawner", headers={"Authorization": f"token {server_token}"},
+                      json={"port": 40000, "exec_prefix": "touch /tmp/vlass-pwned-report;"})
+    assert hostile.status_code == 400 and "nothing else" in hostile.json()["message"]
+    assert hub.api("POST", "/batchspawner", json={"port": 40000}).status_code == 403  # not a server's token
+    assert hub.server(name)["ready"] and not os.path.exists("/tmp/vlass-pwned-report")
     hub.stop_server(name)
     assert f"{job}|RUNNING" not in squeue_jobs(name)
     assert sacct_state(name, job) == "CANCELLED"

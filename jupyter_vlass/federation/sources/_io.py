@@ -1,18 +1,17 @@
-"""Small I/O helpers shared by sources: HTTP with timeouts and typed errors, local paths."""
+"""Small I/O helpers shared by sources: HTTP with timeouts and typed errors, local paths,
+fsspec filesystems whose failures become typed errors."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from html.parser import HTMLParser
 from typing import IO
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 import requests
 
-from ...exceptions import CorruptData, InvalidSource, NotFound, SourceTimeout, SourceUnauthorized, SourceUnavailable
+from ...exceptions import (CorruptData, InvalidSource, NotFound, SourceTimeout, SourceUnauthorized,
+                           SourceUnavailable, VlassError)
 from ..credentials import Credentials, redact
 from ...patterns import SHA256
 
@@ -57,23 +56,6 @@ class HttpClient:
         raise_for_status(response, url)
         return response
 
-    def head(self, url: str) -> requests.Response:
-        try:
-            response = self.session.head(url, timeout=self.timeout, allow_redirects=True)
-        except requests.RequestException as exc:
-            raise SourceUnavailable(f"cannot reach {_host(url)}: {type(exc).__name__}") from None
-        raise_for_status(response, url)
-        return response
-
-    @contextmanager
-    def open(self, url: str) -> Iterator[IO[bytes]]:
-        response = self.get(url, stream=True)
-        try:
-            response.raw.decode_content = True
-            yield response.raw
-        finally:
-            response.close()
-
 
 def raise_for_status(response: requests.Response, url: str) -> None:
     if response.status_code in (401, 403):
@@ -88,42 +70,57 @@ def _host(url: str) -> str:
     return urlparse(url).netloc or url
 
 
-class _Links(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a":
-            href = dict(attrs).get("href")
-            if href:
-                self.links.append(href)
+def local_path(uri: str) -> str:
+    """The absolute path a plain path or a ``file://`` URI names."""
+    return os.path.abspath(uri.removeprefix("file://"))
 
 
-def list_http_directory(client: HttpClient, url: str) -> list[str]:
-    """Entry names of an Apache/nginx/python autoindex page (directories end with '/')."""
-    if not url.endswith("/"):
-        url += "/"
-    parser = _Links()
-    parser.feed(client.get(url).text)
-    names = []
-    for href in parser.links:
-        target = urljoin(url, href)
-        if not target.startswith(url) or target == url:
-            continue
-        rest = target[len(url):]
-        if rest and "?" not in rest and "#" not in rest and rest.count("/") <= 1:
-            names.append(requests.utils.unquote(rest))
-    return sorted(set(names))
+def filesystem(uri: str, credentials: Credentials, *, timeout: float = DEFAULT_TIMEOUT):
+    """``(fsspec filesystem, root)`` for a local path, ``file://`` or ``http(s)://`` URI."""
+    if is_http(uri):
+        import aiohttp
+        from fsspec.implementations.http import HTTPFileSystem
+
+        fs = HTTPFileSystem(skip_instance_cache=True, use_listings_cache=False, client_kwargs={
+            "headers": credentials.http_headers(), "timeout": aiohttp.ClientTimeout(total=timeout)})
+        return fs, uri.rstrip("/")
+    from fsspec.implementations.local import LocalFileSystem
+
+    return LocalFileSystem(), local_path(uri)
 
 
-def list_local_directory(path: str) -> list[str]:
+def store_call(name: str, fn, *args, **kwargs):
+    """Run an fsspec call for source ``name``; store failures become typed errors.
+
+    ``FileNotFoundError`` passes through: callers decide whether missing is an error.
+    """
     try:
-        return sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(path))
-    except FileNotFoundError:
-        raise InvalidSource(f"no such directory: {path}") from None
-    except NotADirectoryError:
-        raise InvalidSource(f"not a directory: {path}") from None
+        return fn(*args, **kwargs)
+    except (FileNotFoundError, VlassError):
+        raise
+    except PermissionError as exc:
+        raise SourceUnauthorized(f"{name}: access denied ({exc})") from None
+    except TimeoutError:
+        raise SourceTimeout(f"{name}: the store did not answer in time") from None
+    except OSError as exc:  # connection refused or reset, a failing disk
+        raise SourceUnavailable(f"{name}: cannot reach the store ({type(exc).__name__})") from None
+    except Exception as exc:  # aiohttp/botocore raise their own classes; report, never crash
+        status = getattr(exc, "status", None)
+        if status in (401, 403) or "AccessDenied" in repr(exc) or "Forbidden" in repr(exc):
+            raise SourceUnauthorized(f"{name}: access denied") from None
+        if isinstance(status, int):
+            raise SourceUnavailable(f"{name}: the store answered HTTP {status}") from None
+        raise SourceUnavailable(f"{name}: store unavailable ({type(exc).__name__})") from None
+
+
+def directory_names(fs, path: str) -> list[str]:
+    """Entry names under ``path`` (directories end with '/'); HTTP autoindex pages included."""
+    names = set()
+    for entry in fs.ls(path.rstrip("/") + "/", detail=True):
+        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if name and "?" not in name and "#" not in name:
+            names.add(requests.utils.unquote(name) + ("/" if entry["type"] == "directory" else ""))
+    return sorted(names)
 
 
 def sha256_of(fileobj: IO[bytes]) -> tuple[str, int]:
@@ -133,9 +130,6 @@ def sha256_of(fileobj: IO[bytes]) -> tuple[str, int]:
         digest.update(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
-
-
-
 
 def normalize_sha256(value) -> str:
     """Accept ``<hex>`` or ``sha256:<hex>`` (Frictionless style); raise CorruptData otherwise."""

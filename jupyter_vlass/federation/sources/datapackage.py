@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from functools import partial
 from typing import IO
 
 import numpy as np
@@ -21,10 +22,10 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.time import Time
 
 from ...exceptions import CorruptData, InvalidSource
-from ..base import HarvestItem, Skipped, Source, Unchanged
+from ..base import Candidate, Source
 from ..footprints import Footprint
 from ..records import ACCESS_TIERS, DatasetRecord
-from ._io import check_uri, normalize_sha256, sha256_of
+from ._io import check_uri, local_path, normalize_sha256, sha256_of
 
 DESCRIPTOR = "datapackage.json"
 
@@ -36,7 +37,7 @@ class DataPackageSource(Source):
 
     def __init__(self, name, uri, **kwargs):
         super().__init__(name, check_uri(uri, schemes=("file",)), **kwargs)
-        self.root = os.path.abspath(self.uri.removeprefix("file://"))
+        self.root = local_path(self.uri)
         if not os.path.exists(self.root):
             raise InvalidSource(f"no such path: {self.root}")
         self.uri = self.root
@@ -58,18 +59,12 @@ class DataPackageSource(Source):
             digest.update(f"{path}:{st.st_size}:{st.st_mtime_ns};".encode())
         return digest.hexdigest()
 
-    def harvest(self, known: Mapping[str, str]) -> Iterator[HarvestItem]:
+    def candidates(self) -> Iterator[Candidate]:
         for path in self._descriptors():
             with open(path, "rb") as fh:
                 raw = fh.read()
             etag = hashlib.sha256(raw).hexdigest()
-            if known.get(path) == etag:
-                yield Unchanged(path)
-                continue
-            try:
-                yield self._record(path, raw, etag)
-            except CorruptData as exc:
-                yield Skipped(path, exc.message)
+            yield Candidate(path, etag, partial(self._record, path, raw, etag))
 
     def _record(self, path: str, raw: bytes, etag: str) -> DatasetRecord:
         try:

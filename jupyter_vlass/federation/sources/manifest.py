@@ -13,14 +13,15 @@ import hashlib
 import json
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from functools import partial
 from typing import IO
 
-from ...exceptions import CorruptData, InvalidSource, NotFound, SourceUnauthorized, SourceUnavailable
-from ..base import HarvestItem, Skipped, Source, Unchanged
+from ...exceptions import CorruptData, InvalidSource, NotFound
+from ..base import Candidate, Skipped, Source
 from ..footprints import Footprint, image_metadata, read_header
 from ..records import ACCESS_TIERS, DatasetRecord
-from ._io import check_uri, normalize_sha256
+from ._io import check_uri, local_path, normalize_sha256, store_call
 
 
 class ManifestSource(Source):
@@ -39,19 +40,7 @@ class ManifestSource(Source):
         raise NotImplementedError
 
     def _call(self, fn, *args, **kwargs):
-        """Run a filesystem call, turning store failures into typed errors."""
-        try:
-            return fn(*args, **kwargs)
-        except FileNotFoundError:
-            raise
-        except PermissionError as exc:
-            raise SourceUnauthorized(f"{self.name}: access denied ({exc})") from None
-        except (OSError, TimeoutError) as exc:
-            raise SourceUnavailable(f"{self.name}: store unavailable ({type(exc).__name__})") from None
-        except Exception as exc:  # botocore/aiohttp raise their own classes; report, never crash
-            if "AccessDenied" in repr(exc) or "Forbidden" in repr(exc):
-                raise SourceUnauthorized(f"{self.name}: access denied") from None
-            raise SourceUnavailable(f"{self.name}: store unavailable ({type(exc).__name__})") from None
+        return store_call(self.name, fn, *args, **kwargs)
 
     def _read_manifest(self) -> tuple[dict, bytes]:
         try:
@@ -69,7 +58,7 @@ class ManifestSource(Source):
     def fingerprint(self) -> str:
         return hashlib.sha256(self._read_manifest()[1]).hexdigest()
 
-    def harvest(self, known: Mapping[str, str]) -> Iterator[HarvestItem]:
+    def candidates(self) -> Iterator[Candidate | Skipped]:
         doc, _ = self._read_manifest()
         default_version = str(doc.get("version", "1"))
         for entry in doc["objects"]:
@@ -85,13 +74,7 @@ class ManifestSource(Source):
             except FileNotFoundError:
                 yield Skipped(uri, "object listed in the manifest is missing from the store")
                 continue
-            if known.get(uri) == etag:
-                yield Unchanged(uri)
-                continue
-            try:
-                yield self._record(entry, key, uri, path, info, etag, default_version)
-            except CorruptData as exc:
-                yield Skipped(uri, exc.message)
+            yield Candidate(uri, etag, partial(self._record, entry, key, uri, path, info, etag, default_version))
 
     def _record(self, entry, key, uri, path, info, etag, default_version) -> DatasetRecord:
         sha256 = normalize_sha256(entry.get("sha256"))
@@ -186,7 +169,7 @@ class PosixManifestSource(ManifestSource):
 
     def __init__(self, name, uri, **kwargs):
         super().__init__(name, check_uri(uri, schemes=("file",)), **kwargs)
-        self.path = os.path.abspath(self.uri.removeprefix("file://"))
+        self.path = local_path(self.uri)
         if not os.path.isfile(self.path):
             raise InvalidSource(f"manifest {self.path} does not exist")
         self.uri = self.path

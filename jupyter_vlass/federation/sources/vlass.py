@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
+from functools import partial
 from typing import IO
 
 from astropy.time import Time
 
-from ...exceptions import CorruptData, InvalidSource
-from ..base import HarvestItem, Skipped, Source, Unchanged
+from ...exceptions import InvalidSource, NotFound
+from ..base import Candidate, Skipped, Source
 from ..footprints import image_metadata, read_header
 from ..records import DatasetRecord
-from ._io import HttpClient, check_uri, is_http, list_http_directory, list_local_directory, sha256_of
+from ._io import check_uri, directory_names, filesystem, is_http, sha256_of, store_call
 
 EPOCH_RE = re.compile(r"^VLASS\d\.\d$")
 TILE_RE = re.compile(r"^T\d{2}t\d{2}$")
@@ -27,6 +27,7 @@ IMAGE_DIR_RE = re.compile(
     r"^(?P<epoch>VLASS\d\.\d)\.ql\.(?P<tile>T\d{2}t\d{2})\.(?P<name>J\d{6}[+-]\d{6})\.10\.2048\.v(?P<version>\d+)$"
 )
 IMAGE_SUFFIX = ".I.iter1.image.pbcor.tt0.subim.fits"
+HEADER_BLOCK = 2880 * 8
 
 
 def image_path(epoch: str, tile: str, image_dir: str) -> str:
@@ -34,25 +35,32 @@ def image_path(epoch: str, tile: str, image_dir: str) -> str:
 
 
 class VlassQuickLookSource(Source):
-    """NRAO VLASS Quick Look images (option ``hips``: a HiPS survey URL for viewing)."""
+    """NRAO VLASS Quick Look images (option ``hips``: a HiPS survey URL for viewing).
+
+    The tree is read through fsspec: a local directory, or an HTTP server's autoindex pages.
+    """
 
     kind = "vlass"
 
     def __init__(self, name, uri, **kwargs):
         super().__init__(name, check_uri(uri, schemes=("file", "http", "https")), **kwargs)
-        self.remote = is_http(self.uri)
-        self.root = self.uri.rstrip("/") if self.remote else os.path.abspath(self.uri.removeprefix("file://"))
-        if not self.remote:
+        self.fs, self.root = filesystem(self.uri, self.credentials)
+        if not is_http(self.uri):
             if not os.path.isdir(self.root):
                 raise InvalidSource(f"VLASS archive root {self.root} is not a directory")
             self.uri = self.root
-        self.http = HttpClient(self.credentials) if self.remote else None
 
-    # listing ------------------------------------------------------------------------------
+    def _call(self, fn, *args, **kwargs):
+        return store_call(self.name, fn, *args, **kwargs)
+
+    def _location(self, relative: str) -> str:
+        return f"{self.root}/{relative}"
+
     def _list(self, relative: str) -> list[str]:
-        if self.remote:
-            return list_http_directory(self.http, f"{self.root}/{relative}")
-        return list_local_directory(os.path.join(self.root, relative))
+        try:
+            return self._call(directory_names, self.fs, self._location(relative))
+        except FileNotFoundError:
+            raise NotFound(f"{self.name}: {self._location(relative)} not found") from None
 
     def _images(self) -> Iterator[tuple[str, re.Match]]:
         for epoch in self._list(""):
@@ -66,51 +74,31 @@ class VlassQuickLookSource(Source):
                     if match and match["epoch"] == epoch.rstrip("/") and match["tile"] == tile.rstrip("/"):
                         yield image_path(match["epoch"], match["tile"], match.group(0)), match
 
-    def _location(self, relative: str) -> str:
-        return f"{self.root}/{relative}" if self.remote else os.path.join(self.root, relative)
-
     def _etag(self, location: str) -> str | None:
-        if self.remote:
-            head = self.http.head(location).headers
-            tag = head.get("ETag") or f"{head.get('Last-Modified')}-{head.get('Content-Length')}"
-            return tag
+        """ETag (HTTP), else size and modification time; ``None`` when the file is missing."""
         try:
-            st = os.stat(location)
+            info = self._call(self.fs.info, location)
         except FileNotFoundError:
             return None
-        return f"{st.st_size}-{st.st_mtime_ns}"
-
-    @contextmanager
-    def _open_location(self, location: str) -> Iterator[IO[bytes]]:
-        if self.remote:
-            with self.http.open(location) as stream:
-                yield stream
-        else:
-            with open(location, "rb") as fh:
-                yield fh
+        modified = info.get("mtime") or info.get("Last-Modified")
+        return info.get("ETag") or f"{info.get('size')}-{modified}"
 
     # Source API -------------------------------------------------------------------------------
-    def harvest(self, known: Mapping[str, str]) -> Iterator[HarvestItem]:
+    def candidates(self) -> Iterator[Candidate | Skipped]:
         for relative, match in self._images():
             location = self._location(relative)
             etag = self._etag(location)
             if etag is None:
                 yield Skipped(location, "image file missing from its directory")
-                continue
-            if etag and known.get(location) == etag:
-                yield Unchanged(location)
-                continue
-            try:
-                yield self._record(location, match, etag)
-            except CorruptData as exc:
-                yield Skipped(location, exc.message)
+            else:
+                yield Candidate(location, etag, partial(self._record, location, match, etag))
 
     def _record(self, location: str, match: re.Match, etag: str | None) -> DatasetRecord:
-        with self._open_location(location) as fh:
-            header = read_header(fh)
+        with self._call(self.fs.open, location, "rb", block_size=HEADER_BLOCK) as fh:
+            header = self._call(read_header, fh)
         meta = image_metadata(header)
-        with self._open_location(location) as fh:
-            sha256, size = sha256_of(fh)
+        with self._call(self.open_location, location) as fh:
+            sha256, size = self._call(sha256_of, fh)
         epoch, tile, name = match["epoch"], match["tile"], match["name"]
         release = None
         if meta.date_obs:
@@ -145,7 +133,12 @@ class VlassQuickLookSource(Source):
             etag=etag,
         )
 
+    def open_location(self, location: str) -> IO[bytes]:
+        """A sequential reader (over HTTP, one streamed GET)."""
+        return self.fs.open(location, "rb", block_size=0) if is_http(location) else self.fs.open(location, "rb")
+
     def open(self, record: DatasetRecord) -> IO[bytes]:
-        if self.remote:
-            return self.http.get(record.uri, stream=True).raw
-        return open(record.uri, "rb")
+        try:
+            return self._call(self.open_location, record.uri)
+        except FileNotFoundError:
+            raise NotFound(f"{record.uri} is gone from {self.name}") from None
