@@ -7,6 +7,14 @@ if ! { [ -x "$target/bin/batchspawner-singleuser" ] && [ -x "$target/bin/jupyter
   /usr/bin/python3 -m venv "$target"
   "$target/bin/pip" install -q "jupyterhub==6.1.1" "batchspawner==1.3.0" "jupyterlab>=4.4,<4.7" ipykernel
 fi
+# This checkout's jupyter-vlass (the server extension every user's server loads), rebuilt on each run
+# so the job environment never runs older code than the hub.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+wheels="$(mktemp -d)"
+trap 'rm -rf "$wheels"' EXIT
+"$target/bin/pip" wheel -q --no-deps -w "$wheels" "$repo"
+"$target/bin/pip" install -q "$wheels"/jupyter_vlass-*.whl
+"$target/bin/pip" install -q --force-reinstall --no-deps "$wheels"/jupyter_vlass-*.whl
 # rfc3987-syntax (pulled in by jsonschema[format-nongpl]) compiles 35 Lark parsers when imported, which
 # costs every server start about 0.9 s here; no Jupyter event schema uses the iri formats it checks, and
 # jsonschema skips those formats when it is absent (jupyter-server/jupyter_server#1559).

@@ -6,7 +6,8 @@ may approve large requests at ``/services/vlass/approvals``.
 
 Environment: VLASS_HUB_DIR (state), VLASS_HUB_PORT (8000), VLASS_HUB_API_PORT (8081),
 VLASS_PROXY_API_PORT (8001), VLASS_JOB_ENV (/opt/vlass-jobenv), VLASS_PROFILES, JUPYTER_VLASS_HUB_DB,
-VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline).
+VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline),
+VLASS_REGISTRY_DB (the dataset registry every user's server searches; default: each user's own).
 """
 
 import os
@@ -48,6 +49,8 @@ c.JupyterHub.spawner_class = spawner
 c.Spawner.http_timeout = 60
 c.Spawner.poll_interval = int(os.environ.get("VLASS_POLL_INTERVAL", "10"))
 c.Spawner.default_url = "/lab"
+if os.environ.get("VLASS_REGISTRY_DB"):  # one registry for everyone; each server shows what its user may see
+    c.Spawner.environment = {"JUPYTER_VLASS_DB": os.environ["VLASS_REGISTRY_DB"]}
 c.VlassProfilesSpawner.profiles_file = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
 c.VlassProfilesSpawner.db_url = db_url
 c.VlassProfilesSpawner.local_config = {"cmd": [f"{job_env}/bin/jupyterhub-singleuser"]}

@@ -1,16 +1,37 @@
-"""The single-user Jupyter server extension."""
+"""The single-user Jupyter server extension.
+
+It adds nothing heavy to a server's start: the registry (astropy, MOCs, SQLAlchemy) is opened by the
+first request that needs it.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, List, Unicode, default, validate
 
-from .federation import Registry
 from .federation.limits import parse_rate
 from .server.routes import handlers
-from .store import default_db_url
+from .store.location import default_db_url
+
+
+class RegistryOnDemand:
+    """The server's registry, opened on the first :meth:`get` (from any thread)."""
+
+    def __init__(self, db_url: str, **options):
+        self.db_url, self.options = db_url, options
+        self._registry = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._registry is None:
+                from .federation.registry import Registry
+
+                self._registry = Registry(self.db_url, **self.options)
+            return self._registry
 
 
 class VlassApp(ExtensionApp):
@@ -54,15 +75,26 @@ class VlassApp(ExtensionApp):
         return proposal["value"]
 
     def initialize_settings(self):
-        registry = Registry(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
-                            user_quota=self.user_quota or None, groups=())
+        registry = RegistryOnDemand(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
+                                    user_quota=self.user_quota or None, groups=())
         self.settings.update({"vlass_registry": registry, "vlass_deadline": self.deadline,
                               "vlass_cache_dir": self.cache_dir,
                               "vlass_local_groups": list(self.local_groups)})
-        self.log.info("jupyter-vlass registry: %s", registry.engine.url.render_as_string(hide_password=True))
+        self.log.info("jupyter-vlass registry: %s", redacted_url(self.db_url))
 
     def initialize_handlers(self):
         self.handlers.extend(handlers())
 
 
 main = launch_new_instance = VlassApp.launch_instance
+
+
+def redacted_url(url: str) -> str:
+    """A database URL with its password (if any) replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -7,25 +7,34 @@
 >>> hits = reg.search(Region.cone(SkyCoord(210 * u.deg, -19 * u.deg), 0.5 * u.deg))  # doctest: +SKIP
 """
 
-from .base import Skipped, Source, Unchanged
-from .credentials import Credentials, resolve_credentials
-from .footprints import Footprint, image_metadata
-from .ranking import Weights
-from .records import DatasetRecord, cite, citation_key
-from .region import Region
-from .registry import Registry
-from .results import Hit, SearchResult, SourceStatus
-from .sync import SyncReport
+from __future__ import annotations
 
-__all__ = [
-    "Credentials", "DatasetRecord", "Footprint", "Hit", "Region", "Registry", "SearchResult", "Skipped",
-    "Source", "SourceStatus", "SyncReport", "Unchanged", "Weights", "cite", "citation_key",
-    "image_metadata", "resolve_credentials", "search",
-]
+import importlib
+
+# Exported names and their modules, imported on first use: a Jupyter server that loads the extension
+# should not pay for astropy, MOCs and SQLAlchemy before the first search.
+_EXPORTS = {
+    "Skipped": "base", "Source": "base", "Unchanged": "base", "Credentials": "credentials",
+    "resolve_credentials": "credentials", "Footprint": "footprints", "image_metadata": "footprints",
+    "Weights": "ranking", "DatasetRecord": "records", "cite": "records", "citation_key": "records",
+    "Region": "region", "Registry": "registry", "Hit": "results", "SearchResult": "results",
+    "SourceStatus": "results", "SyncReport": "sync",
+}
+__all__ = sorted([*_EXPORTS, "search"])
 
 
-def search(region: Region, *, sources=None, deadline=None, db: str | None = None, **kwargs):
-    """Search the default registry (``JUPYTER_VLASS_DB`` or the user's SQLite file)."""
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def search(region, *, sources=None, deadline=None, db: str | None = None, **kwargs):
+    """Search the default registry (``JUPYTER_VLASS_DB`` or the user's SQLite file) around a :class:`Region`."""
+    from .registry import Registry
+
     registry = Registry(db)
     if deadline is not None:
         kwargs["deadline"] = deadline

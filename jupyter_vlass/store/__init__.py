@@ -1,7 +1,23 @@
-"""Persistence: SQLAlchemy models and engines (SQLite default, PostgreSQL for shared hubs)."""
+"""Persistence: SQLAlchemy models and engines (SQLite default, PostgreSQL for shared hubs).
 
-from .compute_models import AllocationRow, ApprovalRow, ChargeRow
-from .models import Base, DatasetRow, LineageRow, SourceRow
-from .session import DB_ENV, default_db_url, make_engine, session_factory
+Names are imported on first use, so reading :func:`default_db_url` costs no SQLAlchemy import.
+"""
 
-__all__ = ["AllocationRow", "ApprovalRow", "ChargeRow", "Base", "DatasetRow", "LineageRow", "SourceRow", "DB_ENV", "default_db_url", "make_engine", "session_factory"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "AllocationRow": "compute_models", "ApprovalRow": "compute_models", "ChargeRow": "compute_models",
+    "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",
+    "DB_ENV": "location", "default_db_url": "location", "make_engine": "session", "session_factory": "session",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

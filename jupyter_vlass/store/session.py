@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -13,14 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..exceptions import InvalidArgument
 from .migrate import ensure_current
 
-DB_ENV = "JUPYTER_VLASS_DB"
-
-
-def default_db_url() -> str:
-    if os.environ.get(DB_ENV):
-        return os.environ[DB_ENV]
-    data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return f"sqlite:///{data_home / 'jupyter-vlass' / 'registry.sqlite'}"
+from .location import default_db_url
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

@@ -21,7 +21,7 @@ class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
     @property
     def registry(self):
         """The registry as this caller may see it (restricted datasets only for the groups granted)."""
-        return self.settings["vlass_registry"].viewer(self.groups)
+        return self.settings["vlass_registry"].get().viewer(self.groups)
 
     @property
     def groups(self) -> list[str]:

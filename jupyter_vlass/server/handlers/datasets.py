@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import InvalidArgument
-from ...federation import Region
+from ... import federation  # its names load on first use
 from .base import VlassHandler, authenticated
 
 
@@ -34,7 +34,7 @@ class DatasetSearchHandler(VlassHandler):
         region_text = self.get_query_argument("region", None)
         if not region_text:
             raise InvalidArgument("missing query parameter 'region' (RA,DEC,RADIUS in degrees)")
-        region = Region.parse(region_text)
+        region = federation.Region.parse(region_text)
         deadline = parse_number(self.get_query_argument("deadline", None), "deadline",
                                 default=self.settings["vlass_deadline"])
         limit = parse_number(self.get_query_argument("limit", None), "limit", cast=int)

@@ -9,9 +9,7 @@ import os
 from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import InvalidArgument, UnknownSource
-from ...federation import Region
-from ...federation.cutout import cutout_fits
-from ...federation.tiles import TileCache
+from ... import federation  # its names load on first use
 from .base import VlassHandler, authenticated
 
 
@@ -23,6 +21,8 @@ class HipsHandler(VlassHandler):
         if not await self.blocking(registry.may_view_source, source_name):
             raise UnknownSource(f"no source named {source_name!r}")
         source = await self.blocking(registry.source, source_name)
+        from ...federation.tiles import TileCache
+
         cache = TileCache(self.settings["vlass_cache_dir"])
         local = await self.blocking(cache.fetch, source_name, source.options.get("hips"), path, source.credentials)
         kind = mimetypes.guess_type(local)[0] or "application/octet-stream"
@@ -42,13 +42,15 @@ class CutoutHandler(VlassHandler):
         region_text = self.get_query_argument("region", None)
         if not dataset_id or not region_text:
             raise InvalidArgument("query parameters 'id' and 'region' (RA,DEC,RADIUS) are required")
-        region = Region.parse(region_text)
+        region = federation.Region.parse(region_text)
         registry = self.registry
         record = await self.blocking(registry.get, dataset_id, self.get_query_argument("version", None))
         key = hashlib.sha256(f"{record.sha256 or record.uri}|{region}".encode()).hexdigest()
         target = os.path.join(self.settings["vlass_cache_dir"], "cutouts", key + ".fits")
         if not os.path.isfile(target):
             def make():
+                from ...federation.cutout import cutout_fits
+
                 with registry.open(record) as fh:
                     data = cutout_fits(fh, region)
                 os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -5,12 +5,9 @@ from __future__ import annotations
 from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import InvalidArgument, VlassError
-from ...federation import Region
-from ...federation.obscore import error_votable, in_band, parse_band, parse_pos, votable_bytes
 from .base import VlassHandler, authenticated
 
 VOTABLE = "application/x-votable+xml"
-ALL_SKY = Region.from_degrees(0.0, 90.0, 180.0)
 
 CAPABILITIES = """<?xml version="1.0" encoding="UTF-8"?>
 <vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0"
@@ -43,15 +40,20 @@ class Sia2QueryHandler(VlassHandler):
 
     def _fail(self, message: str, status: int = 400) -> None:
         self.set_status(status)
+        from ...federation.obscore import error_votable
+
         self.set_header("Content-Type", VOTABLE)
         self.finish(error_votable(message))
 
     @authenticated
     @authorized
     async def get(self):
+        from ...federation import Region
+        from ...federation.obscore import in_band, parse_band, parse_pos, votable_bytes
+
         params = self._params()
         try:
-            regions = parse_pos(params.get("POS", [])) or [ALL_SKY]
+            regions = parse_pos(params.get("POS", [])) or [Region.from_degrees(0.0, 90.0, 180.0)]
             bands = parse_band(params.get("BAND", []))
             maxrec = parse_maxrec(params.get("MAXREC", ["10000"])[-1])
             fmt = params.get("RESPONSEFORMAT", ["votable"])[-1].lower()
