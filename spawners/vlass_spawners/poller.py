@@ -58,12 +58,11 @@ class SchedulerPoller:
         return snapshot.jobs.get(job_id), snapshot
 
 
-_shared: dict[tuple, SchedulerPoller] = {}
-
-
-def shared_poller(*, exec_prefix: tuple[str, ...], interval: float, job_name: str) -> SchedulerPoller:
-    """The hub's one poller for these settings (created on first use, in the hub's event loop)."""
+def shared_poller(hub_settings: dict, *, exec_prefix: tuple[str, ...], interval: float,
+                  job_name: str) -> SchedulerPoller:
+    """The hub's one poller for these settings, kept in the hub's settings (created on first use)."""
+    pollers = hub_settings.setdefault("vlass_scheduler_pollers", {})
     key = (exec_prefix, interval, job_name)
-    if key not in _shared:
-        _shared[key] = SchedulerPoller(SlurmSite(exec_prefix=exec_prefix), interval=interval, job_name=job_name)
-    return _shared[key]
+    if key not in pollers:
+        pollers[key] = SchedulerPoller(SlurmSite(exec_prefix=exec_prefix), interval=interval, job_name=job_name)
+    return pollers[key]

@@ -94,8 +94,8 @@ class VlassSlurmSpawner(SlurmSpawner):
 
     @property
     def poller(self):
-        return shared_poller(exec_prefix=tuple(self.exec_prefix_argv), interval=self.scheduler_poll_interval,
-                             job_name=self.job_name)
+        return shared_poller(self.user.settings, exec_prefix=tuple(self.exec_prefix_argv),
+                             interval=self.scheduler_poll_interval, job_name=self.job_name)
 
     @property
     def store(self) -> HubStore:

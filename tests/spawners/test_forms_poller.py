@@ -6,7 +6,7 @@ from jupyter_vlass.compute.profiles import load_profiles, parse_profiles
 from jupyter_vlass.compute.scheduler import parse_squeue
 from tests.services import REPO
 from vlass_spawners.forms import options_from_form, render_form
-from vlass_spawners.poller import SchedulerPoller
+from vlass_spawners.poller import SchedulerPoller, shared_poller
 
 PROFILES = load_profiles(REPO / "hub_config" / "profiles.yaml")
 
@@ -52,3 +52,11 @@ def test_many_waiters_share_one_squeue_per_interval():
 
     calls = asyncio.run(scenario())
     assert calls <= 7  # 5 intervals (+ the loop's own ticks), not 250 calls
+
+
+def test_one_poller_per_hub_and_settings_kept_in_the_hubs_own_settings():
+    hub_a, hub_b = {}, {}
+    first = shared_poller(hub_a, exec_prefix=("sudo",), interval=5.0, job_name="jupyterhub-vlass")
+    assert shared_poller(hub_a, exec_prefix=("sudo",), interval=5.0, job_name="jupyterhub-vlass") is first
+    assert shared_poller(hub_a, exec_prefix=("sudo",), interval=2.0, job_name="jupyterhub-vlass") is not first
+    assert shared_poller(hub_b, exec_prefix=("sudo",), interval=5.0, job_name="jupyterhub-vlass") is not first
