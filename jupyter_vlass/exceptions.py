@@ -164,3 +164,23 @@ class DatabaseOutdated(VlassError):
 
     status = 503
     reason = "database_outdated"
+
+
+class InvalidManifest(InvalidRequest):
+    """A job manifest that fails its schema or its checks (the message names the JSON path)."""
+
+    reason = "invalid_manifest"
+
+
+class UnknownJob(VlassError):
+    """No job with that id that the caller may see."""
+
+    status = 404
+    reason = "unknown_job"
+
+
+class SiteUnavailable(VlassError):
+    """A compute site that is not configured, or cannot take jobs now."""
+
+    status = 503
+    reason = "site_unavailable"

@@ -45,3 +45,16 @@ def run_sync(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: 
     argv = _check_argv(argv)
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False)
     return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
+
+
+def start(argv: Sequence[str], *, log_path: str, cwd: str | None = None,
+          env: Mapping[str, str] | None = None) -> subprocess.Popen:
+    """Start ``argv`` in a session of its own, stdout and stderr appended to ``log_path``; don't wait.
+
+    For jobs that outlive the call. The caller keeps the Popen to reap it (``poll()``); a process whose
+    starter exits is adopted by init.
+    """
+    argv = _check_argv(argv)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                env=env, start_new_session=True)

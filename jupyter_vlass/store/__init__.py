@@ -10,7 +10,7 @@ import importlib
 _EXPORTS = {
     "AllocationRow": "compute_models", "ApprovalRow": "compute_models", "ChargeRow": "compute_models",
     "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",
-    "DB_ENV": "location", "default_db_url": "location", "make_engine": "session", "session_factory": "session",
+    "JobRow": "job_models", "CacheEntryRow": "job_models", "DB_ENV": "location", "default_db_url": "location", "make_engine": "session", "session_factory": "session",
 }
 __all__ = sorted(_EXPORTS)
 

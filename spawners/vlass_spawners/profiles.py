@@ -17,7 +17,7 @@ from jupyter_vlass.exceptions import VlassError
 
 from .forms import options_from_form, render_form
 from .hubstore import HubStore
-from .messages import when
+from jupyter_vlass.compute.messages import when
 from .slurm import VlassSlurmSpawner, http_error
 
 

@@ -24,6 +24,7 @@ from tornado import web
 from traitlets import Dict, Float, List, Unicode, default, observe
 
 from jupyter_vlass.compute.batch import JobSpec, render_batch_script
+from jupyter_vlass.compute.messages import reason_text, when
 from jupyter_vlass.compute.resources import ResourceRequest, request_from_options
 from jupyter_vlass.compute.scheduler import queue_position
 from jupyter_vlass.compute.slurm import SlurmSite, unix_account
@@ -32,7 +33,6 @@ from jupyter_vlass.web_errors import error_response
 
 from .api import port_report_installed
 from .hubstore import HubStore
-from .messages import reason_text, when
 from .poller import shared_poller
 
 SERVER_COMMAND = ["jupyterhub-singleuser"]  # started through jupyter_vlass.compute.report_port

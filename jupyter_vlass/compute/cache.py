@@ -1,0 +1,117 @@
+"""The result cache across sites, content-addressed by everything that determines a result.
+
+An entry says which site holds a copy of which result, with each file's sha256, size and modification
+time. A lookup checks the copy's sizes and times (cheap whatever the size, so a hit stays fast) and
+evicts a copy that changed; ``gc(verify=True)`` re-hashes every byte. Files are made read-only when cached.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from ..store import CacheEntryRow, JobRow
+from .staging import sha256_file
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    site: str
+    location: str
+    files: list[dict]
+    job_id: str
+
+
+def describe_files(location: Path, digests: list[dict]) -> list[dict]:
+    """``digests`` (name, sha256, size) with each file's modification time, the files made read-only."""
+    described = []
+    for item in digests:
+        path = location / item["name"]
+        path.chmod(0o444)
+        described.append({**item, "mtime_ns": path.stat().st_mtime_ns})
+    return described
+
+
+def _intact(entry: CacheEntryRow, *, verify: bool) -> bool:
+    for item in entry.files:
+        path = Path(entry.location) / item["name"]
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if st.st_size != item["size"] or st.st_mtime_ns != item.get("mtime_ns", st.st_mtime_ns):
+            return False
+        if verify and sha256_file(path) != item["sha256"]:
+            return False
+    return True
+
+
+class ResultCache:
+    def __init__(self, sessions):
+        self._sessions = sessions
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        """An intact copy of the result ``key`` at any site (the most recently used first), or None."""
+        with self._sessions.begin() as session:
+            rows = session.scalars(select(CacheEntryRow).where(CacheEntryRow.key == key)
+                                   .order_by(CacheEntryRow.last_used_at.desc())).all()
+            for row in rows:
+                if not _intact(row, verify=False):
+                    session.delete(row)  # the bytes changed: evicted, the job recomputes
+                    continue
+                row.hits += 1
+                row.last_used_at = utcnow()
+                return CacheEntry(row.key, row.site, row.location, list(row.files), row.job_id)
+        return None
+
+    def add(self, key: str, *, site: str, location: Path, files: list[dict], inputs: list[list[str]],
+            job_id: str, retention_days: int) -> None:
+        now = utcnow()
+        with self._sessions.begin() as session:
+            session.merge(CacheEntryRow(key=key, site=site, location=str(location), files=files, inputs=inputs,
+                                        job_id=job_id, created_at=now, last_used_at=now, hits=0,
+                                        expires_at=now + timedelta(days=retention_days)))
+
+    def stats(self) -> dict:
+        with self._sessions() as session:
+            entries = session.scalar(select(func.count()).select_from(CacheEntryRow))
+            per_site = dict(session.execute(select(CacheEntryRow.site, func.count())
+                                            .group_by(CacheEntryRow.site)).all())
+            size = sum(f["size"] for files in session.scalars(select(CacheEntryRow.files)) for f in files)
+            hits = session.scalar(select(func.count()).select_from(JobRow).where(JobRow.cached_from.is_not(None)))
+            computed = session.scalar(select(func.count()).select_from(JobRow)
+                                      .where(JobRow.cached_from.is_(None), JobRow.state == "done"))
+        lookups = hits + computed
+        return {"entries": entries, "bytes": size, "per_site": per_site, "hits": hits, "computed": computed,
+                "hit_rate": hits / lookups if lookups else None}
+
+    def gc(self, *, verify: bool = False, owned_under: Path | None = None) -> list[dict]:
+        """Drop expired entries and (with ``verify``) copies whose bytes changed; their files go too when
+        they lie under ``owned_under`` (the jobs directory)."""
+        removed = []
+        now = utcnow()
+        with self._sessions.begin() as session:
+            for row in session.scalars(select(CacheEntryRow)).all():
+                why = "expired" if row.expires_at <= now else None if _intact(row, verify=verify) else "changed"
+                if why is None:
+                    continue
+                removed.append({"key": row.key, "site": row.site, "location": row.location, "why": why})
+                session.execute(delete(CacheEntryRow).where(CacheEntryRow.key == row.key,
+                                                            CacheEntryRow.site == row.site))
+                location = Path(row.location).resolve()
+                if owned_under is not None and location.is_relative_to(owned_under.resolve()):
+                    for path in location.rglob("*"):
+                        if path.is_file():
+                            os.chmod(path, 0o644)
+                    shutil.rmtree(location, ignore_errors=True)
+        return removed

@@ -1,0 +1,99 @@
+"""What runs inside a job, at any site: ``python -m jupyter_vlass.compute.execute <job directory>``.
+
+It reads ``job.json`` (the notebook, its parameters, the staged inputs), runs the notebook with papermill
+in ``outputs/``, and leaves ``status.json`` (written atomically) saying how it ended: ``done`` with every
+output file's sha256, or ``failed`` with the failing cell's error. The site and the job monitor read only
+these files, so the same runner serves a local process, a Slurm job and a job reached over SSH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+JOB_FILE, STATUS_FILE, EXECUTED, OUTPUTS = "job.json", "status.json", "executed.ipynb", "outputs"
+
+
+def write_status(job_dir: Path, **status) -> None:
+    tmp = job_dir / f".{STATUS_FILE}.tmp"
+    tmp.write_text(json.dumps({**status, "time": time.time()}, sort_keys=True))
+    os.replace(tmp, job_dir / STATUS_FILE)
+
+
+def read_status(job_dir: str | os.PathLike) -> dict | None:
+    try:
+        return json.loads((Path(job_dir) / STATUS_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def file_digests(folder: Path) -> list[dict]:
+    """``[{name, sha256, size}]`` of every file under ``folder`` (names relative, sorted)."""
+    files = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        files.append({"name": path.relative_to(folder).as_posix(), "sha256": digest.hexdigest(),
+                      "size": path.stat().st_size})
+    return files
+
+
+def gpu_utilisation() -> str:
+    """``nvidia-smi``'s utilisation of the job's GPUs, or "unavailable"."""
+    if not shutil.which("nvidia-smi"):
+        return "unavailable"
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index,utilization.gpu", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unavailable"
+    return "; ".join(line.strip() for line in out.splitlines() if line.strip()) or "unavailable"
+
+
+def main(argv: list[str] | None = None) -> int:
+    job_dir = Path((argv or sys.argv[1:])[0]).resolve()
+    job = json.loads((job_dir / JOB_FILE).read_text())
+    outputs = job_dir / OUTPUTS
+    outputs.mkdir(exist_ok=True)
+    started = time.time()
+    where = {"host": socket.gethostname(), "pid": os.getpid(), "started": started,
+             "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "gpu_utilisation": gpu_utilisation()}
+    write_status(job_dir, state="running", **where)
+    import papermill
+
+    def cancelled(signum, _frame):  # scancel or the local site: stop the kernel too, then say so
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, cancelled)
+    try:
+        papermill.execute_notebook(str(job_dir / job["notebook"]), str(job_dir / EXECUTED),
+                                   parameters={**job["parameters"], "inputs": job["inputs"]},
+                                   cwd=str(outputs), kernel_name=job.get("kernel", "python3"),
+                                   progress_bar=False, log_output=True)
+    except papermill.PapermillExecutionError as exc:
+        write_status(job_dir, state="failed", elapsed_s=time.time() - started, **where,
+                     error={"cell": exc.exec_count, "ename": exc.ename, "evalue": str(exc.evalue)[:2000]})
+        return 1
+    except SystemExit:
+        write_status(job_dir, state="cancelled", elapsed_s=time.time() - started, **where)
+        raise
+    except Exception as exc:  # the kernel died, the notebook is unreadable...: failed, with why
+        write_status(job_dir, state="failed", elapsed_s=time.time() - started, **where,
+                     error={"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:2000]})
+        return 1
+    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=file_digests(outputs), **where)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

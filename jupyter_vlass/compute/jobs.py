@@ -1,0 +1,344 @@
+"""Analysis jobs: submit a manifest, watch it, cancel it, get its result; each user sees only their own.
+
+>>> jobs = Jobs(registry, sites={"local": LocalSite()}, root=".", owner="alice")    # doctest: +SKIP
+>>> job = jobs.submit(manifest)                                                      # doctest: +SKIP
+>>> job.wait().result()                                                              # doctest: +SKIP
+
+A submission is one job per owner and manifest (by the manifest's canonical digest), however often and
+however concurrently it is sent. Before anything runs, the result cache is asked for the digest of what
+determines the result; a hit at any site is the answer, says where it was cached and uses no compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import __version__
+from ..exceptions import InvalidManifest, UnknownDataset, UnknownJob, VlassError
+from ..store import JobRow
+from .cache import ResultCache, describe_files, utcnow
+from .execute import EXECUTED, JOB_FILE, OUTPUTS, read_status
+from .manifest import JobManifest
+from .notebook_check import check_notebook
+from .profiles import ProfileSet
+from .resources import ResourceRequest, request_from_options
+from .sites import Site
+from .staging import stage
+
+ACTIVE = ("staging", "queued", "running", "retrieving")
+ENDED = ("done", "failed", "cancelled")
+
+
+class Jobs:
+    """The jobs of ``owner``: manifests resolved through ``registry`` (as that user sees it), run at
+    ``sites``, notebooks and outputs under ``root`` (the user's notebook directory), job directories
+    under ``jobs_dir``."""
+
+    def __init__(self, registry, *, sites: Mapping[str, Site], root: str | Path, owner: str,
+                 jobs_dir: str | Path | None = None, profiles: ProfileSet | None = None, groups=()):
+        self.registry, self.sites, self.owner = registry, dict(sites), owner
+        self.root = Path(root).resolve()
+        self.jobs_dir = Path(jobs_dir or self.root / ".vlass-jobs").resolve()
+        self.profiles, self.groups = profiles, tuple(groups)
+        self.sessions = registry.Session
+        self.cache = ResultCache(self.sessions)
+
+    # submission ----------------------------------------------------------------------------------
+    def submit(self, document: object) -> Job:
+        manifest = JobManifest.from_json(document)
+        site = self.sites.get(manifest.site)
+        if site is None:
+            raise InvalidManifest(f"manifest $.site: {manifest.site!r} is not a site here "
+                                  f"(sites: {', '.join(sorted(self.sites))})")
+        notebook = check_notebook(self.root, manifest)
+        request = self._request(site, manifest)
+        records = self._inputs(manifest)
+        image = request.image.digest if request is not None and request.image else None
+        key = manifest.result_key([r.sha256 or r.uri for r in records], image_digest=image,
+                                  package_version=__version__)
+        job_id = "j" + hashlib.sha256(f"{self.owner}\0{manifest.digest}".encode()).hexdigest()[:16]
+        with self.sessions.begin() as session:
+            row = session.get(JobRow, job_id)
+            if row is not None and row.state not in ("failed", "cancelled"):
+                return Job(self, job_id)
+        hit = self.cache.lookup(key)
+        row = self._claim(job_id, manifest, key, site, attempt_if_ended=True,
+                          cached=hit.site if hit else None)
+        if row is None:  # another submission of the same manifest got there first
+            return Job(self, job_id)
+        if hit is not None:
+            self._finish(job_id, "done", f"cached on the {hit.site} site, not recomputed",
+                         result={"location": hit.location, "files": hit.files})
+            self._deliver(manifest, Path(hit.location), hit.files)
+            return Job(self, job_id)
+        try:
+            workdir = self.jobs_dir / self.owner / job_id
+            self._prepare(workdir, manifest, notebook, records, site)
+            site_job_id = site.submit(workdir, request)
+        except VlassError as error:
+            self._finish(job_id, "failed", error.message)
+            raise
+        with self.sessions.begin() as session:
+            row = session.get(JobRow, job_id)
+            row.site_job_id, row.workdir, row.updated_at = site_job_id, str(workdir), utcnow()
+            row.state = "running" if site.kind == "local" else "queued"
+            row.started_at = utcnow() if site.kind == "local" else None
+        return Job(self, job_id)
+
+    def _request(self, site: Site, manifest: JobManifest) -> ResourceRequest | None:
+        if site.kind == "local":
+            if manifest.resources or manifest.profile:
+                raise InvalidManifest("manifest $.resources: the local site takes no profile or resources")
+            return None
+        if self.profiles is None or not manifest.profile:
+            raise InvalidManifest(f"manifest $.profile: the {site.name} site needs a profile")
+        profile = self.profiles.get(manifest.profile, groups=self.groups)
+        if profile.policy is None:
+            raise InvalidManifest(f"manifest $.profile: {profile.name!r} is not a Slurm profile")
+        try:
+            return request_from_options(profile.policy, manifest.resources)
+        except VlassError as error:
+            raise InvalidManifest(f"manifest $.resources: {error.message}") from None
+
+    def _inputs(self, manifest: JobManifest) -> list:
+        records = []
+        for index, pin in enumerate(manifest.inputs):
+            try:
+                record = self.registry.get(pin.id, pin.version)
+            except UnknownDataset:
+                raise InvalidManifest(f"manifest $.inputs[{index}]: no dataset {pin.id!r} version "
+                                      f"{pin.version!r} that you may read") from None
+            if pin.sha256 and pin.sha256 != record.sha256:
+                raise InvalidManifest(f"manifest $.inputs[{index}].sha256: does not match the registry's "
+                                      f"{record.sha256} for {pin.id}@{pin.version}")
+            records.append(record)
+        return records
+
+    def _claim(self, job_id, manifest, key, site, *, attempt_if_ended, cached) -> JobRow | None:
+        now = utcnow()
+        try:
+            with self.sessions.begin() as session:
+                row = session.get(JobRow, job_id)
+                if row is None:
+                    row = JobRow(id=job_id, owner=self.owner, digest=manifest.digest, attempt=1, created_at=now)
+                    session.add(row)
+                elif row.state in ENDED and attempt_if_ended:
+                    row.attempt += 1
+                else:
+                    return None
+                row.result_key, row.manifest, row.site = key, manifest.to_json(), site.name
+                row.state, row.reason, row.cached_from, row.result = "staging", None, cached, None
+                row.site_job_id = row.workdir = row.started_at = row.ended_at = None
+                row.updated_at, row.su = now, 0.0
+            return row
+        except IntegrityError:
+            return None
+
+    def _prepare(self, workdir: Path, manifest: JobManifest, notebook: Path, records, site: Site) -> None:
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        (workdir / OUTPUTS).mkdir(parents=True)
+        shutil.copyfile(notebook, workdir / "notebook.ipynb")
+        scratch = self.jobs_dir / ".scratch"
+        inputs = {r.dataset_id: str(stage(self.registry, r, scratch)) for r in records}
+        (workdir / JOB_FILE).write_text(json.dumps({"notebook": "notebook.ipynb", "inputs": inputs,
+                                                    "parameters": dict(manifest.parameters)}, indent=1))
+        site.prepare(workdir)
+
+    # state ---------------------------------------------------------------------------------------
+    def _finish(self, job_id: str, state: str, reason: str | None, *, result: dict | None = None) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(JobRow, job_id)
+            row.state, row.reason, row.updated_at, row.ended_at = state, reason, utcnow(), utcnow()
+            if result is not None:
+                row.result = result
+
+    def refresh(self) -> None:
+        """Bring every active job of this owner up to date: one call per site for all of its jobs."""
+        with self.sessions() as session:
+            rows = session.scalars(select(JobRow).where(JobRow.owner == self.owner, JobRow.state.in_(ACTIVE),
+                                                        JobRow.site_job_id.is_not(None))).all()
+        by_site: dict[str, list[JobRow]] = {}
+        for row in rows:
+            by_site.setdefault(row.site, []).append(row)
+        for name, site_rows in by_site.items():
+            site = self.sites.get(name)
+            if site is None:
+                continue
+            states = site.states([r.site_job_id for r in site_rows])
+            for row in site_rows:
+                self._update(row, states[row.site_job_id])
+
+    def _update(self, row: JobRow, where) -> None:
+        if where.state == "pending":
+            self._set(row.id, state="queued", reason=where.detail)
+            return
+        if where.state == "running":
+            gpus = (read_status(row.workdir) or {}).get("gpu_utilisation")
+            detail = f"{where.detail}; GPU utilisation {gpus}" if gpus else where.detail
+            self._set(row.id, state="running", reason=detail, started_at=row.started_at or utcnow())
+            return
+        status = read_status(row.workdir)
+        if status is None or status.get("state") == "running":
+            self._finish(row.id, "failed", "the job ended without saying how (killed outside the platform?)")
+        elif status["state"] == "cancelled":
+            self._finish(row.id, "cancelled", "cancelled (SIGTERM: by you, or scancel outside the platform)")
+        elif status["state"] == "failed":
+            error = status.get("error") or {}
+            cell = f"cell {error.get('cell')}: " if error.get("cell") else ""
+            self._finish(row.id, "failed", f"{cell}{error.get('ename')}: {error.get('evalue')}")
+        else:
+            self._set(row.id, state="retrieving", reason="registering the results")
+            outputs = Path(row.workdir) / OUTPUTS
+            files = describe_files(outputs, status["files"])
+            manifest = JobManifest.from_json(row.manifest)
+            self.cache.add(row.result_key, site=row.site, location=outputs, files=files, job_id=row.id,
+                           inputs=[[p.id, p.version] for p in manifest.inputs],
+                           retention_days=manifest.retention_days)
+            self._deliver(manifest, outputs, files)
+            self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
+                         result={"location": str(outputs), "files": files, "host": status.get("host"),
+                                 "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation")})
+
+    def _set(self, job_id: str, **values) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(JobRow, job_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = utcnow()
+
+    def _deliver(self, manifest: JobManifest, location: Path, files: list[dict]) -> None:
+        """The results beside the notebook, at the manifest's output path (hard links when possible)."""
+        if manifest.output_path is None:
+            return
+        target = self.root / manifest.output_path
+        for item in files:
+            destination = target / item["name"]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.unlink(missing_ok=True)
+            try:
+                destination.hardlink_to(location / item["name"])
+            except OSError:
+                shutil.copyfile(location / item["name"], destination)
+
+    # queries and actions -------------------------------------------------------------------------
+    def row(self, job_id: str) -> JobRow:
+        with self.sessions() as session:
+            row = session.get(JobRow, job_id) if isinstance(job_id, str) else None
+            if row is None or row.owner != self.owner:
+                raise UnknownJob(f"no job {str(job_id)[:40]!r}")
+            return row
+
+    def get(self, job_id: str) -> Job:
+        self.row(job_id)
+        return Job(self, job_id)
+
+    def list(self, *, refresh: bool = True) -> list[Job]:
+        if refresh:
+            self.refresh()
+        with self.sessions() as session:
+            ids = session.scalars(select(JobRow.id).where(JobRow.owner == self.owner)
+                                  .order_by(JobRow.created_at.desc())).all()
+        return [Job(self, i) for i in ids]
+
+    def cancel(self, job_id: str) -> Job:
+        row = self.row(job_id)
+        if row.state in ENDED:
+            return Job(self, job_id)
+        site = self.sites.get(row.site)
+        if site is not None and row.site_job_id:
+            site.cancel(row.site_job_id)
+        self._finish(job_id, "cancelled", "cancelled by you")
+        return Job(self, job_id)
+
+    def log(self, job_id: str, *, lines: int = 200) -> str:
+        row = self.row(job_id)
+        if not row.workdir:
+            return ""
+        try:
+            text = (Path(row.workdir) / "job.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-max(1, min(lines, 10000)):])
+
+
+class Job:
+    """One job, as its owner sees it; every read refreshes the jobs still running."""
+
+    def __init__(self, jobs: Jobs, job_id: str):
+        self.jobs, self.id = jobs, job_id
+
+    def status(self) -> dict:
+        row = self.jobs.row(self.id)
+        if row.state in ACTIVE:
+            self.jobs.refresh()
+            row = self.jobs.row(self.id)
+        return to_json(row)
+
+    @property
+    def state(self) -> str:
+        return self.status()["state"]
+
+    def wait(self, timeout: float = 3600.0, interval: float = 1.0) -> Job:
+        deadline = time.monotonic() + timeout
+        while self.state not in ENDED:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} still {self.state} after {timeout:g} s")
+            time.sleep(interval)
+        return self
+
+    def cancel(self) -> Job:
+        return self.jobs.cancel(self.id)
+
+    def result(self) -> dict[str, Path]:
+        """Output file name -> path (raises unless the job is done)."""
+        status = self.status()
+        if status["state"] != "done":
+            raise InvalidManifest(f"job {self.id} is {status['state']}: {status.get('reason') or 'no result yet'}",
+                                  reason="job_not_done")
+        location = Path(status["result"]["location"])
+        return {f["name"]: location / f["name"] for f in status["result"]["files"]}
+
+    def executed_notebook(self) -> Path | None:
+        row = self.jobs.row(self.id)
+        path = Path(row.workdir) / EXECUTED if row.workdir else None
+        return path if path and path.exists() else None
+
+    def log(self, lines: int = 200) -> str:
+        return self.jobs.log(self.id, lines=lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        s = self.status()
+        files = "".join(f"<li><code>{html.escape(f['name'])}</code> {f['size']:,} B</li>"
+                        for f in (s.get("result") or {}).get("files", []))
+        return (f"<div><b>Job {html.escape(s['id'])}</b> on <i>{html.escape(s['site'])}</i>: "
+                f"<b>{html.escape(s['state'])}</b> {html.escape(s.get('reason') or '')}"
+                f"{'<ul>' + files + '</ul>' if files else ''}</div>")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def to_json(row: JobRow) -> dict:
+    ended = row.ended_at or utcnow()
+    elapsed = (ended - row.started_at).total_seconds() if row.started_at else None
+    manifest = row.manifest or {}
+    return {"id": row.id, "owner": row.owner, "state": row.state, "reason": row.reason, "site": row.site,
+            "site_job_id": row.site_job_id, "cached_from": row.cached_from, "attempt": row.attempt,
+            "notebook": manifest.get("notebook", {}).get("path"), "inputs": manifest.get("inputs", []),
+            "parameters": manifest.get("parameters", {}), "digest": row.digest, "result_key": row.result_key,
+            "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
+            "started_at": _iso(row.started_at), "ended_at": _iso(row.ended_at), "elapsed_s": elapsed,
+            "walltime_s": None, "result": row.result, "su": row.su}

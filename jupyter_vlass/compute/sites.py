@@ -1,0 +1,187 @@
+"""Where analysis jobs run, behind one small interface: ``local`` (a process on this machine) and
+``slurm`` (a batch job from the packaged template, as the spawner submits servers).
+
+Each runs ``python -m jupyter_vlass.compute.execute <job directory>`` as the submitting user, never as
+root, through :mod:`.runner`. A site reports only whether a job is pending (with Slurm's reason, queue
+position and estimated start), running (and where) or gone; how it ended is in the job directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import signal
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import SchedulerUnavailable, SiteUnavailable
+from . import scheduler
+from .batch import JobSpec, render_batch_script
+from .messages import reason_text, when
+from .resources import ResourceRequest
+from .runner import start
+from .slurm import SlurmSite, unix_account
+
+EXECUTE = "jupyter_vlass.compute.execute"
+JOB_NAME = "vlass-analysis"
+
+
+@dataclass(frozen=True)
+class SiteState:
+    state: str  # pending | running | gone
+    detail: str = ""  # in words: Slurm's reason, queue position and estimated start; or where it runs
+    nodes: str = ""
+
+
+class Site(ABC):
+    """A place jobs run. ``account``: the unix account jobs run as when this process is root."""
+
+    kind: str
+
+    def __init__(self, name: str, *, python: str | None = None, account: str | None = None,
+                 exec_prefix: tuple[str, ...] = ("sudo", "-E", "-u", "{account}")):
+        self.name, self.python = name, python or sys.executable
+        self.account = unix_account(account) if account else None
+        self.exec_prefix = exec_prefix
+        if os.geteuid() == 0 and not self.account:
+            raise SiteUnavailable(f"site {name}: jobs never run as root; give the site an account to run them as")
+
+    def prefix(self) -> list[str]:
+        if not self.account:
+            return []
+        return [self.account if part == "{account}" else part for part in self.exec_prefix]
+
+    def prepare(self, workdir: Path) -> None:
+        """Make the job directory the job's own (when this process is root and jobs run as an account)."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        if self.account and os.geteuid() == 0:
+            entry = pwd.getpwnam(self.account)
+            for path in (workdir, *workdir.rglob("*")):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def job_env(self) -> dict[str, str]:
+        """The job's environment: the account's own home and name, nothing of this process's."""
+        account = self.account or pwd.getpwuid(os.getuid()).pw_name
+        entry = pwd.getpwnam(account)
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": entry.pw_dir, "USER": account,
+                "LOGNAME": account, "LANG": "C.UTF-8"}
+
+    def command(self, workdir: Path) -> list[str]:
+        return [self.python, "-m", EXECUTE, str(workdir)]
+
+    @abstractmethod
+    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
+        """Start the job; return the site's id for it."""
+
+    @abstractmethod
+    def states(self, ids: list[str]) -> dict[str, SiteState]:
+        """Where each job stands, for all of them at once."""
+
+    @abstractmethod
+    def cancel(self, site_job_id: str) -> None:
+        """Stop the job (the runner records it as cancelled)."""
+
+
+class LocalSite(Site):
+    """Jobs as processes on this machine (papermill through the runner)."""
+
+    kind = "local"
+
+    def __init__(self, name: str = "local", **kwargs):
+        super().__init__(name, **kwargs)
+        self._started: dict[str, object] = {}  # pid -> Popen, reaped when polled
+
+    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
+        proc = start(self.prefix() + self.command(workdir), log_path=str(workdir / "job.log"), cwd=str(workdir),
+                     env=self.job_env())
+        self._started[str(proc.pid)] = proc
+        return str(proc.pid)
+
+    def states(self, ids: list[str]) -> dict[str, SiteState]:
+        found = {}
+        for pid in ids:
+            proc = self._started.get(pid)
+            if proc is not None and proc.poll() is not None:
+                self._started.pop(pid, None)
+            alive = _runs_job(pid)
+            found[pid] = SiteState("running", f"process {pid} on this machine") if alive else SiteState("gone")
+        return found
+
+    def cancel(self, site_job_id: str) -> None:
+        if _runs_job(site_job_id):
+            try:
+                os.killpg(int(site_job_id), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _runs_job(pid: str) -> bool:
+    """Whether ``pid`` is alive (not a zombie) and still one of our job runners (pids are reused)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and EXECUTE.encode() in cmdline
+
+
+class SlurmJobSite(Site):
+    """Jobs as Slurm batch jobs; ``environment`` is the virtual environment the job activates."""
+
+    kind = "slurm"
+
+    def __init__(self, name: str = "slurm", *, environment: str, poll_interval: float = 2.0,
+                 slurm: SlurmSite | None = None, **kwargs):
+        super().__init__(name, python=f"{environment}/bin/python", **kwargs)
+        self.environment, self.poll_interval = environment, poll_interval
+        self.slurm = slurm or SlurmSite(exec_prefix=self.exec_prefix)
+        self._snapshot: tuple[float, dict[str, scheduler.JobState]] = (0.0, {})
+        self._lock = threading.Lock()
+
+    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
+        if request is None:
+            raise SiteUnavailable(f"site {self.name}: a Slurm job needs a profile (resources)")
+        script = render_batch_script(request, JobSpec(
+            job_name=JOB_NAME, output_path=str(workdir / "job.log"), workdir=str(workdir),
+            command=self.command(workdir), export_vars=["PATH", "HOME", "USER", "LANG"],
+            environment=self.environment))
+        env = {**self.job_env(), "SLURM_EXPORT_ENV": "ALL"}
+        return asyncio.run(self.slurm.submit(script, account=self.account, env=env))
+
+    def _queue(self) -> dict[str, scheduler.JobState]:
+        """One ``squeue`` per poll interval for every job of this site, however many ask."""
+        with self._lock:
+            taken, jobs = self._snapshot
+            if time.monotonic() - taken >= self.poll_interval:
+                jobs = asyncio.run(self.slurm.queue(job_name=JOB_NAME))
+                self._snapshot = (time.monotonic(), jobs)
+            return jobs
+
+    def states(self, ids: list[str]) -> dict[str, SiteState]:
+        try:
+            jobs = self._queue()
+        except SchedulerUnavailable as error:
+            return {i: SiteState("pending", f"Slurm is not answering ({error.message}); will retry") for i in ids}
+        found = {}
+        for job_id in ids:
+            line = jobs.get(job_id)
+            if line is None:
+                found[job_id] = SiteState("gone")
+            elif line.pending:
+                position = scheduler.queue_position(jobs, job_id)
+                where = f", position {position} in the queue" if position else ""
+                found[job_id] = SiteState("pending", f"pending in {line.partition} ({reason_text(line.reason)})"
+                                                     f"{where}, estimated start {when(line.start)}")
+            else:
+                found[job_id] = SiteState("running", f"running on {line.nodes} for {line.elapsed}", line.nodes)
+        return found
+
+    def cancel(self, site_job_id: str) -> None:
+        asyncio.run(self.slurm.cancel(site_job_id, account=self.account))
+        with self._lock:
+            self._snapshot = (0.0, {})

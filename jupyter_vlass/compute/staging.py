@@ -1,0 +1,58 @@
+"""Inputs copied to a site's scratch directory, content-addressed and verified by sha256.
+
+A copy that is already there with the same bytes is not copied again; a copy is written to ``.part``
+and renamed only once its digest matches, so an interrupted transfer never leaves a wrong file behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from ..exceptions import CorruptData
+
+CHUNK = 1 << 20
+Progress = Callable[[int, int | None], None]  # bytes so far, total (None when unknown)
+
+
+def staged_name(sha256: str, uri: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", posixpath.basename(uri.rstrip("/")))[-80:] or "data"
+    return f"{sha256}-{base}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stage(registry, record, scratch: Path, *, progress: Progress | None = None) -> Path:
+    """The dataset version's bytes under ``scratch``, verified against ``record.sha256``."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    target = scratch / staged_name(record.sha256 or hashlib.sha256(record.uri.encode()).hexdigest(), record.uri)
+    if target.exists() and (record.sha256 is None or sha256_file(target) == record.sha256):
+        if progress:
+            progress(target.stat().st_size, target.stat().st_size)
+        return target
+    part = target.with_name(target.name + ".part")
+    digest, done = hashlib.sha256(), 0
+    with registry.open(record) as src, open(part, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, record.size)
+    if record.sha256 and digest.hexdigest() != record.sha256:
+        part.unlink()
+        raise CorruptData(f"{record.dataset_id}@{record.version}: the bytes read do not match its sha256; "
+                          "nothing was staged")
+    os.chmod(part, 0o644)
+    os.replace(part, target)
+    return target
