@@ -189,7 +189,8 @@ class Jobs:
             return
         status = read_status(row.workdir)
         if status is None or status.get("state") == "running":
-            self._finish(row.id, "failed", "the job ended without saying how (killed outside the platform?)")
+            why = where.detail or "killed outside the platform?"
+            self._finish(row.id, "failed", f"the job ended without saying how ({why})")
         elif status["state"] == "cancelled":
             self._finish(row.id, "cancelled", "cancelled (SIGTERM: by you, or scancel outside the platform)")
         elif status["state"] == "failed":

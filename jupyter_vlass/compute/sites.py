@@ -177,8 +177,10 @@ class SlurmJobSite(Site):
                 where = f", position {position} in the queue" if position else ""
                 found[job_id] = SiteState("pending", f"pending in {line.partition} ({reason_text(line.reason)})"
                                                      f"{where}, estimated start {when(line.start)}")
-            else:
+            elif line.running:
                 found[job_id] = SiteState("running", f"running on {line.nodes} for {line.elapsed}", line.nodes)
+            else:  # squeue --states=all still lists it for a while: how Slurm ended it
+                found[job_id] = SiteState("gone", f"Slurm ended it: {line.state}")
         return found
 
     def cancel(self, site_job_id: str) -> None:
