@@ -51,6 +51,14 @@ class VlassApp(ExtensionApp):
     ).tag(config=True)
     local_groups = List(Unicode(), help="Groups of the server's user when no hub says (restricted and embargoed "
                                         "datasets are shown to the groups their source grants).").tag(config=True)
+    job_sites = Dict({"local": {"kind": "local"}},
+                     help="Where analysis jobs may run: {name: {kind: local|slurm, ...}} (slurm needs "
+                          "'environment', the virtual environment jobs activate).").tag(config=True)
+    job_profiles_file = Unicode("", help="The admins' profiles YAML that Slurm jobs choose from.").tag(config=True)
+    jobs_dir = Unicode(help="Where job directories and staged inputs go (must be visible to the sites' nodes).").tag(
+        config=True)
+    job_account = Unicode("", help="The unix account jobs run as when this server runs as root (never root "
+                                   "itself); empty: the server's own user.").tag(config=True)
     use_hub_token = Bool(False, help="Use the hub-provided access token (JUPYTER_VLASS_ACCESS_TOKEN, from "
                                      "the authenticator's auth_state) for sources without their own.").tag(config=True)
 
@@ -61,6 +69,11 @@ class VlassApp(ExtensionApp):
     @default("cache_dir")
     def _default_cache_dir(self):
         return os.path.join(os.path.expanduser("~"), ".cache", "jupyter-vlass")
+
+    @default("jobs_dir")
+    def _default_jobs_dir(self):
+        data_home = os.environ.get("XDG_DATA_HOME", os.path.join(os.path.expanduser("~"), ".local", "share"))
+        return os.path.join(data_home, "jupyter-vlass", "jobs")
 
     @validate("deadline")
     def _valid_deadline(self, proposal):
@@ -77,7 +90,9 @@ class VlassApp(ExtensionApp):
     def initialize_settings(self):
         registry = RegistryOnDemand(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
                                     user_quota=self.user_quota or None, groups=())
-        self.settings.update({"vlass_registry": registry, "vlass_deadline": self.deadline,
+        jobs = JobSitesOnDemand(self.job_sites, account=self.job_account or None, profiles=self.job_profiles_file,
+                                jobs_dir=self.jobs_dir, root=self.serverapp.root_dir)
+        self.settings.update({"vlass_registry": registry, "vlass_jobs": jobs, "vlass_deadline": self.deadline,
                               "vlass_cache_dir": self.cache_dir,
                               "vlass_local_groups": list(self.local_groups)})
         self.log.info("jupyter-vlass registry: %s", redacted_url(self.db_url))
@@ -87,6 +102,33 @@ class VlassApp(ExtensionApp):
 
 
 main = launch_new_instance = VlassApp.launch_instance
+
+
+class JobSitesOnDemand:
+    """The server's job sites and profiles, built on the first jobs request (a bad setting is a 503 then)."""
+
+    def __init__(self, config: dict, *, account: str | None, profiles: str, jobs_dir: str, root: str):
+        self.config, self.account, self.profiles_file = config, account, profiles
+        self.jobs_dir, self.root = jobs_dir, root
+        self._built = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[dict, object]:
+        """``(sites, profiles or None)``."""
+        from .exceptions import SiteUnavailable, VlassError
+
+        with self._lock:
+            if self._built is None:
+                from .compute.profiles import load_profiles
+                from .compute.sites import sites_from_config
+
+                try:
+                    sites = sites_from_config(self.config, account=self.account)
+                    profiles = load_profiles(self.profiles_file) if self.profiles_file else None
+                except VlassError as error:
+                    raise SiteUnavailable(f"jobs are not set up on this server: {error.message}") from None
+                self._built = (sites, profiles)
+            return self._built
 
 
 def redacted_url(url: str) -> str:

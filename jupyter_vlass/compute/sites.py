@@ -187,3 +187,31 @@ class SlurmJobSite(Site):
         asyncio.run(self.slurm.cancel(site_job_id, account=self.account))
         with self._lock:
             self._snapshot = (0.0, {})
+
+
+SITE_KINDS = {"local": LocalSite, "slurm": SlurmJobSite}
+_SITE_KEYS = {"local": {"kind", "python"}, "slurm": {"kind", "environment", "poll_interval"}}
+
+
+def sites_from_config(config: object, *, account: str | None = None) -> dict[str, Site]:
+    """Sites from ``{name: {"kind": "local" | "slurm", ...}}``, each problem named by its key."""
+    from ..exceptions import InvalidRequest
+    from ..patterns import PLAIN_NAME
+
+    if not isinstance(config, dict) or not config:
+        raise InvalidRequest("job sites: expected an object of site name -> settings")
+    sites = {}
+    for name, settings in config.items():
+        if not isinstance(name, str) or not PLAIN_NAME.match(name) or not isinstance(settings, dict):
+            raise InvalidRequest(f"job sites: {str(name)[:32]!r} must be a plain name with an object of settings")
+        kind = settings.get("kind")
+        if kind not in SITE_KINDS:
+            raise InvalidRequest(f"job sites.{name}.kind: must be one of {', '.join(SITE_KINDS)}")
+        unknown = set(settings) - _SITE_KEYS[kind]
+        if unknown:
+            raise InvalidRequest(f"job sites.{name}: unknown setting {sorted(unknown)[0]!r}")
+        if kind == "slurm" and not isinstance(settings.get("environment"), str):
+            raise InvalidRequest(f"job sites.{name}.environment: the virtual environment jobs run in is required")
+        options = {k: v for k, v in settings.items() if k != "kind"}
+        sites[name] = SITE_KINDS[kind](name, account=account, **options)
+    return sites

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
+from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
 from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
 
@@ -15,6 +16,10 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/sources/(?P<name>[^/]+)/sync", SourceSyncHandler),
         (r"/vlass/api/cutout", CutoutHandler),
         (r"/vlass/hips/(?P<source_name>[^/]+)/(?P<path>.+)", HipsHandler),
+        (r"/vlass/api/jobs", JobsHandler),
+        (r"/vlass/api/jobs/(?P<job_id>[^/]+)", JobHandler),
+        (r"/vlass/api/jobs/(?P<job_id>[^/]+)/log", JobLogHandler),
+        (r"/vlass/api/cache", CacheHandler),
         (r"/vlass/sia2/query", Sia2QueryHandler),
         (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
     ]

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture
-def server_url(tmp_path, demo_registry, data_server):
+def server_url(tmp_path, demo_registry, data_server, job_accounts):
     demo_registry.add_source("vo", "sia2", f"{data_server.url}/sia2")
     port = free_port()
     config = tmp_path / "jupyter_server_config.py"
@@ -31,6 +31,8 @@ def server_url(tmp_path, demo_registry, data_server):
         f"c.VlassApp.db_url = {demo_registry.engine.url.render_as_string(hide_password=False)!r}\n"
         f"c.VlassApp.cache_dir = {str(tmp_path / 'cache')!r}\n"
         "c.ServerApp.allow_root = True\n"
+        f"c.VlassApp.job_account = {job_accounts[0]!r}\n"
+        f"c.VlassApp.jobs_dir = {str(tmp_path / 'jobs')!r}\n"
         "c.VlassApp.deadline = 2.0\n")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     log = open(tmp_path / "server.log", "wb")

@@ -33,6 +33,17 @@ class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
         return list(self.settings.get("vlass_local_groups", []))
 
     @property
+    def owner(self) -> str:
+        """Whose jobs these are: the hub user who logged in, else the unix user this server runs as (a
+        server outside a hub has one user; its token logins get a random name per request)."""
+        hub_user = getattr(self.current_user, "hub_user", None)
+        if isinstance(hub_user, dict) and isinstance(hub_user.get("name"), str):
+            return hub_user["name"]
+        import getpass
+
+        return getpass.getuser()
+
+    @property
     def username(self) -> str | None:
         user = self.current_user
         return getattr(user, "username", None) or (user if isinstance(user, str) else None)

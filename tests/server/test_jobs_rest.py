@@ -1,0 +1,85 @@
+"""/vlass/api/jobs through a real jupyter_server: submit a manifest, watch, read the log, cancel; the
+result cache figures; bad manifests are 400 naming the JSON path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from tests.compute.jobs_fixtures import manifest, slow_notebook
+from tests.hub import JOB_ENV
+
+FIRST = "tacc:first/J105007+304037.fits"
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def jp_root_dir(area):
+    return area
+
+
+@pytest.fixture
+def jp_server_config(area, demo_registry, job_env, job_accounts):
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_vlass": True}},
+            "VlassApp": {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
+                         "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                         "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}}
+
+
+async def call(jp_fetch, method, *path, body=None, **params):
+    kwargs = {"method": method, "params": params}
+    if body is not None:
+        kwargs["body"] = json.dumps(body)
+    response = await jp_fetch("vlass", "api", *path, **kwargs)
+    return response.code, json.loads(response.body)
+
+
+async def until_ended(jp_fetch, job_id, timeout=150):
+    for _ in range(int(timeout / 0.5)):
+        _, job = await call(jp_fetch, "GET", "jobs", job_id)
+        if job["state"] in ("done", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"job {job_id} still {job['state']}")
+
+
+async def test_submit_watch_log_and_the_cache(jp_fetch, area, demo_registry):
+    doc = manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0})
+    code, job = await call(jp_fetch, "POST", "jobs", body=doc)
+    assert code == 201 and job["state"] in ("running", "done") and job["site"] == "local"
+    _, again = await call(jp_fetch, "POST", "jobs", body=doc)
+    assert again["id"] == job["id"]
+    done = await until_ended(jp_fetch, job["id"])
+    assert done["state"] == "done" and {f["name"] for f in done["result"]["files"]} >= {"catalogue.ecsv"}
+    _, listed = await call(jp_fetch, "GET", "jobs")
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+    _, log = await call(jp_fetch, "GET", "jobs", job["id"], "log", lines="50")
+    assert "Executing notebook" in log["log"] or "Kernel" in log["log"]
+    _, cache = await call(jp_fetch, "GET", "cache")
+    assert cache["entries"] == 1 and cache["per_site"] == {"local": 1} and cache["computed"] == 1
+
+
+async def test_cancel_through_rest(jp_fetch, area):
+    _, job = await call(jp_fetch, "POST", "jobs", body=manifest(area, notebook=slow_notebook(area),
+                                                                parameters={"seconds": 120}))
+    _, cancelled = await call(jp_fetch, "DELETE", "jobs", job["id"])
+    assert cancelled["state"] == "cancelled" and cancelled["reason"] == "cancelled by you"
+
+
+@pytest.mark.parametrize("path, body, status, reason, words", [
+    (("jobs",), {"manifest_version": 2, "site": "local", "notebook": {"path": "a.ipynb", "sha256": "0" * 64}},
+     400, "invalid_manifest", "$.manifest_version"),
+    (("jobs",), {"manifest_version": 1}, 400, "invalid_manifest", "'notebook' is a required property"),
+    (("jobs",), {"manifest_version": 1, "site": "local", "notebook": {"path": "/etc/passwd", "sha256": "0" * 64}},
+     400, "invalid_manifest", "$.notebook.path"),
+    (("jobs", "j0000000000000000"), None, 404, "unknown_job", "no job"),
+    (("jobs", "j0000000000000000", "log"), None, 404, "unknown_job", "no job"),
+])
+async def test_errors_are_json_with_a_reason(jp_fetch, path, body, status, reason, words):
+    with pytest.raises(HTTPClientError) as info:
+        await call(jp_fetch, "POST" if body is not None else "GET", *path, body=body)
+    error = json.loads(info.value.response.body)
+    assert info.value.code == status and error["reason"] == reason and words in error["message"]
