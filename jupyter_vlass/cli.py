@@ -1,4 +1,4 @@
-"""``jupyter-vlass`` (also ``jupyter vlass``): sources, sync, search and dataset details."""
+"""``jupyter-vlass`` (also ``jupyter vlass``): sources, sync, search, dataset details, analysis jobs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_jobs import add_commands as add_job_commands
 from .exceptions import VlassError
 from .store import DB_ENV
 
@@ -273,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="")
         p.add_argument("--by", default=os.environ.get("USER", "admin"))
         p.set_defaults(fn=cmd_approvals_decide)
+
+    add_job_commands(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(dest="action", required=True)
     p = db.add_parser("upgrade", help="upgrade the schema (run after installing a new release; keeps all data)")

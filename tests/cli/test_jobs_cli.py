@@ -1,0 +1,61 @@
+"""``jupyter-vlass jobs`` and ``cache`` as a user types them: the real CLI, a real notebook, real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.compute.jobs_fixtures import manifest
+from tests.hub import JOB_ENV
+
+FIRST = "tacc:first/J105007+304037.fits"
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def cli(demo_registry, area, job_env, job_accounts):
+    config = area / "jobs.yaml"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    db = demo_registry.engine.url.render_as_string(hide_password=False)
+
+    def run(*args, stdin=None):
+        group, action, *rest = args
+        argv = [sys.executable, "-m", "jupyter_vlass.cli", "--db", db, group, action, "--config", str(config),
+                "--root", str(area), *rest]
+        return subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=240)
+    return run
+
+
+def test_submit_wait_list_show_logs_and_cache(cli, area, demo_registry):
+    path = area / "job.json"
+    path.write_text(json.dumps(manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0})))
+    done = cli("jobs", "submit", str(path), "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["state"] == "done" and "running" in done.stderr
+    again = cli("jobs", "submit", "-", "--json", stdin=path.read_text())
+    assert json.loads(again.stdout)["id"] == job["id"]
+    listed = cli("jobs", "list")
+    assert listed.returncode == 0 and job["id"] in listed.stdout and "done" in listed.stdout
+    shown = cli("jobs", "show", job["id"])
+    assert "catalogue.ecsv" in shown.stdout and "sha256:" in shown.stdout
+    assert cli("jobs", "logs", job["id"], "--lines", "20").returncode == 0
+    stats = json.loads(cli("cache", "stats", "--json").stdout)
+    assert stats["entries"] == 1 and stats["computed"] == 1
+    assert cli("cache", "gc", "--verify").stdout.strip() == "removed 0 cached results"
+
+
+@pytest.mark.parametrize("args, stdin, words", [
+    (("jobs", "submit", "-"), "{not json", "cannot read the manifest"),
+    (("jobs", "submit", "-"), json.dumps({"manifest_version": 1, "site": "local"}), "manifest $: 'notebook'"),
+    (("jobs", "show", "j0000000000000000"), None, "no job"),
+    (("jobs", "cancel", "'; rm -rf /"), None, "no job"),
+    (("jobs", "logs", "x", "--lines", "0"), None, "from 1 to 10000"),
+])
+def test_bad_input_exits_2_with_a_message(cli, args, stdin, words):
+    done = cli(*args, stdin=stdin)
+    assert done.returncode == 2 and words in done.stderr, (done.returncode, done.stderr)
