@@ -20,3 +20,35 @@ def test_browser_shows_bad_region_instead_of_raising(demo_registry):
     browser = DatasetBrowser(demo_registry, region="500,0,1")
     assert browser.search() is None
     assert "RA must be in" in browser.message.value
+
+
+def test_job_launcher_toggles_sites_submits_and_monitors(demo_registry, area, job_env, job_accounts):
+    from jupyter_vlass.compute.jobs import Jobs
+    from jupyter_vlass.compute.profiles import load_profiles
+    from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite
+    from jupyter_vlass.widgets import JobLauncher
+    from tests.hub import JOB_ENV
+    from tests.services import REPO
+
+    sites = {"local": LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0]),
+             "slurm": SlurmJobSite(environment=str(JOB_ENV), account=job_accounts[0])}
+    jobs = Jobs(demo_registry, sites=sites, root=area, owner="alice", jobs_dir=area / "jobs",
+                profiles=load_profiles(REPO / "hub_config" / "profiles.yaml"))
+    launcher = JobLauncher(jobs, inputs=["tacc:first/J105007+304037.fits"], parameters={"threshold": 4.0})
+    assert [label for label, _ in launcher.site.options] == ["Run on Local GPU", "Run on TACC (Slurm)"]
+    assert launcher.profile.layout.display == "none" and "tacc-a100" in launcher.profile.options
+    launcher.site.value = "slurm"
+    assert launcher.profile.layout.display is None
+    launcher.site.value = "local"
+
+    launcher.parameters.value = "{not json"
+    launcher.button.click()
+    assert launcher.job is None and "color:#b00" in launcher.monitor.value
+
+    launcher.parameters.value = '{"threshold": 4.0}'
+    launcher.button.click()
+    assert launcher.job is not None and not launcher.cancel_button.disabled or launcher.job.state == "done"
+    launcher.job.wait(timeout=180)
+    status = launcher.refresh()
+    assert status["state"] == "done" and "done" in launcher.monitor.value and "catalogue.ecsv" in launcher.monitor.value
+    assert launcher.cancel_button.disabled

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..store import CacheEntryRow, JobRow
 from .staging import sha256_file
@@ -77,10 +78,14 @@ class ResultCache:
     def add(self, key: str, *, site: str, location: Path, files: list[dict], inputs: list[list[str]],
             job_id: str, retention_days: int) -> None:
         now = utcnow()
-        with self._sessions.begin() as session:
-            session.merge(CacheEntryRow(key=key, site=site, location=str(location), files=files, inputs=inputs,
-                                        job_id=job_id, created_at=now, last_used_at=now, hits=0,
-                                        expires_at=now + timedelta(days=retention_days)))
+        try:
+            with self._sessions.begin() as session:
+                session.merge(CacheEntryRow(key=key, site=site, location=str(location), files=files,
+                                            inputs=inputs,
+                                            job_id=job_id, created_at=now, last_used_at=now, hits=0,
+                                            expires_at=now + timedelta(days=retention_days)))
+        except IntegrityError:  # the same result registered at the same site at the same moment: one entry
+            pass
 
     def stats(self) -> dict:
         with self._sessions() as session:

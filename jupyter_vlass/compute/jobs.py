@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
@@ -187,6 +187,8 @@ class Jobs:
             detail = f"{where.detail}; GPU utilisation {gpus}" if gpus else where.detail
             self._set(row.id, state="running", reason=detail, started_at=row.started_at or utcnow())
             return
+        if not self._claim_ending(row.id):
+            return  # another refresh (another thread or process) is ending this job
         status = read_status(row.workdir)
         if status is None or status.get("state") == "running":
             why = where.detail or "killed outside the platform?"
@@ -198,7 +200,6 @@ class Jobs:
             cell = f"cell {error.get('cell')}: " if error.get("cell") else ""
             self._finish(row.id, "failed", f"{cell}{error.get('ename')}: {error.get('evalue')}")
         else:
-            self._set(row.id, state="retrieving", reason="registering the results")
             outputs = Path(row.workdir) / OUTPUTS
             files = describe_files(outputs, status["files"])
             manifest = JobManifest.from_json(row.manifest)
@@ -210,12 +211,19 @@ class Jobs:
                          result={"location": str(outputs), "files": files, "host": status.get("host"),
                                  "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation")})
 
-    def _set(self, job_id: str, **values) -> None:
+    def _claim_ending(self, job_id: str) -> bool:
+        """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""
         with self.sessions.begin() as session:
-            row = session.get(JobRow, job_id)
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = utcnow()
+            done = session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.state.in_(("queued", "running")))
+                                   .values(state="retrieving", reason="reading how the job ended",
+                                           updated_at=utcnow()))
+            return done.rowcount == 1
+
+    def _set(self, job_id: str, **values) -> None:
+        """Update a queued or running job (one that another refresh already ended is left alone)."""
+        with self.sessions.begin() as session:
+            session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.state.in_(("queued", "running")))
+                            .values(**values, updated_at=utcnow()))
 
     def _deliver(self, manifest: JobManifest, location: Path, files: list[dict]) -> None:
         """The results beside the notebook, at the manifest's output path (hard links when possible)."""

@@ -1,5 +1,6 @@
 """Notebook widgets."""
 
 from .browser import DatasetBrowser
+from .jobs import JobLauncher
 
-__all__ = ["DatasetBrowser"]
+__all__ = ["DatasetBrowser", "JobLauncher"]

@@ -132,3 +132,17 @@ def test_cancelling_a_running_job_stops_it_and_its_kernel(demo_registry, area, j
 
 def _processes_of(account: str) -> str:
     return subprocess.run(["pgrep", "-a", "-u", account], capture_output=True, text=True).stdout
+
+
+def test_the_same_manifest_sent_concurrently_is_one_job(demo_registry, area, job_env, job_accounts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    doc = manifest(area, notebook=slow_notebook(area), parameters={"seconds": 1})
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: jobs.submit(doc).id, range(16)))
+    assert len(ids) == 1
+    with demo_registry.Session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRow)) == 1
+    assert jobs.get(ids.pop()).wait(timeout=120).state == "done"
+    assert len(list((area / "jobs" / "alice").iterdir())) == 1
