@@ -9,6 +9,8 @@ python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3 python3-venv)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+# Headless Chromium for the JupyterLab tests (driven by Python playwright; never `playwright install`).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # Slurm with accounting, for the spawner tests and the demo hub.
 for pkg_cmd in slurmctld:slurmctld slurmd:slurmd slurm-client:sbatch munge:munged sudo:sudo slurmdbd:slurmdbd \
                mariadb-server:mariadbd charliecloud-runtime:ch-run; do

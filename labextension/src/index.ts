@@ -1,10 +1,12 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
-import { URLExt } from '@jupyterlab/coreutils';
-import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
+import { requestAPI } from './api';
+import { JobsPanel } from './jobs';
+
 const COMMAND = 'jupyter-vlass:open-search';
+const JOBS_COMMAND = 'jupyter-vlass:open-jobs';
 
 interface ISourceStatus { name: string; status: string; count: number; message?: string }
 interface IHit {
@@ -12,18 +14,6 @@ interface IHit {
   coverage: number; sha256: string | null; citation: string
 }
 interface ISearchReply { datasets: IHit[]; sources: ISourceStatus[]; elapsed_s: number }
-
-/** Call the server extension's REST API (authenticated with the server's token/XSRF). */
-async function requestAPI<T>(path: string): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'vlass', 'api', path);
-  const response = await ServerConnection.makeRequest(url, {}, settings);
-  const body = await response.json();
-  if (!response.ok) {
-    throw new Error(body.message || response.statusText);
-  }
-  return body as T;
-}
 
 /** A panel: region in, ranked datasets (with citations) and per-source status out. */
 export class DatasetSearchPanel extends Widget {
@@ -98,7 +88,7 @@ export class DatasetSearchPanel extends Widget {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-vlass:plugin',
-  description: 'Federated dataset discovery for radio astronomy.',
+  description: 'Federated dataset discovery and analysis jobs for radio astronomy.',
   autoStart: true,
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
@@ -118,6 +108,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: COMMAND, category: 'VLASS' });
+    let jobs: MainAreaWidget<JobsPanel> | null = null;
+    app.commands.addCommand(JOBS_COMMAND, {
+      label: 'VLASS: Analysis jobs',
+      execute: () => {
+        if (!jobs || jobs.isDisposed) {
+          jobs = new MainAreaWidget({ content: new JobsPanel() });
+          jobs.id = 'jupyter-vlass-jobs-main';
+          jobs.title.label = 'VLASS jobs';
+        }
+        if (!jobs.isAttached) {
+          app.shell.add(jobs, 'main');
+        }
+        app.shell.activateById(jobs.id);
+      }
+    });
+    palette?.addItem({ command: JOBS_COMMAND, category: 'VLASS' });
   }
 };
 

@@ -1,0 +1,137 @@
+import { Widget } from '@lumino/widgets';
+
+import { requestAPI } from './api';
+
+interface IFile { name: string; sha256: string; size: number }
+export interface IJob {
+  id: string; state: string; reason: string | null; site: string; notebook: string | null;
+  cached_from: string | null; created_at: string; elapsed_s: number | null;
+  result: { location: string; files: IFile[] } | null
+}
+
+const ENDED = new Set(['done', 'failed', 'cancelled']);
+
+function cell(row: HTMLTableRowElement, text: string): HTMLTableCellElement {
+  const td = row.insertCell();
+  td.textContent = text; // textContent: never interpreted as HTML
+  return td;
+}
+
+/** The user's analysis jobs: list, details with the result files and the log tail, cancel. */
+export class JobsPanel extends Widget {
+  private list: HTMLTableSectionElement;
+  private details: HTMLDivElement;
+  private status: HTMLParagraphElement;
+  private selected: string | null = null;
+  private timer: number | undefined;
+
+  constructor() {
+    super();
+    this.id = 'jupyter-vlass-jobs';
+    this.title.label = 'VLASS jobs';
+    this.title.closable = true;
+    this.addClass('jp-VlassJobs');
+    this.status = document.createElement('p');
+    this.status.className = 'jp-VlassJobs-status';
+    const table = document.createElement('table');
+    table.className = 'jp-VlassJobs-list';
+    const head = table.createTHead().insertRow();
+    for (const label of ['job', 'state', 'site', 'notebook', 'why']) {
+      const th = document.createElement('th');
+      th.textContent = label;
+      head.appendChild(th);
+    }
+    this.list = table.createTBody();
+    this.details = document.createElement('div');
+    this.details.className = 'jp-VlassJobs-details';
+    this.node.append(this.status, table, this.details);
+  }
+
+  protected onAfterAttach(): void {
+    void this.refresh();
+    this.timer = window.setInterval(() => void this.refresh(), 3000);
+  }
+
+  protected onBeforeDetach(): void {
+    window.clearInterval(this.timer);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const reply = await requestAPI<{ jobs: IJob[] }>('jobs');
+      this.renderList(reply.jobs);
+      const current = reply.jobs.find(job => job.id === this.selected);
+      if (current) {
+        await this.renderDetails(current);
+      }
+    } catch (error) {
+      this.status.textContent = `Error: ${(error as Error).message}`;
+    }
+  }
+
+  private renderList(jobs: IJob[]): void {
+    const active = jobs.filter(job => !ENDED.has(job.state)).length;
+    this.status.textContent = `${jobs.length} jobs, ${active} active`;
+    this.list.replaceChildren();
+    for (const job of jobs) {
+      const row = this.list.insertRow();
+      row.dataset.jobId = job.id;
+      row.className = `jp-VlassJobs-row jp-VlassJobs-${job.state}`;
+      if (job.id === this.selected) {
+        row.classList.add('jp-mod-selected');
+      }
+      cell(row, job.id);
+      cell(row, job.state);
+      cell(row, job.cached_from ? `${job.site} (cached on ${job.cached_from})` : job.site);
+      cell(row, job.notebook || '');
+      cell(row, job.reason || '');
+      row.addEventListener('click', () => {
+        this.selected = job.id;
+        void this.refresh();
+      });
+    }
+  }
+
+  private async renderDetails(job: IJob): Promise<void> {
+    const heading = document.createElement('h3');
+    heading.textContent = `Job ${job.id}: ${job.state}`;
+    const reason = document.createElement('p');
+    reason.textContent = job.reason || '';
+    const parts: HTMLElement[] = [heading, reason];
+    if (!ENDED.has(job.state)) {
+      const cancel = document.createElement('button');
+      cancel.className = 'jp-VlassJobs-cancel';
+      cancel.textContent = 'Cancel';
+      cancel.addEventListener('click', () => void this.cancel(job.id));
+      parts.push(cancel);
+    }
+    if (job.result) {
+      const files = document.createElement('ul');
+      files.className = 'jp-VlassJobs-files';
+      for (const file of job.result.files) {
+        const item = document.createElement('li');
+        item.textContent = `${file.name} (${file.size.toLocaleString()} B, sha256 ${file.sha256.slice(0, 12)})`;
+        files.appendChild(item);
+      }
+      parts.push(files);
+    }
+    const log = document.createElement('pre');
+    log.className = 'jp-VlassJobs-log';
+    try {
+      log.textContent = (await requestAPI<{ log: string }>(`jobs/${encodeURIComponent(job.id)}/log?lines=40`)).log;
+    } catch (error) {
+      log.textContent = `(no log: ${(error as Error).message})`;
+    }
+    parts.push(log);
+    this.details.replaceChildren(...parts);
+  }
+
+  async cancel(id: string): Promise<void> {
+    try {
+      await requestAPI<IJob>(`jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    } catch (error) {
+      this.status.textContent = `Error: ${(error as Error).message}`;
+    }
+    await this.refresh();
+  }
+}

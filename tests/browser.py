@@ -1,0 +1,51 @@
+"""Headless Chromium (Debian's) through Python playwright, a fresh browser and page per test.
+
+Never ``playwright install``: the browser is ``/usr/bin/chromium`` from the distribution. The browser is
+started after pytest-jupyter's event loop and stopped before it (playwright's sync API marks its own loop
+as running between calls, and that loop must never be the one pytest-jupyter closes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import pytest
+
+from tests.services import require
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser(jp_asyncio_loop):
+    require(shutil.which("chromium") is not None, "Chromium (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="vlass-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=ARGS,
+                                                                headless=True)
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser):
+    tab = browser.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def open_lab(page, url: str, token: str) -> None:
+    """JupyterLab at ``url``, loaded and its app object exposed (``--LabApp.expose_app_in_browser``)."""
+    page.goto(f"{url}/lab?reset&token={token}")
+    page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
+    page.evaluate("() => window.jupyterapp.started.then(() => window.jupyterapp.restored)")

@@ -1,0 +1,59 @@
+"""The Jobs panel in JupyterLab, in headless Chromium: the user's jobs listed with state and reason, a
+finished job's result files and log, a running job cancelled from the panel."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+
+from tests.browser import open_lab
+from tests.compute.jobs_fixtures import manifest, slow_notebook
+from tests.hub import JOB_ENV
+from tests.jupyter_process import TOKEN, jupyter
+
+pytestmark = pytest.mark.timeout(300)
+FIRST = "tacc:first/J105007+304037.fits"
+
+
+@pytest.fixture
+def lab(tmp_path, area, demo_registry, job_env, job_accounts):
+    vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
+             "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+             "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
+    extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
+    with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
+        yield url
+
+
+def _post(lab, doc) -> dict:
+    response = requests.post(f"{lab}/vlass/api/jobs", data=json.dumps(doc), timeout=60,
+                             headers={"Authorization": f"token {TOKEN}"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_jobs_panel_lists_shows_results_and_cancels(lab, page, area, demo_registry):
+    finished = _post(lab, manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0}))
+    running = _post(lab, manifest(area, notebook=slow_notebook(area), parameters={"seconds": 120}))
+    open_lab(page, lab, TOKEN)
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-vlass:open-jobs')")
+    rows = page.locator(".jp-VlassJobs-row")
+    rows.first.wait_for(timeout=30_000)
+    assert rows.count() == 2
+    done_row = page.locator(f"tr[data-job-id='{finished['id']}']")
+    done_row.locator("td", has_text=re.compile("^done$")).wait_for(timeout=120_000)  # refreshed every 3 s
+    done_row.click()
+    files = page.locator(".jp-VlassJobs-files")
+    files.wait_for(timeout=30_000)
+    assert "catalogue.ecsv" in files.inner_text()
+    assert page.locator(".jp-VlassJobs-log").inner_text().strip()
+
+    page.locator(f"tr[data-job-id='{running['id']}']").click()
+    page.locator(".jp-VlassJobs-cancel").click()
+    page.locator(f"tr[data-job-id='{running['id']}'] td", has_text=re.compile("^cancelled$")).wait_for(timeout=30_000)
+    status = requests.get(f"{lab}/vlass/api/jobs/{running['id']}", headers={"Authorization": f"token {TOKEN}"},
+                          timeout=30).json()
+    assert status["state"] == "cancelled" and status["reason"] == "cancelled by you"
