@@ -17,6 +17,12 @@ from .server.routes import handlers
 from .store.location import default_db_url
 
 
+def jobs_config() -> dict:
+    from .cli_jobs import CONFIG_ENV, read_config
+
+    return read_config(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else {}
+
+
 class RegistryOnDemand:
     """The server's registry, opened on the first :meth:`get` (from any thread)."""
 
@@ -51,8 +57,7 @@ class VlassApp(ExtensionApp):
     ).tag(config=True)
     local_groups = List(Unicode(), help="Groups of the server's user when no hub says (restricted and embargoed "
                                         "datasets are shown to the groups their source grants).").tag(config=True)
-    job_sites = Dict({"local": {"kind": "local"}},
-                     help="Where analysis jobs may run: {name: {kind: local|slurm, ...}} (slurm needs "
+    job_sites = Dict(help="Where analysis jobs may run: {name: {kind: local|slurm, ...}} (slurm needs "
                           "'environment', the virtual environment jobs activate).").tag(config=True)
     job_profiles_file = Unicode("", help="The admins' profiles YAML that Slurm jobs choose from.").tag(config=True)
     jobs_dir = Unicode(help="Where job directories and staged inputs go (must be visible to the sites' nodes).").tag(
@@ -70,8 +75,23 @@ class VlassApp(ExtensionApp):
     def _default_cache_dir(self):
         return os.path.join(os.path.expanduser("~"), ".cache", "jupyter-vlass")
 
+    # Job settings default to $JUPYTER_VLASS_JOBS_CONFIG, the file the CLI and the Python API read too.
+    @default("job_sites")
+    def _default_job_sites(self):
+        return jobs_config().get("sites") or {"local": {"kind": "local"}}
+
+    @default("job_profiles_file")
+    def _default_job_profiles_file(self):
+        return jobs_config().get("profiles") or ""
+
+    @default("job_account")
+    def _default_job_account(self):
+        return jobs_config().get("account") or ""
+
     @default("jobs_dir")
     def _default_jobs_dir(self):
+        if jobs_config().get("jobs_dir"):
+            return jobs_config()["jobs_dir"]
         data_home = os.environ.get("XDG_DATA_HOME", os.path.join(os.path.expanduser("~"), ".local", "share"))
         return os.path.join(data_home, "jupyter-vlass", "jobs")
 

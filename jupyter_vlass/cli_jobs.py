@@ -26,8 +26,11 @@ CONFIG_KEYS = {"sites", "profiles", "jobs_dir", "account"}
 
 def _config(args) -> dict:
     path = args.config or os.environ.get(CONFIG_ENV)
-    if not path:
-        return {"sites": {"local": {"kind": "local"}}}
+    return read_config(path) if path else {"sites": {"local": {"kind": "local"}}}
+
+
+def read_config(path: str) -> dict:
+    """The jobs config file (JSON or YAML), its keys checked."""
     import yaml
 
     try:

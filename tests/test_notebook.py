@@ -20,3 +20,27 @@ def test_discovery_notebook_finds_real_datasets(demo_registry, tmp_path):
     assert "error" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.outputs}
     assert "dataset versions in" in outputs  # the rendered result table
     assert "sha256:" in outputs and "brightest pixel" in outputs
+
+
+def test_jobs_notebook_runs_the_analysis_then_gets_a_cache_hit(demo_registry, area, job_env, job_accounts,
+                                                               monkeypatch):
+    import json
+    import shutil
+
+    from tests.hub import JOB_ENV
+
+    config = area / "jobs.yaml"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    monkeypatch.setenv("JUPYTER_VLASS_JOBS_CONFIG", str(config))
+    shutil.copy(NOTEBOOK.parent / "02-analysis-jobs.ipynb", area)
+    nb = nbformat.read(area / "02-analysis-jobs.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source += f"\ndb = {demo_registry.engine.url.render_as_string(hide_password=False)!r}\n"
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(area)}}).execute()
+    outputs = "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "error" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.outputs}
+    assert "sources above 6.0 x rms" in outputs and "cached on the local site, not recomputed" in outputs
+    assert (area / "results" / "tile-catalogue" / "catalogue.ecsv").is_file()
