@@ -153,18 +153,22 @@ class SlurmJobSite(Site):
         env = {**self.job_env(), "SLURM_EXPORT_ENV": "ALL"}
         return asyncio.run(self.slurm.submit(script, account=self.account, env=env))
 
-    def _queue(self) -> dict[str, scheduler.JobState]:
-        """One ``squeue`` per poll interval for every job of this site, however many ask."""
+    def _queue(self, *, after: float | None = None) -> dict[str, scheduler.JobState]:
+        """One ``squeue`` per poll interval for every job of this site, however many ask (a snapshot taken
+        no earlier than ``after``, a monotonic time, when given)."""
         with self._lock:
             taken, jobs = self._snapshot
-            if time.monotonic() - taken >= self.poll_interval:
+            if time.monotonic() - taken >= self.poll_interval or (after is not None and taken < after):
                 jobs = asyncio.run(self.slurm.queue(job_name=JOB_NAME))
                 self._snapshot = (time.monotonic(), jobs)
             return jobs
 
     def states(self, ids: list[str]) -> dict[str, SiteState]:
         try:
+            asked = time.monotonic()
             jobs = self._queue()
+            if any(i not in jobs for i in ids):  # submitted after that snapshot, or ended: look again
+                jobs = self._queue(after=asked)
         except SchedulerUnavailable as error:
             return {i: SiteState("pending", f"Slurm is not answering ({error.message}); will retry") for i in ids}
         found = {}
