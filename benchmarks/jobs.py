@@ -19,7 +19,6 @@ Needs root, the local Slurm and the job environment (``make test`` installs them
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from jupyter_vlass.compute.jobs import Jobs  # noqa: E402
 from jupyter_vlass.compute.profiles import load_profiles  # noqa: E402
 from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite  # noqa: E402
+from jupyter_vlass.compute.staging import sha256_file as sha256  # noqa: E402
 from jupyter_vlass.compute.staging import stage  # noqa: E402
 from jupyter_vlass.federation.registry import Registry  # noqa: E402
 from tests.hub import JOB_ENV, _local_slurm  # noqa: E402
@@ -54,14 +54,6 @@ KERNELSPEC = {"kernelspec": {"name": "python3", "display_name": "Python 3", "lan
 def notebook(path: Path, parameters: str, body: str) -> None:
     cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(body)]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=KERNELSPEC), path)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest(area: Path, name: str, site: str = "local", **extra) -> dict:
@@ -162,8 +154,9 @@ def submissions(jobs: Jobs, area: Path, count: int, concurrent: int) -> dict:
             submitted.append(jobs.submit(doc))
         except Exception as error:  # counted, not raised: this is the success rate
             print(f"submission failed: {error}", file=sys.stderr)
-    ended = [job.wait(timeout=1800).state for job in submitted]
-    done = ended.count("done")
+    ended = [job.wait(timeout=1800).status() for job in submitted]
+    done = sum(job["state"] == "done" for job in ended)
+    failures = [f"{job['state']}: {job['reason']}" for job in ended if job["state"] != "done"]
     distinct = [manifest(area, "tiny.ipynb", site="slurm", profile="tacc-cpu", parameters={"i": 1000 + i})
                 for i in range(concurrent // 2)]
     with ThreadPoolExecutor(concurrent) as pool:
@@ -176,7 +169,7 @@ def submissions(jobs: Jobs, area: Path, count: int, concurrent: int) -> dict:
             [jobs_digest(d) for d in distinct])))
     for job_id in set(ids):
         jobs.get(job_id).wait(timeout=1800)
-    return {"submitted": count, "done": done, "rate": done / count,
+    return {"submitted": count, "done": done, "rate": done / count, "failures": failures,
             "concurrent": {"submissions": len(ids), "manifests": len(distinct), "jobs": len(set(ids)),
                            "rows": rows, "lost": len(distinct) - len(set(ids)), "duplicated": rows - len(distinct)}}
 

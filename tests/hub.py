@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from contextlib import contextmanager
 import shutil
 import signal
 import subprocess
@@ -232,24 +233,31 @@ class Hub:
             requests.delete(f"{base}/api/kernels/{kernel_id}", headers=headers, timeout=30)
 
 
-@pytest.fixture(scope="session")
-def hub(slurm, job_env, tmp_path_factory):
+@contextmanager
+def own_hub(workdir: Path, *, users: tuple[str, ...] = (), **env):
+    """A hub of its own in ``workdir`` (the shipped profiles), stopped with the servers of ``users``."""
     require(shutil.which("configurable-http-proxy") is not None, "configurable-http-proxy (npm)")
-    workdir = tmp_path_factory.mktemp("hub")
+    workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o755)
     profiles = workdir / "profiles.yaml"
     shutil.copy(REPO / "hub_config" / "profiles.yaml", profiles)
     instance = Hub(workdir, profiles)
-    instance.start()
+    instance.start(**env)
     try:
         yield instance
-        for name in TEST_USERS:
+        for name in users:
             try:
                 instance.stop_server(name)
             except (AssertionError, requests.RequestException):
                 pass
     finally:
         instance.stop()
+
+
+@pytest.fixture(scope="session")
+def hub(slurm, job_env, tmp_path_factory):
+    with own_hub(tmp_path_factory.mktemp("hub"), users=TEST_USERS) as instance:
+        yield instance
 
 
 def squeue_jobs(user: str) -> list[str]:

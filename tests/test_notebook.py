@@ -8,16 +8,21 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "01-discover-datasets.ipynb"
 
 
+def _outputs(nb) -> str:
+    """Every text output of an executed notebook; fails on any error output."""
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert "error" not in {o.get("output_type") for o in outputs}
+    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                     + str(o.get("data", {}).get("text/html", "")) for o in outputs)
+
+
 def test_discovery_notebook_finds_real_datasets(demo_registry, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     url = demo_registry.engine.url.render_as_string(hide_password=False)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.source += f"\ndb = {url!r}\n"
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = "\n".join(
-        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/html", ""))
-        for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "error" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.outputs}
+    outputs = _outputs(nb)
     assert "dataset versions in" in outputs  # the rendered result table
     assert "sha256:" in outputs and "brightest pixel" in outputs
 
@@ -38,9 +43,6 @@ def test_jobs_notebook_runs_the_analysis_then_gets_a_cache_hit(demo_registry, ar
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     params.source += f"\ndb = {demo_registry.engine.url.render_as_string(hide_password=False)!r}\n"
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(area)}}).execute()
-    outputs = "\n".join(
-        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + str(o.get("data", {}).get("text/html", ""))
-        for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "error" not in {o.get("output_type") for c in nb.cells if c.cell_type == "code" for o in c.outputs}
+    outputs = _outputs(nb)
     assert "sources above 6.0 x rms" in outputs and "cached on the local site, not recomputed" in outputs
     assert (area / "results" / "tile-catalogue" / "catalogue.ecsv").is_file()

@@ -5,20 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import ApprovalDenied, AwaitingApproval, Conflict, InvalidArgument, UnknownApproval
 from ..store import ApprovalRow
+from ..store.times import utcnow
 from .resources import ResourceRequest
 
 MAX_REASON = 2000
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def request_digest(user: str, profile: str, request: ResourceRequest) -> str:
@@ -77,11 +74,11 @@ class Approvals:
                                   .order_by(ApprovalRow.id.desc())).first()
             if row is None:
                 row = ApprovalRow(user=user, project=project, profile=profile, request=request.to_json(),
-                                  digest=digest, gpu_hours=request.gpu_hours, status="pending", created_at=_now())
+                                  digest=digest, gpu_hours=request.gpu_hours, status="pending", created_at=utcnow())
                 session.add(row)
                 session.flush()
             if row.status == "denied":
-                row.used_at = _now()
+                row.used_at = utcnow()
             approval = Approval.of(row)
         if approval.status == "approved":
             return approval
@@ -98,7 +95,7 @@ class Approvals:
         with self._sessions.begin() as session:
             row = session.get(ApprovalRow, approval_id)
             if row is not None and row.used_at is None:
-                row.used_at = _now()
+                row.used_at = utcnow()
 
     def decide(self, approval_id: int | str, *, by: str, approve: bool, reason: str = "") -> Approval:
         if not isinstance(reason, str) or len(reason) > MAX_REASON:
@@ -109,7 +106,7 @@ class Approvals:
                 raise Conflict(f"request #{approval_id} was already {row.status} by {row.decided_by}",
                                       reason="already_decided")
             row.status = "approved" if approve else "denied"
-            row.decided_by, row.decided_at, row.reason = by, _now(), reason.strip() or None
+            row.decided_by, row.decided_at, row.reason = by, utcnow(), reason.strip() or None
             return Approval.of(row)
 
     def get(self, approval_id: int | str) -> Approval:

@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from .. import __version__
 from ..exceptions import InvalidManifest, UnknownDataset, UnknownJob, VlassError
 from ..store import JobRow
-from .cache import ResultCache, describe_files, utcnow
+from ..store.times import utcnow
+from .cache import ResultCache, describe_files
 from .execute import EXECUTED, JOB_FILE, OUTPUTS, read_status
 from .manifest import JobManifest
 from .notebook_check import check_notebook

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,12 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..exceptions import AllocationExceeded, InvalidArgument
 from ..patterns import PLAIN_NAME
 from ..store import AllocationRow, ChargeRow
+from ..store.times import utcnow
 from .resources import ResourceRequest
 from .scheduler import PENDING_STATES, RUNNING_STATES, AccountedJob
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,9 @@ class Ledger:
         with self._sessions.begin() as session:
             row = session.get(AllocationRow, project)
             if row is None:
-                session.add(AllocationRow(project=project, granted_su=su, updated_at=_now(), updated_by=by))
+                session.add(AllocationRow(project=project, granted_su=su, updated_at=utcnow(), updated_by=by))
             else:
-                row.granted_su, row.updated_at, row.updated_by = su, _now(), by
+                row.granted_su, row.updated_at, row.updated_by = su, utcnow(), by
 
     def record(self, jobs: Iterable[AccountedJob], rates: Mapping[str, float]) -> int:
         """Upsert charges from accounting records; returns how many rows changed."""
@@ -79,11 +75,11 @@ class Ledger:
                     session.add(ChargeRow(cluster=self.cluster, job_id=job.job_id, user=job.user,
                                           project=job.account, partition=job.partition, nodes=job.nodes,
                                           gpus=job.gpus, elapsed_s=job.elapsed_s, su=su, state=job.state,
-                                          final=final, updated_at=_now()))
+                                          final=final, updated_at=utcnow()))
                     changed += 1
                 elif not row.final and (row.elapsed_s, row.state) != (job.elapsed_s, job.state):
                     row.elapsed_s, row.su, row.state, row.final, row.updated_at = (
-                        job.elapsed_s, su, job.state, final, _now())
+                        job.elapsed_s, su, job.state, final, utcnow())
                     changed += 1
         return changed
 

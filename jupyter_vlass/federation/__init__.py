@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_exports
 
 # Exported names and their modules, imported on first use: a Jupyter server that loads the extension
 # should not pay for astropy, MOCs and SQLAlchemy before the first search.
@@ -23,12 +23,7 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "search"])
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 def search(region, *, sources=None, deadline=None, db: str | None = None, **kwargs):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
-from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory
+from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory, utcnow
 from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
@@ -26,7 +26,7 @@ from .ranking import Weights, rank, version_key
 from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
-from .rows import row_to_record, utcnow
+from .rows import row_to_record
 from .sync import Progress, SyncReport, harvest_into, mark_failed, record_latency, staleness
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")

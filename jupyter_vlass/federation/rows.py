@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 import astropy.units as u
 from astropy.coordinates import Angle, SkyCoord
@@ -12,10 +11,6 @@ from ..store import DatasetRow
 from .footprints import Footprint
 from .index import index_cell
 from .records import DatasetRecord
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def row_values(record: DatasetRecord) -> dict:

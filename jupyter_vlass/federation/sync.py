@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from ..store import DatasetRow, LineageRow, SourceRow
 from .base import Skipped, Source, Unchanged
 from .records import DatasetRecord
-from .rows import row_values, utcnow
+from ..store.times import utcnow
+from .rows import row_values
 
 Progress = Callable[[int, str], None]
 EWMA_ALPHA = 0.3  # weight of the newest sample in a source's mean latency

@@ -86,44 +86,39 @@ export class DatasetSearchPanel extends Widget {
   }
 }
 
+/** A palette command that opens (or shows again) one main-area panel. */
+function addPanelCommand(
+  app: JupyterFrontEnd, palette: ICommandPalette | null, command: string, label: string, id: string,
+  title: string, create: () => Widget
+): void {
+  let panel: MainAreaWidget<Widget> | null = null;
+  app.commands.addCommand(command, {
+    label,
+    execute: () => {
+      if (!panel || panel.isDisposed) {
+        panel = new MainAreaWidget({ content: create() });
+        panel.id = id;
+        panel.title.label = title;
+      }
+      if (!panel.isAttached) {
+        app.shell.add(panel, 'main');
+      }
+      app.shell.activateById(panel.id);
+    }
+  });
+  palette?.addItem({ command, category: 'VLASS' });
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-vlass:plugin',
   description: 'Federated dataset discovery and analysis jobs for radio astronomy.',
   autoStart: true,
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
-    let widget: MainAreaWidget<DatasetSearchPanel> | null = null;
-    app.commands.addCommand(COMMAND, {
-      label: 'VLASS: Search datasets in a sky region',
-      execute: () => {
-        if (!widget || widget.isDisposed) {
-          widget = new MainAreaWidget({ content: new DatasetSearchPanel() });
-          widget.id = 'jupyter-vlass-search-main';
-          widget.title.label = 'VLASS datasets';
-        }
-        if (!widget.isAttached) {
-          app.shell.add(widget, 'main');
-        }
-        app.shell.activateById(widget.id);
-      }
-    });
-    palette?.addItem({ command: COMMAND, category: 'VLASS' });
-    let jobs: MainAreaWidget<JobsPanel> | null = null;
-    app.commands.addCommand(JOBS_COMMAND, {
-      label: 'VLASS: Analysis jobs',
-      execute: () => {
-        if (!jobs || jobs.isDisposed) {
-          jobs = new MainAreaWidget({ content: new JobsPanel() });
-          jobs.id = 'jupyter-vlass-jobs-main';
-          jobs.title.label = 'VLASS jobs';
-        }
-        if (!jobs.isAttached) {
-          app.shell.add(jobs, 'main');
-        }
-        app.shell.activateById(jobs.id);
-      }
-    });
-    palette?.addItem({ command: JOBS_COMMAND, category: 'VLASS' });
+    addPanelCommand(app, palette, COMMAND, 'VLASS: Search datasets in a sky region', 'jupyter-vlass-search-main',
+      'VLASS datasets', () => new DatasetSearchPanel());
+    addPanelCommand(app, palette, JOBS_COMMAND, 'VLASS: Analysis jobs', 'jupyter-vlass-jobs-main', 'VLASS jobs',
+      () => new JobsPanel());
   }
 };
 

@@ -14,8 +14,7 @@ import pytest
 import requests
 
 from jupyter_vlass.federation import Registry
-from tests.hub import Hub
-from tests.services import REPO
+from tests.hub import own_hub
 
 pytestmark = pytest.mark.timeout(400)
 REGION = "162.53,30.677,0.1"  # the real FIRST cutout of the sample manifest
@@ -49,13 +48,10 @@ def shared_registry(postgres_url, sample_data):
 
 
 def test_each_user_sees_what_their_hub_groups_grant(slurm, job_env, tmp_path, shared_registry):
-    profiles = tmp_path / "profiles.yaml"
-    shutil.copy(REPO / "hub_config" / "profiles.yaml", profiles)
-    (tmp_path / "hub").mkdir(mode=0o755)
-    hub = Hub(tmp_path / "hub", profiles)
-    hub.start(VLASS_REGISTRY_DB=shared_registry)
-    team, outsider = hub.user("vlt-dave", groups=("cosmicai",)), hub.user("vlt-erin", groups=("students",))
-    try:
+    team, outsider = "vlt-dave", "vlt-erin"
+    with own_hub(tmp_path / "hub", users=(team, outsider), VLASS_REGISTRY_DB=shared_registry) as hub:
+        hub.user(team, groups=("cosmicai",))
+        hub.user(outsider, groups=("students",))
         for name in (team, outsider):
             assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
         tokens = {name: hub.token_for(name) for name in (team, outsider)}
@@ -86,10 +82,3 @@ def test_each_user_sees_what_their_hub_groups_grant(slurm, job_env, tmp_path, sh
         team_seen, team_options = hub.run_in_kernel(team, WIDGET, tokens[team]).split()
         outsider_seen, outsider_options = hub.run_in_kernel(outsider, WIDGET, tokens[outsider]).split()
         assert (team_seen, outsider_seen) == ("1", "0") and int(team_options) == int(outsider_options) + 1
-    finally:
-        for name in (team, outsider):
-            try:
-                hub.stop_server(name)
-            except (AssertionError, requests.RequestException):
-                pass
-        hub.stop()
