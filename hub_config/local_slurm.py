@@ -260,10 +260,15 @@ def running() -> bool:
 
 
 def down() -> None:
-    """Stop every daemon ``up`` starts; jobs still running on the node are cancelled first."""
+    """Stop every daemon ``up`` starts; jobs still running on the node are cancelled first, and the daemons
+    stop only once Slurm has finished them (a job stopped while completing is restored as running)."""
     if _ctld_ready():
         _call(["scancel", "--full", "--state=RUNNING"], check=False)
         _call(["scancel", "--state=PENDING"], check=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _call(["squeue", "--noheader", "--states=RUNNING,COMPLETING"],
+                                                     check=False).stdout.strip():
+            time.sleep(0.5)
     for name in ("slurmd", "slurmctld", "slurmdbd"):
         _stop(name)
     _call(["mariadb-admin", "shutdown"], check=False)
