@@ -180,6 +180,9 @@ class Jobs:
                 self._update(row, states[row.site_job_id])
 
     def _update(self, row: JobRow, where) -> None:
+        if where.state == "unknown":
+            self._set(row.id, reason=where.detail)
+            return
         if where.state == "pending":
             self._set(row.id, state="queued", reason=where.detail)
             return

@@ -33,7 +33,7 @@ JOB_NAME = "vlass-analysis"
 
 @dataclass(frozen=True)
 class SiteState:
-    state: str  # pending | running | gone
+    state: str  # pending | running | gone | unknown (the scheduler did not answer: keep the last state)
     detail: str = ""  # in words: Slurm's reason, queue position and estimated start; or where it runs
     nodes: str = ""
 
@@ -170,7 +170,7 @@ class SlurmJobSite(Site):
             if any(i not in jobs for i in ids):  # submitted after that snapshot, or ended: look again
                 jobs = self._queue(after=asked)
         except SchedulerUnavailable as error:
-            return {i: SiteState("pending", f"Slurm is not answering ({error.message}); will retry") for i in ids}
+            return {i: SiteState("unknown", f"Slurm is not answering ({error.message}); will ask again") for i in ids}
         found = {}
         for job_id in ids:
             line = jobs.get(job_id)

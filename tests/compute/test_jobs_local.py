@@ -146,3 +146,12 @@ def test_the_same_manifest_sent_concurrently_is_one_job(demo_registry, area, job
         assert session.scalar(select(func.count()).select_from(JobRow)) == 1
     assert jobs.get(ids.pop()).wait(timeout=120).state == "done"
     assert len(list((area / "jobs" / "alice").iterdir())) == 1
+
+
+def test_a_restarted_server_reattaches_to_its_running_local_job(demo_registry, area, job_env, job_accounts):
+    first = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    job = first.submit(manifest(area, notebook=slow_notebook(area), parameters={"seconds": 6}))
+    assert job.state == "running"
+    restarted = jobs_for(demo_registry, area, "alice", job_accounts[0])  # new site: it never started the job
+    assert restarted.get(job.id).state == "running"
+    assert restarted.get(job.id).wait(timeout=120).state == "done"

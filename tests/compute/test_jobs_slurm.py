@@ -91,3 +91,19 @@ def test_hostile_resources_never_reach_sbatch(jobs, area, demo_registry):
 
 def _processes_of(account: str) -> str:
     return subprocess.run(["pgrep", "-a", "-u", account], capture_output=True, text=True).stdout
+
+
+def test_a_job_outlives_a_slurmctld_restart_and_a_restarted_server(jobs, slurm, area, demo_registry, job_accounts):
+    job = jobs.submit(manifest(area, site="slurm", profile="tacc-a100", resources=GPU,
+                               notebook=slow_notebook(area), parameters={"seconds": 15}))
+    deadline = time.monotonic() + 90
+    while job.state != "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    slurm.restart_controller()
+    # The user's server restarted too: new sites and a new Jobs on the same store re-attach to the job.
+    sites = {"slurm": SlurmJobSite(environment=str(JOB_ENV), account=job_accounts[0], poll_interval=1.0)}
+    again = Jobs(demo_registry, sites=sites, root=area, owner="alice", jobs_dir=area / "jobs",
+                 profiles=load_profiles(REPO / "hub_config" / "profiles.yaml"))
+    status, seen = _watch(again.get(job.id))
+    assert status["state"] == "done", (seen, again.log(job.id))
+    assert all(state in ("running", "done") for state, _ in seen), seen
