@@ -156,12 +156,28 @@ class Jobs:
         site.prepare(workdir)
 
     # state ---------------------------------------------------------------------------------------
-    def _finish(self, job_id: str, state: str, reason: str | None, *, result: dict | None = None) -> None:
+    def _finish(self, job_id: str, state: str, reason: str | None, *, result: dict | None = None,
+                su: float = 0.0) -> None:
         with self.sessions.begin() as session:
             row = session.get(JobRow, job_id)
-            row.state, row.reason, row.updated_at, row.ended_at = state, reason, utcnow(), utcnow()
+            row.state, row.reason, row.updated_at, row.ended_at, row.su = state, reason, utcnow(), utcnow(), su
             if result is not None:
                 row.result = result
+
+    def _service_units(self, row: JobRow, elapsed_s: float | None) -> float:
+        """What the run cost: node-hours x the partition's charge rate on Slurm, hours x the site's rate here."""
+        site = self.sites.get(row.site)
+        if not elapsed_s or site is None:
+            return 0.0
+        hours = elapsed_s / 3600
+        if site.kind == "local":
+            return hours * site.rate
+        try:
+            request = self._request(site, JobManifest.from_json(row.manifest))
+        except VlassError:  # the profiles changed since: charge at the site's own rate
+            return hours * site.rate
+        limits = self.profiles.partitions.get(request.partition) if self.profiles else None
+        return hours * request.nodes * (limits.charge_rate if limits else site.rate)
 
     def refresh(self) -> None:
         """Bring every active job of this owner up to date: one call per site for all of its jobs."""
@@ -194,15 +210,16 @@ class Jobs:
         if not self._claim_ending(row.id):
             return  # another refresh (another thread or process) is ending this job
         status = read_status(row.workdir)
+        su = self._service_units(row, (status or {}).get("elapsed_s"))
         if status is None or status.get("state") == "running":
             why = where.detail or "killed outside the platform?"
-            self._finish(row.id, "failed", f"the job ended without saying how ({why})")
+            self._finish(row.id, "failed", f"the job ended without saying how ({why})", su=su)
         elif status["state"] == "cancelled":
-            self._finish(row.id, "cancelled", "cancelled (SIGTERM: by you, or scancel outside the platform)")
+            self._finish(row.id, "cancelled", "cancelled (SIGTERM: by you, or scancel outside the platform)", su=su)
         elif status["state"] == "failed":
             error = status.get("error") or {}
             cell = f"cell {error.get('cell')}: " if error.get("cell") else ""
-            self._finish(row.id, "failed", f"{cell}{error.get('ename')}: {error.get('evalue')}")
+            self._finish(row.id, "failed", f"{cell}{error.get('ename')}: {error.get('evalue')}", su=su)
         else:
             outputs = Path(row.workdir) / OUTPUTS
             files = describe_files(outputs, status["files"])
@@ -212,7 +229,7 @@ class Jobs:
                            retention_days=manifest.retention_days)
             self._deliver(manifest, outputs, files)
             self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
-                         result={"location": str(outputs), "files": files, "host": status.get("host"),
+                         su=su, result={"location": str(outputs), "files": files, "host": status.get("host"),
                                  "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation")})
 
     def _claim_ending(self, job_id: str) -> bool:

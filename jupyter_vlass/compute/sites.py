@@ -39,13 +39,14 @@ class SiteState:
 
 
 class Site(ABC):
-    """A place jobs run. ``account``: the unix account jobs run as when this process is root."""
+    """A place jobs run. ``account``: the unix account jobs run as when this process is root; ``rate``:
+    service units per hour of a job (per node-hour on Slurm, unless its partition sets a charge rate)."""
 
     kind: str
 
     def __init__(self, name: str, *, python: str | None = None, account: str | None = None,
-                 exec_prefix: tuple[str, ...] = ("sudo", "-E", "-u", "{account}")):
-        self.name, self.python = name, python or sys.executable
+                 exec_prefix: tuple[str, ...] = ("sudo", "-E", "-u", "{account}"), rate: float = 1.0):
+        self.name, self.python, self.rate = name, python or sys.executable, float(rate)
         self.account = unix_account(account) if account else None
         self.exec_prefix = exec_prefix
         if os.geteuid() == 0 and not self.account:
@@ -194,7 +195,7 @@ class SlurmJobSite(Site):
 
 
 SITE_KINDS = {"local": LocalSite, "slurm": SlurmJobSite}
-_SITE_KEYS = {"local": {"kind", "python"}, "slurm": {"kind", "environment", "poll_interval"}}
+_SITE_KEYS = {"local": {"kind", "python", "rate"}, "slurm": {"kind", "environment", "poll_interval", "rate"}}
 
 
 def sites_from_config(config: object, *, account: str | None = None) -> dict[str, Site]:
@@ -214,6 +215,9 @@ def sites_from_config(config: object, *, account: str | None = None) -> dict[str
         unknown = set(settings) - _SITE_KEYS[kind]
         if unknown:
             raise InvalidRequest(f"job sites.{name}: unknown setting {sorted(unknown)[0]!r}")
+        rate = settings.get("rate", 1.0)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1e6:
+            raise InvalidRequest(f"job sites.{name}.rate: service units per hour, a number from 0")
         if kind == "slurm" and not isinstance(settings.get("environment"), str):
             raise InvalidRequest(f"job sites.{name}.environment: the virtual environment jobs run in is required")
         options = {k: v for k, v in settings.items() if k != "kind"}

@@ -42,6 +42,7 @@ def test_analysis_runs_once_and_the_next_user_gets_the_cached_result(demo_regist
     status = job.wait(timeout=180).status()
     assert status["state"] == "done", (status, job.log())
     assert status["cached_from"] is None and status["reason"].startswith("computed on the local site")
+    assert 0 < status["su"] < 180 / 3600  # hours at the local site's rate (1 SU per hour)
     files = job.result()
     assert {"catalogue.ecsv", "summary.json"} <= set(files)
     catalogue = Table.read(files["catalogue.ecsv"])
@@ -57,6 +58,7 @@ def test_analysis_runs_once_and_the_next_user_gets_the_cached_result(demo_regist
     hit_status = hit.status()
     assert hit_status["state"] == "done" and hit_status["cached_from"] == "local", hit_status
     assert hit_status["reason"] == "cached on the local site, not recomputed" and hit_status["site_job_id"] is None
+    assert hit_status["su"] == 0  # a cache hit burns no allocation
     assert hit.result()["catalogue.ecsv"] == files["catalogue.ecsv"]
     assert alice.cache.stats()["hits"] == 1 and alice.cache.stats()["computed"] == 1
     print(f"cache hit answered in {took * 1000:.0f} ms")

@@ -53,11 +53,13 @@ def test_analysis_on_a_slurm_gpu_then_answered_from_its_copy_at_the_local_site(j
     assert status["result"]["gpus"] in ("0", "1") and status["result"]["gpu_utilisation"] == "unavailable"
     assert f"job {status['site_job_id']} on" in job.log()
     assert status["reason"].startswith("computed on the slurm site")
+    run_hours = float(status["reason"].split(" in ")[1].split(" s")[0]) / 3600
+    assert status["su"] == pytest.approx(run_hours * 4.0, rel=0.1)  # 1 node x gpu-a100's charge rate (4 SU)
 
     local = {k: v for k, v in doc.items() if k not in ("profile", "resources")} | {"site": "local"}
     hit = jobs.submit(local)
     assert hit.id != job.id and hit.status()["cached_from"] == "slurm"
-    assert hit.status()["reason"] == "cached on the slurm site, not recomputed"
+    assert hit.status()["reason"] == "cached on the slurm site, not recomputed" and hit.status()["su"] == 0
     assert hit.result() == job.result()
 
 
