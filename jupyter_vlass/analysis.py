@@ -21,11 +21,9 @@ from .exceptions import InvalidManifest
 
 def jobs(*, root: str | os.PathLike = ".", db: str | None = None, config: str | None = None):
     """Your jobs (:class:`~jupyter_vlass.compute.jobs.Jobs`) with the configured sites."""
-    from argparse import Namespace
+    from .cli_jobs import open_jobs
 
-    from .cli_jobs import _jobs
-
-    return _jobs(Namespace(config=config, db=db, root=str(root)))
+    return open_jobs(config=config, db=db, root=str(root))
 
 
 def manifest_for(notebook: str, *, root: Path, registry, parameters: Mapping | None = None, inputs: Iterable = (),

@@ -24,11 +24,6 @@ CONFIG_ENV = "JUPYTER_VLASS_JOBS_CONFIG"
 CONFIG_KEYS = {"sites", "profiles", "jobs_dir", "account"}
 
 
-def _config(args) -> dict:
-    path = args.config or os.environ.get(CONFIG_ENV)
-    return read_config(path) if path else {"sites": {"local": {"kind": "local"}}}
-
-
 def read_config(path: str) -> dict:
     """The jobs config file (JSON or YAML), its keys checked."""
     import yaml
@@ -42,18 +37,26 @@ def read_config(path: str) -> dict:
     return config
 
 
-def _jobs(args):
+def open_jobs(*, config: str | None = None, db: str | None = None, root: str = "."):
+    """The caller's jobs with the sites, profiles and jobs directory of ``config`` (a file path; default
+    ``$JUPYTER_VLASS_JOBS_CONFIG``, else the local site only)."""
     from .compute.jobs import Jobs
     from .compute.profiles import load_profiles
     from .compute.sites import sites_from_config
     from .federation.registry import Registry
 
-    config = _config(args)
-    sites = sites_from_config(config.get("sites") or {"local": {"kind": "local"}}, account=config.get("account"))
-    profiles = load_profiles(config["profiles"]) if config.get("profiles") else None
-    registry = Registry(args.db)
-    return Jobs(registry, sites=sites, root=args.root, owner=getpass.getuser(), profiles=profiles,
-                jobs_dir=config.get("jobs_dir"), groups=registry.groups)
+    path = config or os.environ.get(CONFIG_ENV)
+    settings = read_config(path) if path else {}
+    sites = sites_from_config(settings.get("sites") or {"local": {"kind": "local"}},
+                              account=settings.get("account"))
+    profiles = load_profiles(settings["profiles"]) if settings.get("profiles") else None
+    registry = Registry(db)
+    return Jobs(registry, sites=sites, root=root, owner=getpass.getuser(), profiles=profiles,
+                jobs_dir=settings.get("jobs_dir"), groups=registry.groups)
+
+
+def _jobs(args):
+    return open_jobs(config=args.config, db=args.db, root=args.root)
 
 
 def _show(job: dict) -> str:

@@ -79,18 +79,17 @@ def stop_process_group(proc: subprocess.Popen | None, *, timeout: float) -> None
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     deadline = time.monotonic() + 5
-    for pid in tree:
-        if _alive(pid):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                continue
+    _signal_living(tree, signal.SIGTERM)
     while time.monotonic() < deadline and any(_alive(pid) for pid in tree):
         time.sleep(0.1)
-    for pid in tree:
+    _signal_living(tree, signal.SIGKILL)
+
+
+def _signal_living(pids: list[int], signum: int) -> None:
+    for pid in pids:
         if _alive(pid):
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signum)
             except OSError:
                 pass
 

@@ -1,4 +1,4 @@
-"""The Jobs panel in JupyterLab, in headless Chromium: the user's jobs listed with state and reason, a
+"""The Jobs panel in JupyterLab, in headless Chromium driven by playwright: the user's jobs listed with state and reason, a
 finished job's result files and log, a running job cancelled from the panel."""
 
 from __future__ import annotations
