@@ -51,7 +51,9 @@ def test_jobs_panel_lists_shows_results_and_cancels(lab, page, area, demo_regist
     assert "catalogue.ecsv" in files.inner_text()
     assert page.locator(".jp-VlassJobs-log").inner_text().strip()
 
-    page.locator(f"tr[data-job-id='{running['id']}']").click()
+    running_row = page.locator(f"tr[data-job-id='{running['id']}']")
+    running_row.locator("td", has_text=re.compile("^running$")).wait_for(timeout=60_000)
+    running_row.click()
     page.locator(".jp-VlassJobs-cancel").click()
     page.locator(f"tr[data-job-id='{running['id']}'] td", has_text=re.compile("^cancelled$")).wait_for(timeout=30_000)
     status = requests.get(f"{lab}/vlass/api/jobs/{running['id']}", headers={"Authorization": f"token {TOKEN}"},

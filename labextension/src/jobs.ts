@@ -24,6 +24,7 @@ export class JobsPanel extends Widget {
   private status: HTMLParagraphElement;
   private selected: string | null = null;
   private timer: number | undefined;
+  private ticket = 0; // the latest refresh; an older one that finishes later draws nothing
 
   constructor() {
     super();
@@ -57,12 +58,16 @@ export class JobsPanel extends Widget {
   }
 
   async refresh(): Promise<void> {
+    const ticket = ++this.ticket;
     try {
       const reply = await requestAPI<{ jobs: IJob[] }>('jobs');
+      if (ticket !== this.ticket) {
+        return;
+      }
       this.renderList(reply.jobs);
       const current = reply.jobs.find(job => job.id === this.selected);
       if (current) {
-        await this.renderDetails(current);
+        await this.renderDetails(current, ticket);
       }
     } catch (error) {
       this.status.textContent = `Error: ${(error as Error).message}`;
@@ -92,7 +97,7 @@ export class JobsPanel extends Widget {
     }
   }
 
-  private async renderDetails(job: IJob): Promise<void> {
+  private async renderDetails(job: IJob, ticket: number): Promise<void> {
     const heading = document.createElement('h3');
     heading.textContent = `Job ${job.id}: ${job.state}`;
     const reason = document.createElement('p');
@@ -123,7 +128,9 @@ export class JobsPanel extends Widget {
       log.textContent = `(no log: ${(error as Error).message})`;
     }
     parts.push(log);
-    this.details.replaceChildren(...parts);
+    if (ticket === this.ticket) {
+      this.details.replaceChildren(...parts);
+    }
   }
 
   async cancel(id: string): Promise<void> {
