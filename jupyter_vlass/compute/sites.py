@@ -25,6 +25,8 @@ from .batch import JobSpec, render_batch_script
 from .messages import reason_text, when
 from .resources import ResourceRequest
 from .runner import start
+from .s3scratch import S3Scratch, StoreOptions
+from .staging import PosixScratch
 from .slurm import SlurmSite, unix_account
 
 EXECUTE = "jupyter_vlass.compute.execute"
@@ -40,17 +42,33 @@ class SiteState:
 
 class Site(ABC):
     """A place jobs run. ``account``: the unix account jobs run as when this process is root; ``rate``:
-    service units per hour of a job (per node-hour on Slurm, unless its partition sets a charge rate)."""
+    service units per hour of a job (per node-hour on Slurm, unless its partition sets a charge rate);
+    ``scratch``: where inputs are staged, a directory the site sees or ``s3://bucket/prefix`` (reached
+    with ``store``: ``{endpoint_url, anon}``), kept under ``scratch_quota_gb``."""
 
     kind: str
 
     def __init__(self, name: str, *, python: str | None = None, account: str | None = None,
-                 exec_prefix: tuple[str, ...] = ("sudo", "-E", "-u", "{account}"), rate: float = 1.0):
+                 exec_prefix: tuple[str, ...] = ("sudo", "-E", "-u", "{account}"), rate: float = 1.0,
+                 scratch: str | None = None, store: dict | None = None, scratch_quota_gb: float | None = None):
         self.name, self.python, self.rate = name, python or sys.executable, float(rate)
         self.account = unix_account(account) if account else None
         self.exec_prefix = exec_prefix
         if os.geteuid() == 0 and not self.account:
             raise SiteUnavailable(f"site {name}: jobs never run as root; give the site an account to run them as")
+        self.scratch_setting, self.scratch_quota_gb = scratch, scratch_quota_gb
+        self.store = StoreOptions(**(store or {}))
+        self._scratch = None
+
+    def scratch(self, default: Path) -> PosixScratch | S3Scratch:
+        """Where this site's inputs are staged (``default``, a directory, unless the site names one)."""
+        if self._scratch is None:
+            where = self.scratch_setting
+            if where and where.startswith("s3://"):
+                self._scratch = S3Scratch(where, self.store)
+            else:
+                self._scratch = PosixScratch(Path(where) if where else default)
+        return self._scratch
 
     def prefix(self) -> list[str]:
         if not self.account:
@@ -195,7 +213,8 @@ class SlurmJobSite(Site):
 
 
 SITE_KINDS = {"local": LocalSite, "slurm": SlurmJobSite}
-_SITE_KEYS = {"local": {"kind", "python", "rate"}, "slurm": {"kind", "environment", "poll_interval", "rate"}}
+_COMMON_KEYS = {"kind", "rate", "scratch", "store", "scratch_quota_gb"}
+_SITE_KEYS = {"local": _COMMON_KEYS | {"python"}, "slurm": _COMMON_KEYS | {"environment", "poll_interval"}}
 
 
 def sites_from_config(config: object, *, account: str | None = None) -> dict[str, Site]:
@@ -218,8 +237,31 @@ def sites_from_config(config: object, *, account: str | None = None) -> dict[str
         rate = settings.get("rate", 1.0)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1e6:
             raise InvalidRequest(f"job sites.{name}.rate: service units per hour, a number from 0")
+        _check_scratch(name, settings)
         if kind == "slurm" and not isinstance(settings.get("environment"), str):
             raise InvalidRequest(f"job sites.{name}.environment: the virtual environment jobs run in is required")
         options = {k: v for k, v in settings.items() if k != "kind"}
         sites[name] = SITE_KINDS[kind](name, account=account, **options)
     return sites
+
+
+def _check_scratch(name: str, settings: dict) -> None:
+    from ..exceptions import InvalidRequest
+    from .s3scratch import split_s3
+
+    scratch, store, quota = settings.get("scratch"), settings.get("store"), settings.get("scratch_quota_gb")
+    if scratch is not None:
+        if not isinstance(scratch, str) or not (scratch.startswith("s3://") or os.path.isabs(scratch)):
+            raise InvalidRequest(f"job sites.{name}.scratch: an absolute directory or s3://bucket/prefix")
+        if scratch.startswith("s3://"):
+            try:
+                split_s3(scratch)
+            except InvalidRequest as error:
+                raise InvalidRequest(f"job sites.{name}.scratch: {error.message}") from None
+    if store is not None:
+        if not isinstance(store, dict) or set(store) - {"endpoint_url", "anon"}:
+            raise InvalidRequest(f"job sites.{name}.store: an object with endpoint_url and anon")
+        if not isinstance(store.get("endpoint_url", ""), str) or not isinstance(store.get("anon", False), bool):
+            raise InvalidRequest(f"job sites.{name}.store: endpoint_url is a URL, anon true or false")
+    if quota is not None and (isinstance(quota, bool) or not isinstance(quota, (int, float)) or not 0 < quota < 1e9):
+        raise InvalidRequest(f"job sites.{name}.scratch_quota_gb: a positive number of GB")

@@ -2,6 +2,7 @@
 
 A copy that is already there with the same bytes is not copied again; a copy is written to ``.part``
 and renamed only once its digest matches, so an interrupted transfer never leaves a wrong file behind.
+An S3 scratch is :mod:`.s3scratch`; both answer :class:`Staged`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,22 @@ import posixpath
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import CorruptData
 
 CHUNK = 8 << 20
 Progress = Callable[[int, int | None], None]  # bytes so far, total (None when unknown)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Where a staged input lies (a path or an ``s3://`` URI), bytes sent this time and bytes reused."""
+
+    location: str
+    sent: int = 0
+    reused: int = 0
 
 
 def staged_name(sha256: str, uri: str) -> str:
@@ -60,3 +71,37 @@ def stage(registry, record, scratch: Path, *, progress: Progress | None = None) 
     os.chmod(part, 0o644)
     os.replace(part, target)
     return target
+
+
+class PosixScratch:
+    """Staged inputs as files in ``path`` (a directory the site's nodes see)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @property
+    def uri(self) -> str:
+        return str(self.path)
+
+    def stage(self, registry, record, *, progress: Progress | None = None) -> Staged:
+        target = stage(registry, record, self.path, progress=progress)
+        return Staged(str(target), sent=target.stat().st_size)
+
+    def clean(self, *, quota_bytes: int, keep: set[str] = frozenset()) -> list[str]:
+        """Remove the least recently used staged files (never those in ``keep``) until the scratch fits
+        ``quota_bytes``; returns the paths removed."""
+        try:
+            files = sorted((p for p in self.path.iterdir() if p.is_file()), key=lambda p: p.stat().st_atime)
+        except FileNotFoundError:
+            return []
+        total = sum(p.stat().st_size for p in files)
+        removed = []
+        for path in files:
+            if total <= quota_bytes:
+                break
+            if str(path) in keep:
+                continue
+            total -= path.stat().st_size
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+        return removed

@@ -41,6 +41,17 @@ class ChargeRow(Base):
     updated_at: Mapped[datetime]
 
 
+class ProjectMemberRow(Base):
+    """A user charges ``project``: written by the spawner (which decides each user's project) at every start,
+    read by the hub service before it charges or authorizes an analysis job."""
+
+    __tablename__ = "project_members"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    project: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime]
+
+
 class ApprovalRow(Base):
     """A request above the approval threshold and what an admin decided about it."""
 

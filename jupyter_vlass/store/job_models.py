@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
@@ -31,6 +32,9 @@ class JobRow(Base):
     cached_from: Mapped[str | None] = mapped_column(String(32))  # the site whose copy answered, if any
     result: Mapped[dict | None] = mapped_column(JSON)  # {"files": [{name, sha256, size}], "location": ...}
     su: Mapped[float] = mapped_column(Float, default=0.0)
+    progress: Mapped[dict | None] = mapped_column(JSON)  # {"step", "done", "total"} while staging
+    project: Mapped[str | None] = mapped_column(String(64))  # the allocation charged
+    charged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
