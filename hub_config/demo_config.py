@@ -49,8 +49,11 @@ c.JupyterHub.spawner_class = spawner
 c.Spawner.http_timeout = 60
 c.Spawner.poll_interval = int(os.environ.get("VLASS_POLL_INTERVAL", "10"))
 c.Spawner.default_url = "/lab"
-if os.environ.get("VLASS_REGISTRY_DB"):  # one registry for everyone; each server shows what its user may see
-    c.Spawner.environment = {"JUPYTER_VLASS_DB": os.environ["VLASS_REGISTRY_DB"]}
+# VLASS_REGISTRY_DB: one registry for everyone (each server shows what its user may see);
+# JUPYTER_VLASS_JOBS_CONFIG: the analysis-job sites every user's server offers.
+c.Spawner.environment = {name: os.environ[source] for name, source in (
+    ("JUPYTER_VLASS_DB", "VLASS_REGISTRY_DB"), ("JUPYTER_VLASS_JOBS_CONFIG", "JUPYTER_VLASS_JOBS_CONFIG"))
+    if os.environ.get(source)}
 c.VlassProfilesSpawner.profiles_file = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
 c.VlassProfilesSpawner.db_url = db_url
 c.VlassProfilesSpawner.local_config = {"cmd": [f"{job_env}/bin/jupyterhub-singleuser"]}

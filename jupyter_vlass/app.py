@@ -132,6 +132,9 @@ class JobSitesOnDemand:
         self.jobs_dir, self.root = jobs_dir, root
         self._built = None
         self._lock = threading.Lock()
+        from .compute.hub_accounts import HubAccounts
+
+        self.accounts = HubAccounts.from_environment()  # under a hub with the vlass service: jobs are charged
 
     def get(self) -> tuple[dict, object]:
         """``(sites, profiles or None)``."""

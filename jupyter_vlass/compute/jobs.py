@@ -23,11 +23,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
-from ..exceptions import InvalidManifest, UnknownDataset, UnknownJob, VlassError
+from ..exceptions import (AllocationExceeded, ApprovalDenied, AwaitingApproval, Forbidden, InvalidManifest,
+                          UnknownDataset, UnknownJob, VlassError)
 from ..store import JobRow
 from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .execute import EXECUTED, JOB_FILE, OUTPUTS, read_status
+from .hub_accounts import HubAccounts
 from .manifest import JobManifest
 from .notebook_check import check_notebook
 from .profiles import ProfileSet
@@ -36,6 +38,7 @@ from .sites import Site
 from .s3scratch import S3Scratch
 
 ACTIVE = ("staging", "queued", "running", "retrieving")
+REFUSED = (AllocationExceeded, AwaitingApproval, ApprovalDenied, Forbidden)
 ENDED = ("done", "failed", "cancelled")
 
 
@@ -45,8 +48,10 @@ class Jobs:
     under ``jobs_dir``."""
 
     def __init__(self, registry, *, sites: Mapping[str, Site], root: str | Path, owner: str,
-                 jobs_dir: str | Path | None = None, profiles: ProfileSet | None = None, groups=()):
+                 jobs_dir: str | Path | None = None, profiles: ProfileSet | None = None, groups=(),
+                 accounts: HubAccounts | None = None):
         self.registry, self.sites, self.owner = registry, dict(sites), owner
+        self.accounts = accounts  # the hub's allocations and approvals; None outside a hub (nothing charged)
         self.root = Path(root).resolve()
         self.jobs_dir = Path(jobs_dir or self.root / ".vlass-jobs").resolve()
         self.profiles, self.groups = profiles, tuple(groups)
@@ -82,18 +87,56 @@ class Jobs:
             self._deliver(manifest, Path(hit.location), hit.files)
             return Job(self, job_id)
         try:
+            project = self._authorize(site, manifest)
             workdir = self.jobs_dir / self.owner / job_id
             self._prepare(job_id, workdir, manifest, notebook, records, site, key)
-            site_job_id = site.submit(workdir, request)
+            site_job_id = site.submit(workdir, request, project=project)
         except VlassError as error:
-            self._finish(job_id, "failed", error.message)
+            # A refusal (allocation, approval) is the hub's own decision: nothing to report back.
+            self._finish(job_id, "failed", error.message, report=not isinstance(error, REFUSED))
             raise
         with self.sessions.begin() as session:
             row = session.get(JobRow, job_id)
-            row.site_job_id, row.workdir, row.updated_at = site_job_id, str(workdir), utcnow()
+            row.site_job_id, row.workdir, row.updated_at, row.project = site_job_id, str(workdir), utcnow(), project
             row.state = "running" if site.kind == "local" else "queued"
             row.started_at = utcnow() if site.kind == "local" else None
         return Job(self, job_id)
+
+    def _authorize(self, site: Site, manifest: JobManifest) -> str | None:
+        """Ask the hub (allocation, approval above the threshold); the project charged, or None outside a hub."""
+        if self.accounts is None:
+            return None
+        grant = self.accounts.authorize(site_kind=site.kind, profile=manifest.profile,
+                                        resources=dict(manifest.resources or {}))
+        return grant["project"]
+
+    def _report(self, job_id: str) -> None:
+        """Tell the hub service how an ended job went and what it cost (a Slurm job's cost comes back from
+        Slurm's accounting); retried by later reads while the service or the accounting is not there yet."""
+        row = self.row(job_id)
+        if self.accounts is None or row.charged or row.state not in ENDED:
+            return
+        site = self.sites.get(row.site)
+        kind = site.kind if site is not None else "local"
+        ran = row.site_job_id is not None and row.cached_from is None
+        elapsed = ((row.ended_at or utcnow()) - row.started_at).total_seconds() if row.started_at else 0.0
+        run_id, su = f"{row.id}.{row.attempt}", row.su
+        try:
+            if ran and row.project:
+                answer = self.accounts.charge(site_kind=kind, job_id=run_id if kind == "local" else row.site_job_id,
+                                              su=row.su, elapsed_s=elapsed, state=row.state)
+                if kind == "slurm":
+                    if not (answer.get("charged") and answer.get("final")):
+                        return  # Slurm's accounting has not caught up yet
+                    su = answer["su"]  # what Slurm's accounting charged
+            wait = (row.started_at - row.created_at).total_seconds() if ran and row.started_at else None
+            self.accounts.report(job_id=run_id, site=row.site, site_kind=kind, state=row.state, submitted=ran,
+                                 cached=row.cached_from is not None, queue_wait_s=wait, su=su)
+        except VlassError:
+            return
+        with self.sessions.begin() as session:
+            stored = session.get(JobRow, job_id)
+            stored.charged, stored.su = True, su
 
     def _request(self, site: Site, manifest: JobManifest) -> ResourceRequest | None:
         if site.kind == "local":
@@ -180,12 +223,14 @@ class Jobs:
 
     # state ---------------------------------------------------------------------------------------
     def _finish(self, job_id: str, state: str, reason: str | None, *, result: dict | None = None,
-                su: float = 0.0) -> None:
+                su: float = 0.0, report: bool = True) -> None:
         with self.sessions.begin() as session:
             row = session.get(JobRow, job_id)
             row.state, row.reason, row.updated_at, row.ended_at, row.su = state, reason, utcnow(), utcnow(), su
+            row.charged = not report  # "charged": reported to the hub service (and charged when it ran)
             if result is not None:
                 row.result = result
+        self._report(job_id)
 
     def _service_units(self, row: JobRow, elapsed_s: float | None) -> float:
         """What the run cost: node-hours x the partition's charge rate on Slurm, hours x the site's rate here."""
@@ -204,6 +249,12 @@ class Jobs:
 
     def refresh(self) -> None:
         """Bring every active job of this owner up to date: one call per site for all of its jobs."""
+        if self.accounts is not None:
+            with self.sessions() as session:
+                uncharged = session.scalars(select(JobRow.id).where(
+                    JobRow.owner == self.owner, JobRow.state.in_(ENDED), JobRow.charged.is_(False))).all()
+            for job_id in uncharged:
+                self._report(job_id)
         with self.sessions() as session:
             rows = session.scalars(select(JobRow).where(JobRow.owner == self.owner, JobRow.state.in_(ACTIVE),
                                                         JobRow.site_job_id.is_not(None))).all()
@@ -358,6 +409,9 @@ class Job:
         if row.state in ACTIVE:
             self.jobs.refresh()
             row = self.jobs.row(self.id)
+        elif self.jobs.accounts is not None and not row.charged:
+            self.jobs._report(self.id)  # the hub service or Slurm's accounting was not there at the end
+            row = self.jobs.row(self.id)
         return to_json(row)
 
     @property
@@ -418,4 +472,4 @@ def to_json(row: JobRow) -> dict:
             "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
             "started_at": _iso(row.started_at), "ended_at": _iso(row.ended_at), "elapsed_s": elapsed,
             "walltime_s": None, "result": row.result, "su": row.su, "progress": row.progress,
-            "project": row.project}
+            "project": row.project, "charged": row.charged}

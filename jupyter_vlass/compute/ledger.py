@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import AllocationExceeded, InvalidArgument
 from ..patterns import PLAIN_NAME
-from ..store import AllocationRow, ChargeRow
+from ..store import AllocationRow, ChargeRow, ProjectMemberRow
 from ..store.times import utcnow
 from .resources import ResourceRequest
 from .scheduler import PENDING_STATES, RUNNING_STATES, AccountedJob
@@ -100,6 +100,37 @@ class Ledger:
                 f"Not enough allocation: {request.describe()} may use {cost:.1f} SU but {balance}.")
         return balance
 
+    def add_member(self, user: str, project: str) -> None:
+        """``user`` charges ``project`` (the spawner says so at each start)."""
+        with self._sessions.begin() as session:
+            session.merge(ProjectMemberRow(user=user, project=project, updated_at=utcnow()))
+
+    def is_member(self, user: str, project: str) -> bool:
+        with self._sessions() as session:
+            return session.get(ProjectMemberRow, (user, project)) is not None
+
+    def projects_of(self, user: str) -> set[str]:
+        with self._sessions() as session:
+            return set(session.scalars(select(ProjectMemberRow.project).where(ProjectMemberRow.user == user)))
+
+    def charge_job(self, *, cluster: str, job_id: str, user: str, project: str, su: float, elapsed_s: float,
+                   state: str, partition: str = "", nodes: int = 1, gpus: int = 0) -> bool:
+        """Charge one finished analysis job (once: a second report of the same job changes nothing, and a
+        Slurm job that ``sacct`` already charged keeps that charge). Returns whether it was new."""
+        if isinstance(su, bool) or not isinstance(su, (int, float)) or not math.isfinite(su) or not 0 <= su < 1e9:
+            raise InvalidArgument("su: a finite, non-negative number of service units")
+        with self._sessions.begin() as session:
+            row = session.get(ChargeRow, (cluster, job_id))
+            if row is not None and row.final:
+                return False
+            if row is None:
+                session.add(ChargeRow(cluster=cluster, job_id=job_id, user=user, project=project,
+                                      partition=partition, nodes=nodes, gpus=gpus, elapsed_s=int(elapsed_s), su=su,
+                                      state=state, final=True, updated_at=utcnow()))
+            else:
+                row.su, row.elapsed_s, row.state, row.final, row.updated_at = su, int(elapsed_s), state, True, utcnow()
+        return True
+
     def charges(self, *, user: str | None = None, project: str | None = None) -> list[ChargeRow]:
         query = select(ChargeRow).order_by(ChargeRow.updated_at.desc())
         if user:
@@ -108,3 +139,25 @@ class Ledger:
             query = query.where(ChargeRow.project == project)
         with self._sessions() as session:
             return list(session.scalars(query))
+
+
+class LedgerSync:
+    """Charges from ``sacct`` into the ledger, at most once per ``min_interval`` s (an awaitable call)."""
+
+    def __init__(self, ledger: Ledger, profiles, *, min_interval: float = 2.0):
+        self.ledger, self.profiles, self.min_interval = ledger, profiles, min_interval
+        self._at = 0.0
+
+    async def __call__(self) -> None:
+        import time
+
+        from astropy.time import Time, TimeDelta
+
+        from .slurm import SlurmSite
+
+        if self.profiles is None or time.monotonic() - self._at < self.min_interval:
+            return
+        jobs = await SlurmSite(exec_prefix=()).accounting(since=Time.now() - TimeDelta(7, format="jd"))
+        self._at = time.monotonic()
+        rates = {name: p.charge_rate for name, p in self.profiles.partitions.items()}
+        self.ledger.record(jobs, rates)

@@ -94,8 +94,8 @@ class Site(ABC):
         return [self.python, "-m", EXECUTE, str(workdir)]
 
     @abstractmethod
-    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
-        """Start the job; return the site's id for it."""
+    def submit(self, workdir: Path, request: ResourceRequest | None, *, project: str | None = None) -> str:
+        """Start the job (charged to ``project`` where the site accounts); return the site's id for it."""
 
     @abstractmethod
     def states(self, ids: list[str]) -> dict[str, SiteState]:
@@ -115,7 +115,7 @@ class LocalSite(Site):
         super().__init__(name, **kwargs)
         self._started: dict[str, object] = {}  # pid -> Popen, reaped when polled
 
-    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
+    def submit(self, workdir: Path, request: ResourceRequest | None, *, project: str | None = None) -> str:
         proc = start(self.prefix() + self.command(workdir), log_path=str(workdir / "job.log"), cwd=str(workdir),
                      env=self.job_env())
         self._started[str(proc.pid)] = proc
@@ -162,13 +162,13 @@ class SlurmJobSite(Site):
         self._snapshot: tuple[float, dict[str, scheduler.JobState]] = (0.0, {})
         self._lock = threading.Lock()
 
-    def submit(self, workdir: Path, request: ResourceRequest | None) -> str:
+    def submit(self, workdir: Path, request: ResourceRequest | None, *, project: str | None = None) -> str:
         if request is None:
             raise SiteUnavailable(f"site {self.name}: a Slurm job needs a profile (resources)")
         script = render_batch_script(request, JobSpec(
             job_name=JOB_NAME, output_path=str(workdir / "job.log"), workdir=str(workdir),
             command=self.command(workdir), export_vars=["PATH", "HOME", "USER", "LANG"],
-            environment=self.environment))
+            environment=self.environment, account=project or ""))
         env = {**self.job_env(), "SLURM_EXPORT_ENV": "ALL"}
         return asyncio.run(self.slurm.submit(script, account=self.account, env=env))
 

@@ -13,7 +13,9 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..compute.approvals import Approvals
-from ..compute.ledger import Ledger
+from ..compute.dashboard import JobReports, prometheus_text
+from ..compute.job_accounts import JobAccounting
+from ..compute.ledger import Ledger, LedgerSync
 from ..exceptions import Forbidden, InvalidArgument, NotFound, UnknownApproval
 from ..store import make_engine, session_factory
 from ..web_errors import TypedErrorsMixin
@@ -86,6 +88,7 @@ class AllocationAPI(ServiceHandler):
     def get(self, project):
         mine = {c.project for c in self.ledger.charges(user=self.user_name)}
         mine |= {a.project for a in self.approvals.list(user=self.user_name)}
+        mine |= self.ledger.projects_of(self.user_name)
         if not self.may_decide and project not in mine and project != self.user_name:
             raise NotFound(f"no allocation of project {project!r} that you may see")
         self.finish(self.ledger.balance(project).to_json())
@@ -95,6 +98,68 @@ class AllocationAPI(ServiceHandler):
         self.require_decide("granting allocations")
         self.ledger.grant(project, self.json_body().get("granted_su"), by=self.user_name)
         self.finish(self.ledger.balance(project).to_json())
+
+
+class JobAuthorizeAPI(ServiceHandler):
+    """May this analysis job run (project, approval above the threshold, allocation)? Asked by the user's server."""
+
+    @web.authenticated
+    def post(self):
+        groups = self.current_user.get("groups") or []
+        self.finish(self.settings["job_accounting"].authorize(user=self.user_name, groups=groups,
+                                                              body=self.json_body()))
+
+
+class JobChargeAPI(ServiceHandler):
+    """A finished analysis job's charge: a local job's as its server reports it; a Slurm job's from sacct."""
+
+    @web.authenticated
+    async def post(self):
+        body = self.json_body()
+        accounting = self.settings["job_accounting"]
+        if body.get("site_kind") == "slurm":
+            await self.settings["sync_ledger"]()
+            self.finish(accounting.slurm_charge(user=self.user_name, project=body.get("project"),
+                                                job_id=body.get("job_id")))
+        else:
+            self.finish(accounting.charge_local(user=self.user_name, body=body))
+
+
+class JobReportAPI(ServiceHandler):
+    """How one of the caller's analysis jobs ended (their server reports it once), for the dashboard."""
+
+    @web.authenticated
+    def post(self):
+        body = self.json_body()
+        project = body.get("project")
+        if project is not None:
+            project = self.settings["job_accounting"].member(self.user_name, project)
+        self.settings["job_reports"].record(user=self.user_name, project=project, body=body)
+        self.set_status(204)
+        self.finish()
+
+
+class DashboardPage(ServiceHandler):
+    """Jobs by site and state, service units, cache hit rate, submission success, queue wait: everyone's
+    for an admin, the caller's own otherwise."""
+
+    @web.authenticated
+    def get(self):
+        figures = self.settings["job_reports"].figures(user=None if self.may_decide else self.user_name)
+        if self.get_argument("format", "html") == "json":
+            self.finish(figures)
+            return
+        self.render("dashboard.html", figures=figures, user=self.user_name, everyone=self.may_decide)
+
+
+class MetricsHandler(ServiceHandler):
+    """The dashboard's figures for Prometheus (a token with the approvers' scope, as /hub/metrics needs one)."""
+
+    @web.authenticated
+    def get(self):
+        self.require_decide("reading the metrics")
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(prometheus_text(self.settings["job_reports"].figures()))
 
 
 class ApprovalsPage(ServiceHandler):
@@ -125,19 +190,30 @@ class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
         pass
 
 
-def make_app(*, db_url: str, cluster: str = "local", threshold: float = 0.0) -> web.Application:
+def make_app(*, db_url: str, profiles=None) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
+    cluster = profiles.site if profiles else "local"
+    threshold = profiles.approval_threshold_gpu_hours if profiles else 0.0
+    approvals, ledger = Approvals(sessions, threshold_gpu_hours=threshold), Ledger(sessions, cluster=cluster)
     return web.Application(
         [
             (url_path_join(prefix, "api/approvals"), ApprovalsAPI),
             (url_path_join(prefix, r"api/approvals/([^/]+)"), ApprovalAPI),
             (url_path_join(prefix, r"api/allocations/([^/]+)"), AllocationAPI),
+            (url_path_join(prefix, "api/jobs/authorize"), JobAuthorizeAPI),
+            (url_path_join(prefix, "api/jobs/charges"), JobChargeAPI),
+            (url_path_join(prefix, "api/jobs/reports"), JobReportAPI),
+            (url_path_join(prefix, "dashboard"), DashboardPage),
+            (url_path_join(prefix, "metrics"), MetricsHandler),
             (url_path_join(prefix, "approvals"), ApprovalsPage),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         ],
-        approvals=Approvals(sessions, threshold_gpu_hours=threshold),
-        ledger=Ledger(sessions, cluster=cluster),
+        approvals=approvals,
+        ledger=ledger,
+        job_accounting=JobAccounting(ledger, approvals, profiles),
+        sync_ledger=LedgerSync(ledger, profiles),
+        job_reports=JobReports(sessions),
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
@@ -167,11 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="database URL shared with the spawner")
     parser.add_argument("--profiles", help="profiles YAML (for the cluster name and threshold)")
     args = parser.parse_args(argv)
-    cluster, threshold = "local", 0.0
+    profiles = None
     if args.profiles:
         from ..compute.profiles import load_profiles
         profiles = load_profiles(args.profiles)
-        cluster, threshold = profiles.site, profiles.approval_threshold_gpu_hours
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    asyncio.run(serve(make_app(db_url=args.db, cluster=cluster, threshold=threshold), url.port, url.hostname))
+    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles), url.port, url.hostname))
     return 0

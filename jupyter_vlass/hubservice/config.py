@@ -10,7 +10,8 @@ DECIDE_SCOPE = "custom:vlass-approvals:decide"
 
 def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
                       approver_users: Iterable[str] = (), approver_groups: Iterable[str] = ()) -> None:
-    """Run the approvals/allocations service under the hub; give approvers the scope to decide."""
+    """Run the approvals/allocations service under the hub; give approvers the scope to decide, and users'
+    servers the scope to reach it (their analysis jobs are authorized and charged there)."""
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
@@ -21,6 +22,9 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
     c.JupyterHub.custom_scopes = {DECIDE_SCOPE: {"description": "Approve or deny large compute requests."}}
     c.JupyterHub.load_roles = [
         {"name": "user", "scopes": ["self", "access:services"]},
+        {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
+                                      "access:services!service=vlass"]},
         {"name": "vlass-approvers", "scopes": [DECIDE_SCOPE, "access:services"],
          "users": list(approver_users), "groups": list(approver_groups)},
     ]
+    c.VlassProfilesSpawner.hub_service_url = url.rstrip("/") + "/services/vlass/"

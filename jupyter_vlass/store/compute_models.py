@@ -71,3 +71,21 @@ class ApprovalRow(Base):
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     used_at: Mapped[datetime | None]  # when a start used the approval (or the user was told of the denial)
+
+
+class JobReportRow(Base):
+    """How one analysis job ended, as its user's server reported it to the hub service (for the dashboard)."""
+
+    __tablename__ = "job_reports"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the job id and its attempt
+    project: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(32))
+    site_kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # done failed cancelled
+    submitted: Mapped[bool] = mapped_column(Boolean)  # reached the site (False: refused or failed before)
+    cached: Mapped[bool] = mapped_column(Boolean)  # answered by the result cache
+    queue_wait_s: Mapped[float | None] = mapped_column(Float)
+    su: Mapped[float] = mapped_column(Float, default=0.0)
+    ended_at: Mapped[datetime]

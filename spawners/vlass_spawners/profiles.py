@@ -29,6 +29,8 @@ class VlassProfilesSpawner(ProfilesSpawner):
     slurm_config = Dict({}, help="Extra config for the Slurm spawner.").tag(config=True)
     local_config = Dict({}, help="Extra config for the local spawner.").tag(config=True)
     estimate_timeout = Float(5.0, help="Longest wait for start estimates when rendering the form.").tag(config=True)
+    hub_service_url = Unicode("", help="The vlass hub service's URL with its prefix, which users' servers ask "
+                                       "before running analysis jobs and tell what they cost.").tag(config=True)
 
     @default("apply_user_options")
     def _options_are_validated_by_the_child(self):
@@ -87,10 +89,20 @@ class VlassProfilesSpawner(ProfilesSpawner):
     def options_from_form(self, formdata):
         return options_from_form(formdata, self._profile_set())
 
+    def project(self) -> str:
+        """The allocation project this user charges, decided as the Slurm spawner decides it."""
+        return self.slurm_spawner_class(user=self.user, config=self.config, hub=self.hub, db=self.db,
+                                        **{**self.slurm_config, "db_url": self.db_url}).project
+
     def start(self):
         if self.child_spawner is None:
             self.construct_child()
         child = self.child_spawner
+        if self.hub_service_url:  # the server's analysis jobs are authorized and charged by the hub service
+            project = self.project()
+            self.store.ledger(self.profiles_file).add_member(self.user.name, project)
+            child.environment = {**child.environment, "JUPYTER_VLASS_HUB_SERVICE": self.hub_service_url,
+                                 "JUPYTER_VLASS_PROJECT": project}
         if hasattr(child, "start_budget"):
             # wrapspawner links the wrapper's traits onto the child, so the child's own queue-aware
             # default would be replaced by the wrapper's (60 s); the hub reads the wrapper's value.

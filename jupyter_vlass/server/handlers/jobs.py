@@ -16,7 +16,7 @@ class JobsBase(VlassHandler):
         holder = self.settings["vlass_jobs"]
         sites, profiles = holder.get()
         return Jobs(self.registry, sites=sites, root=holder.root, owner=self.owner,
-                    jobs_dir=holder.jobs_dir, profiles=profiles, groups=self.groups)
+                    jobs_dir=holder.jobs_dir, profiles=profiles, groups=self.groups, accounts=holder.accounts)
 
 
 class JobsHandler(JobsBase):

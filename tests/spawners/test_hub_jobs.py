@@ -1,0 +1,164 @@
+"""Analysis jobs on a real hub: two users, each in a server of their own, submitting through REST behind
+the proxy. A user never sees, reads or cancels the other's jobs; every job is authorized and charged by
+the hub service (allocation, an admin's approval above the GPU-hour threshold); a Slurm job's charge is
+Slurm's own accounting."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import requests
+
+from tests.hub import JOB_ENV, own_hub
+from tests.services import REPO
+
+pytestmark = pytest.mark.timeout(600)
+OWNER, OTHER = "vlt-frank", "vlt-grace"
+
+
+def tiny_notebook(user: str) -> dict:
+    """A notebook in the user's home (their notebook directory) and a manifest that runs it."""
+    home = pwd.getpwnam(user)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("i = 0\ninputs = {}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("open('square.txt', 'w').write(str(i * i))")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = f"{home.pw_dir}/tiny.ipynb"
+    nbformat.write(nb, path)
+    os.chown(path, home.pw_uid, home.pw_gid)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return {"manifest_version": 1, "site": "local", "notebook": {"path": "tiny.ipynb", "sha256": digest},
+            "inputs": []}
+
+
+@pytest.fixture
+def jobs_config():
+    """The servers' job sites, in a folder every account can read (pytest's own is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="vlass-jobs-config-"))
+    folder.chmod(0o755)
+    shutil.copy(REPO / "hub_config" / "profiles.yaml", folder / "profiles.yaml")
+    config = folder / "jobs.json"
+    config.write_text(json.dumps({"sites": {
+        "local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python"), "rate": 3600.0},
+        "slurm": {"kind": "slurm", "environment": str(JOB_ENV), "poll_interval": 1.0}},
+        "profiles": str(folder / "profiles.yaml")}))
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    try:
+        yield config
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_path, jobs_config):
+    config = jobs_config
+    with own_hub(tmp_path / "hub", users=(OWNER, OTHER), JUPYTER_VLASS_JOBS_CONFIG=str(config)) as hub:
+        hub.user(OWNER, allocation=1000.0)
+        hub.user(OTHER, allocation=0.0)
+        for name in (OWNER, OTHER):
+            assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
+        tokens = {name: hub.token_for(name) for name in (OWNER, OTHER)}
+        for name in (OWNER, OTHER):
+            hub.wait_ready(name)
+
+        def call(name, method, path="", **kwargs):
+            return requests.request(method, f"{hub.url}/user/{name}/vlass/api/jobs{path}", timeout=120,
+                                    headers={"Authorization": f"token {tokens[name]}"}, **kwargs)
+
+        def until_ended(name, job_id, timeout=180):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                doc = call(name, "GET", f"/{job_id}").json()
+                if doc["state"] in ("done", "failed", "cancelled"):
+                    return doc
+                time.sleep(1)
+            raise AssertionError(f"job {job_id} did not end: {doc}")
+
+        # A local job, charged to the owner's project at the local rate (here 1 SU per second). The ledger may
+        # already hold Slurm's accounting of earlier jobs of this account (a development cluster): compare deltas.
+        synced = hub.service("POST", "/api/jobs/charges", token=tokens[OWNER],  # sacct into the ledger now
+                             json={"project": OWNER, "site_kind": "slurm", "job_id": "0"})
+        assert synced.status_code == 200 and synced.json()["charged"] is False, synced.text
+        before = hub.service("GET", f"/api/allocations/{OWNER}").json()["spent_su"]
+        run = time.time_ns() // 1000  # the accounts keep their servers' state from earlier runs on a dev machine
+        manifest = {**tiny_notebook(OWNER), "parameters": {"i": run}}
+        submitted = call(OWNER, "POST", json=manifest)
+        assert submitted.status_code in (200, 201), submitted.text
+        job = until_ended(OWNER, submitted.json()["id"])
+        assert job["state"] == "done" and job["project"] == OWNER, job
+        balance = hub.service("GET", f"/api/allocations/{OWNER}").json()
+        assert balance["spent_su"] == pytest.approx(before + job["su"], abs=0.01) and job["su"] > 0
+
+        # The other user sees none of it, and cannot read, log or cancel it.
+        assert job["id"] not in {j["id"] for j in call(OTHER, "GET").json()["jobs"]}
+        for method, path in (("GET", ""), ("GET", "/log"), ("DELETE", "")):
+            refused = call(OTHER, method, f"/{job['id']}{path}")
+            assert refused.status_code == 404 and refused.json()["reason"] == "unknown_job", refused.text
+
+        # A user whose allocation is spent is refused before anything runs.
+        broke = call(OTHER, "POST", json={**tiny_notebook(OTHER), "parameters": {"i": run}})
+        assert broke.status_code == 403 and broke.json()["reason"] == "allocation_exceeded", broke.text
+        [failed] = [j for j in call(OTHER, "GET").json()["jobs"] if j["parameters"] == {"i": run}]
+        assert failed["state"] == "failed" and failed["site_job_id"] is None
+
+        # Above the approval threshold (2 A100 x 5 h = 10 GPU-hours > 8) a Slurm job waits for an admin.
+        big = {**manifest, "site": "slurm", "profile": "tacc-a100", "parameters": {"i": run + 1},
+               "resources": {"gpus": 2, "walltime": "5h"}}
+        waiting = call(OWNER, "POST", json=big)
+        assert waiting.status_code == 403 and waiting.json()["reason"] == "awaiting_approval", waiting.text
+        [pending] = hub.service("GET", "/api/approvals", params={"status": "pending"}).json()["approvals"]
+        assert pending["user"] == OWNER and pending["gpu_hours"] == 10
+        decided = hub.service("POST", f"/api/approvals/{pending['id']}", json={"decision": "approve"})
+        assert decided.status_code == 200, decided.text
+        again = call(OWNER, "POST", json=big)
+        assert again.status_code in (200, 201), again.text
+        slurm_job = until_ended(OWNER, again.json()["id"])
+        assert slurm_job["state"] == "done" and slurm_job["project"] == OWNER, slurm_job
+        used = hub.service("GET", f"/api/approvals/{pending['id']}").json()
+        assert used["used"] is True  # one approval, one job
+
+        # Its charge is Slurm's accounting (node-hours x the partition's rate), in the hub's ledger.
+        deadline = time.monotonic() + 60
+        while not slurm_job["charged"] and time.monotonic() < deadline:
+            time.sleep(2)
+            slurm_job = call(OWNER, "GET", f"/{slurm_job['id']}").json()
+        assert slurm_job["charged"], slurm_job
+        after = hub.service("GET", f"/api/allocations/{OWNER}").json()
+        assert after["spent_su"] == pytest.approx(balance["spent_su"] + slurm_job["su"], abs=0.01)
+        assert slurm_job["su"] > 0
+
+        # The same analysis delivered elsewhere is a cache hit: no compute, no charge.
+        hit = call(OWNER, "POST", json={**manifest, "output": {"path": "again"}})
+        assert hit.status_code in (200, 201) and hit.json()["cached_from"] == "local", hit.text
+        assert call(OWNER, "GET", f"/{hit.json()['id']}").json()["su"] == 0
+
+        # The dashboard: everything for an admin, one's own for a user; the same as Prometheus metrics.
+        figures = hub.service("GET", "/dashboard", params={"format": "json"}).json()
+        counts = {(j["site"], j["state"]): j["count"] for j in figures["jobs"]}
+        assert counts == {("local", "done"): 2, ("slurm", "done"): 1}, figures
+        assert figures["cache"] == {"hits": 1, "computed": 2, "hit_rate": pytest.approx(1 / 3)}
+        assert figures["submissions"]["success_rate"] == 1.0  # refusals are decisions, not failed submissions
+        assert figures["su"]["project"][OWNER] == pytest.approx(after["spent_su"], abs=0.01)
+        assert sum(j["su"] for j in (job, slurm_job)) == pytest.approx(after["spent_su"] - before, abs=0.01)
+        assert set(figures["queue_wait_s"]) == {"local", "slurm"}
+        page = hub.service("GET", "/dashboard")
+        assert page.status_code == 200 and page.text.count("<svg") >= 4 and OWNER in page.text
+        own = requests.get(f"{hub.url}/services/vlass/dashboard", params={"format": "json"}, timeout=30,
+                           headers={"Authorization": f"token {tokens[OTHER]}"}).json()
+        assert own["jobs"] == [] and set(own["su"]["user"]) <= {OTHER}  # only their own rows
+        metrics = hub.service("GET", "/metrics")
+        assert metrics.status_code == 200
+        assert 'vlass_jobs_total{site="slurm",state="done"} 1.0' in metrics.text
+        assert 'vlass_jobs_rate{rate="cache_hit"} 0.333' in metrics.text
+        refused = requests.get(f"{hub.url}/services/vlass/metrics", timeout=30,
+                               headers={"Authorization": f"token {tokens[OWNER]}"})
+        assert refused.status_code == 403
