@@ -13,8 +13,10 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
 "$target/bin/pip" wheel -q --no-deps -w "$wheels" "$repo"
-"$target/bin/pip" install -q "$wheels"/jupyter_vlass-*.whl
-"$target/bin/pip" install -q --force-reinstall --no-deps "$wheels"/jupyter_vlass-*.whl
+wheel="$(ls "$wheels"/jupyter_vlass-*.whl)"
+# [dask]: analysis jobs may start a Dask cluster of Slurm jobs (dask-jobqueue) from inside the job.
+"$target/bin/pip" install -q "${wheel}[dask]"
+"$target/bin/pip" install -q --force-reinstall --no-deps "$wheel"
 # rfc3987-syntax (pulled in by jsonschema[format-nongpl]) compiles 35 Lark parsers when imported, which
 # costs every server start about 0.9 s here; no Jupyter event schema uses the iri formats it checks, and
 # jsonschema skips those formats when it is absent (jupyter-server/jupyter_server#1559).

@@ -11,9 +11,9 @@ python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
 # Headless Chromium for the JupyterLab tests (driven by Python playwright; never `playwright install`).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-# Slurm with accounting, for the spawner tests and the demo hub.
+# Slurm with accounting, for the spawner tests and the demo hub; sshd for the jobs' SSH route to a login node.
 for pkg_cmd in slurmctld:slurmctld slurmd:slurmd slurm-client:sbatch munge:munged sudo:sudo slurmdbd:slurmdbd \
-               mariadb-server:mariadbd charliecloud-runtime:ch-run; do
+               mariadb-server:mariadbd charliecloud-runtime:ch-run openssh-server:sshd; do
   command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pkg_cmd#*:}" ] || need+=("${pkg_cmd%%:*}")
 done
 SUDO=""

@@ -334,3 +334,64 @@ def postgres_url(postgres_server):
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# --- OpenSSH (a login node) -------------------------------------------------------------------
+class Sshd:
+    """An sshd on 127.0.0.1 of the tests' own: one account may log in with a key made here."""
+
+    def __init__(self, workdir: Path, account: str):
+        self.workdir, self.account = workdir, account
+        self.port = free_port(plus=10000)
+        self.proc = None
+
+    def start(self):
+        sshd = "/usr/sbin/sshd"
+        require(Path(sshd).exists(), "OpenSSH server (`sshd`, from the openssh-server package)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.workdir / name)], check=True)
+        (self.workdir / "authorized_keys").write_text((self.workdir / "client_key.pub").read_text())
+        host_key = (self.workdir / "host_key.pub").read_text().split()
+        (self.workdir / "known_hosts").write_text(f"[127.0.0.1]:{self.port} {host_key[0]} {host_key[1]}\n")
+        # sshd refuses a locked account ("!" in shadow, as useradd leaves it); "*" is no password, not locked.
+        subprocess.run(["usermod", "-p", "*", self.account], check=True)
+        Path("/run/sshd").mkdir(exist_ok=True)
+        config = self.workdir / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.workdir / 'host_key'}",
+            f"AuthorizedKeysFile {self.workdir / 'authorized_keys'}", "StrictModes no", "UsePAM no",
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no", f"AllowUsers {self.account}",
+            f"PidFile {self.workdir / 'sshd.pid'}", "LogLevel VERBOSE", ""]))
+        self.log = open(self.workdir / "sshd.log", "ab")
+        self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_for_port(self.port, 30)
+        return self
+
+    @property
+    def settings(self) -> dict:
+        """A job site's ``ssh`` settings for this login node."""
+        return {"host": "127.0.0.1", "port": self.port, "user": self.account,
+                "identity_file": str(self.workdir / "client_key"), "known_hosts_file": str(self.workdir / "known_hosts")}
+
+    def logins(self) -> int:
+        return (self.workdir / "sshd.log").read_text(errors="replace").count(f"Accepted publickey for {self.account}")
+
+    def stop(self):
+        stop_process_group(self.proc, timeout=10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+@pytest.fixture
+def login_node(job_accounts):
+    """sshd reads the authorized keys as the account: a folder it can read (pytest's own is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="vlass-sshd-"))
+    folder.chmod(0o755)
+    server = Sshd(folder, job_accounts[0])
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -116,10 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, cancelled)
+    cluster = None
     try:
-        inputs = stage_in(job_dir, job)
+        parameters = {**job["parameters"], "inputs": stage_in(job_dir, job)}
+        if job.get("dask"):  # workers as Slurm jobs, cancelled below however the notebook ends
+            from jupyter_vlass.compute.dask_cluster import start_cluster
+
+            cluster = start_cluster(job["dask"], job_dir / "dask-logs")
+            parameters["dask_scheduler"] = cluster.scheduler_address
         papermill.execute_notebook(str(job_dir / job["notebook"]), str(job_dir / EXECUTED),
-                                   parameters={**job["parameters"], "inputs": inputs},
+                                   parameters=parameters,
                                    cwd=str(outputs), kernel_name=job.get("kernel", "python3"),
                                    progress_bar=False, log_output=True)
     except papermill.PapermillExecutionError as exc:
@@ -133,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         write_status(job_dir, state="failed", elapsed_s=time.time() - started, **where,
                      error={"cell": None, "ename": type(exc).__name__, "evalue": str(exc)[:2000]})
         return 1
+    finally:
+        if cluster is not None:
+            cluster.close()
     try:
         files = upload_results(file_digests(outputs), outputs, job)
     except Exception as exc:  # the store did not take the results: failed, nothing cached

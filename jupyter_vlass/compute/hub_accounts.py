@@ -56,11 +56,11 @@ class HubAccounts:
             raise error
         return doc
 
-    def authorize(self, *, site_kind: str, profile: str | None, resources: dict | None) -> dict:
+    def authorize(self, *, site_kind: str, profile: str | None, resources: dict | None, dask=None) -> dict:
         """The balance (and the approval used) when the job may run; AwaitingApproval, ApprovalDenied,
         AllocationExceeded or Forbidden when it may not."""
         return self._post("api/jobs/authorize", {"site_kind": site_kind, "profile": profile,
-                                                 "resources": resources or {}})
+                                                 "resources": resources or {}, "dask": dict(dask) if dask else None})
 
     def charge(self, *, site_kind: str, job_id: str, su: float, elapsed_s: float, state: str) -> dict:
         """Record a local job's cost; for a Slurm job, what Slurm's accounting charged (``su``)."""

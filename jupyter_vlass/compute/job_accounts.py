@@ -17,6 +17,7 @@ from ..patterns import PLAIN_NAME
 from .approvals import Approvals
 from .ledger import Ledger
 from .profiles import ProfileSet
+from .dask_cluster import worker_request
 from .resources import request_from_options
 
 
@@ -59,10 +60,19 @@ class JobAccounting:
         limits = self.profiles.partitions.get(request.partition)
         rate = limits.charge_rate if limits else 1.0
         approval = self.approvals.gate(user=user, project=project, profile=profile.name, request=request)
-        balance = self.ledger.check(project, request, rate)
+        cost = request.node_hours * rate
+        dask = body.get("dask")
+        if dask:  # the Dask workers are Slurm jobs of the same project
+            if not isinstance(dask, dict) or not isinstance(dask.get("workers"), int) or not 0 < dask["workers"] <= 64:
+                raise InvalidArgument("dask: {workers: 1..64, cores, memory, walltime}")
+            cost += dask["workers"] * worker_request(dask, request, self.profiles.partitions).node_hours * rate
+        balance = self.ledger.balance(project)
+        if cost > balance.available + 1e-9:
+            raise AllocationExceeded(f"Not enough allocation: {request.describe()}"
+                                     f"{' with its Dask workers' if dask else ''} may use {cost:.1f} SU but {balance}.")
         if approval is not None:
             self.approvals.mark_used(approval.id)
-        return {"project": project, "cost_su": round(request.node_hours * rate, 3),
+        return {"project": project, "cost_su": round(cost, 3),
                 "approval": approval.id if approval else None, "balance": balance.to_json()}
 
     def charge_local(self, *, user: str, body: dict) -> dict:

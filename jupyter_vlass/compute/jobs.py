@@ -28,6 +28,7 @@ from ..exceptions import (AllocationExceeded, ApprovalDenied, AwaitingApproval, 
 from ..store import JobRow
 from ..store.times import utcnow
 from .cache import ResultCache, describe_files
+from .dask_cluster import job_settings, worker_request
 from .execute import EXECUTED, JOB_FILE, OUTPUTS, read_status
 from .hub_accounts import HubAccounts
 from .manifest import JobManifest
@@ -67,6 +68,11 @@ class Jobs:
                                   f"(sites: {', '.join(sorted(self.sites))})")
         notebook = check_notebook(self.root, manifest)
         request = self._request(site, manifest)
+        worker = None
+        if manifest.dask:
+            if site.kind != "slurm":
+                raise InvalidManifest(f"manifest $.dask: a Dask cluster runs on a Slurm site, not {site.name!r}")
+            worker = worker_request(manifest.dask, request, self.profiles.partitions)
         records = self._inputs(manifest)
         image = request.image.digest if request is not None and request.image else None
         key = manifest.result_key([r.sha256 or r.uri for r in records], image_digest=image,
@@ -89,7 +95,8 @@ class Jobs:
         try:
             project = self._authorize(site, manifest)
             workdir = self.jobs_dir / self.owner / job_id
-            self._prepare(job_id, workdir, manifest, notebook, records, site, key)
+            extra = {"dask": job_settings(manifest.dask, worker, python=site.python, account=project)} if worker else {}
+            self._prepare(job_id, workdir, manifest, notebook, records, site, key, extra)
             site_job_id = site.submit(workdir, request, project=project)
         except VlassError as error:
             # A refusal (allocation, approval) is the hub's own decision: nothing to report back.
@@ -107,7 +114,7 @@ class Jobs:
         if self.accounts is None:
             return None
         grant = self.accounts.authorize(site_kind=site.kind, profile=manifest.profile,
-                                        resources=dict(manifest.resources or {}))
+                                        resources=dict(manifest.resources or {}), dask=manifest.dask)
         return grant["project"]
 
     def _report(self, job_id: str) -> None:
@@ -188,7 +195,7 @@ class Jobs:
             return None
 
     def _prepare(self, job_id: str, workdir: Path, manifest: JobManifest, notebook: Path, records,
-                 site: Site, key: str) -> None:
+                 site: Site, key: str, extra: dict) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
         (workdir / OUTPUTS).mkdir(parents=True)
@@ -200,7 +207,7 @@ class Jobs:
         for record in records:
             inputs[record.dataset_id] = scratch.stage(self.registry, record, progress=report.step(record)).location
         job = {"notebook": "notebook.ipynb", "inputs": inputs, "parameters": dict(manifest.parameters),
-               "input_sha256": {r.dataset_id: r.sha256 for r in records}}
+               "input_sha256": {r.dataset_id: r.sha256 for r in records}, **extra}
         if isinstance(scratch, S3Scratch):  # the job reads its inputs from the store and writes its results there
             job.update(store=scratch.store.to_json(), results=scratch.results_uri(key))
         (workdir / JOB_FILE).write_text(json.dumps(job, indent=1))

@@ -63,6 +63,7 @@ class JobManifest:
     retention_days: int = DEFAULT_RETENTION_DAYS
     profile: str | None = None
     resources: Mapping[str, object] = field(default_factory=dict)
+    dask: Mapping[str, object] | None = None
 
     @classmethod
     def from_json(cls, doc: object) -> JobManifest:
@@ -81,7 +82,7 @@ class JobManifest:
             inputs=tuple(DatasetPin(i["id"], i["version"], i.get("sha256")) for i in doc.get("inputs", [])),
             model=ModelRef(**model) if model else None, output_path=output.get("path"),
             retention_days=output.get("retention_days", DEFAULT_RETENTION_DAYS), profile=doc.get("profile"),
-            resources=dict(doc.get("resources", {})))
+            resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None)
         user_path(manifest.notebook_path, "$.notebook.path")
         if manifest.output_path is not None:
             user_path(manifest.output_path, "$.output.path")
@@ -103,6 +104,8 @@ class JobManifest:
             doc["profile"] = self.profile
         if self.resources:
             doc["resources"] = dict(self.resources)
+        if self.dask:
+            doc["dask"] = dict(self.dask)
         return doc
 
     @property

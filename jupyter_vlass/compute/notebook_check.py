@@ -9,7 +9,7 @@ from ..exceptions import InvalidManifest
 from .manifest import JobManifest
 from .staging import sha256_file
 
-RESERVED = frozenset({"inputs"})  # filled in by the job from the manifest's inputs
+RESERVED = frozenset({"inputs", "dask_scheduler"})  # filled in by the job: the staged inputs, the Dask cluster
 
 
 def declared_parameters(path: Path) -> dict[str, dict]:
@@ -37,10 +37,13 @@ def check_notebook(root: Path, manifest: JobManifest) -> Path:
         raise InvalidManifest("manifest $.notebook.path: the notebook has no cell tagged 'parameters'")
     for name in manifest.parameters:
         if name in RESERVED:
-            raise InvalidManifest(f"manifest $.parameters.{name}: set by the job from $.inputs, not by hand")
+            raise InvalidManifest(f"manifest $.parameters.{name}: set by the job (from $.inputs or $.dask), "
+                                  "not by hand")
         if name not in declared:
             raise InvalidManifest(f"manifest $.parameters.{name}: the notebook does not declare it "
                                   f"(declared: {', '.join(sorted(set(declared) - RESERVED)) or 'none'})")
+    if manifest.dask and "dask_scheduler" not in declared:
+        raise InvalidManifest("manifest $.dask: the notebook's parameters cell does not declare 'dask_scheduler'")
     if manifest.inputs and "inputs" not in declared:
         raise InvalidManifest("manifest $.inputs: the notebook's parameters cell does not declare 'inputs'")
     return path

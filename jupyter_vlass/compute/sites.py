@@ -28,6 +28,7 @@ from .runner import start
 from .s3scratch import S3Scratch, StoreOptions
 from .staging import PosixScratch
 from .slurm import SlurmSite, unix_account
+from .ssh import LoginNode
 
 EXECUTE = "jupyter_vlass.compute.execute"
 JOB_NAME = "vlass-analysis"
@@ -150,15 +151,20 @@ def _runs_job(pid: str) -> bool:
 
 
 class SlurmJobSite(Site):
-    """Jobs as Slurm batch jobs; ``environment`` is the virtual environment the job activates."""
+    """Jobs as Slurm batch jobs; ``environment`` is the virtual environment the job activates; ``ssh``:
+    the login node when this process runs outside the cluster (:class:`.ssh.LoginNode` settings)."""
 
     kind = "slurm"
 
     def __init__(self, name: str = "slurm", *, environment: str, poll_interval: float = 2.0,
-                 slurm: SlurmSite | None = None, **kwargs):
+                 slurm: SlurmSite | None = None, ssh: dict | None = None, **kwargs):
         super().__init__(name, python=f"{environment}/bin/python", **kwargs)
         self.environment, self.poll_interval = environment, poll_interval
-        self.slurm = slurm or SlurmSite(exec_prefix=self.exec_prefix)
+        # Over SSH the scheduler commands run on the login node as its user (the user's own cluster account).
+        self.login = LoginNode.from_config(ssh, where=f"job sites.{name}.ssh", default_user=self.account) \
+            if ssh is not None else None
+        remote = tuple(self.login.argv()) if self.login else ()
+        self.slurm = slurm or SlurmSite(exec_prefix=self.exec_prefix, remote=remote)
         self._snapshot: tuple[float, dict[str, scheduler.JobState]] = (0.0, {})
         self._lock = threading.Lock()
 
@@ -214,7 +220,7 @@ class SlurmJobSite(Site):
 
 SITE_KINDS = {"local": LocalSite, "slurm": SlurmJobSite}
 _COMMON_KEYS = {"kind", "rate", "scratch", "store", "scratch_quota_gb"}
-_SITE_KEYS = {"local": _COMMON_KEYS | {"python"}, "slurm": _COMMON_KEYS | {"environment", "poll_interval"}}
+_SITE_KEYS = {"local": _COMMON_KEYS | {"python"}, "slurm": _COMMON_KEYS | {"environment", "poll_interval", "ssh"}}
 
 
 def sites_from_config(config: object, *, account: str | None = None) -> dict[str, Site]:

@@ -16,6 +16,7 @@ from ..exceptions import InvalidRequest, SchedulerUnavailable
 from ..patterns import UNIX_ACCOUNT
 from . import scheduler
 from .runner import Completed, run
+from .ssh import over_ssh
 
 _UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused",
                 "Zero Bytes were transmitted", "munge", "Communication connection failure")
@@ -30,22 +31,29 @@ def unix_account(name: str) -> str:
 
 @dataclass
 class SlurmSite:
+    """``remote``: the ssh argv of a login node (:mod:`.ssh`); commands then run there as its user."""
+
     exec_prefix: Sequence[str] = ("sudo", "-E", "-u", "{account}")
     timeout: float = 30.0
+    remote: Sequence[str] = ()
 
     def _prefix(self, account: str | None) -> list[str]:
-        if account is None:
+        if account is None or self.remote:
             return []
         account = unix_account(account)
         return [account if part == "{account}" else part for part in self.exec_prefix]
 
     async def _run(self, argv: list[str], *, account: str | None = None, env: Mapping[str, str] | None = None,
                    input: str | None = None) -> Completed:
+        command = self._prefix(account) + argv
+        if self.remote:
+            command = over_ssh(self.remote, command)
         try:
-            done = await run(self._prefix(account) + argv, env=dict(env) if env is not None else None,
-                             input=input, timeout=self.timeout)
+            done = await run(command, env=dict(env) if env is not None else None, input=input, timeout=self.timeout)
         except asyncio.TimeoutError:
             raise SchedulerUnavailable(f"{argv[0]} did not answer within {self.timeout:g} s") from None
+        if self.remote and done.returncode == 255:  # ssh's own failure: the login node is not reachable
+            raise SchedulerUnavailable(f"the login node did not answer: {done.stderr.strip()[:200]}")
         if done.returncode != 0 and any(marker in done.stderr for marker in _UNREACHABLE):
             raise SchedulerUnavailable(f"Slurm is not answering: {done.stderr.strip()[:200]}")
         return done
