@@ -72,7 +72,16 @@ def cmd_jobs_submit(args) -> int:
         document = json.loads(text)
     except (OSError, ValueError) as error:
         raise InvalidArgument(f"cannot read the manifest {args.manifest}: {error}") from None
-    job = _jobs(args).submit(document)
+    from tqdm import tqdm
+
+    with tqdm(desc="staging inputs", unit="B", unit_scale=True, file=sys.stderr, leave=False,
+              disable=None) as bar:  # disable=None: no bar when stderr is not a terminal
+
+        def staged(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        job = _jobs(args).submit(document, progress=staged)
     status = job.status()
     last = None
     while args.wait and status["state"] not in ("done", "failed", "cancelled"):

@@ -46,8 +46,10 @@ def test_job_launcher_toggles_sites_submits_and_monitors(demo_registry, area, jo
     assert launcher.job is None and "color:#b00" in launcher.monitor.value
 
     launcher.parameters.value = '{"threshold": 4.0}'
+    assert launcher.staging.layout.display == "none"
     launcher.button.click()
     assert launcher.job is not None and not launcher.cancel_button.disabled or launcher.job.state == "done"
+    assert launcher.staging.layout.display is None and launcher.staging.value == 1.0  # the input staged, shown
     launcher.job.wait(timeout=180)
     status = launcher.refresh()
     assert status["state"] == "done" and "done" in launcher.monitor.value and "catalogue.ecsv" in launcher.monitor.value

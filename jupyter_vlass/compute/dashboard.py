@@ -4,8 +4,8 @@ ledger's service units; as a dict (the HTML dashboard) and as Prometheus metrics
 Each user's server reports every ended job once (done, failed or cancelled; computed or answered by the
 cache; refused before reaching a site or not). Figures: jobs by site and state, service units by user,
 project and site, the cache hit rate, the submission success rate (jobs that reached their site among
-those the platform tried to submit: refusals for allocation or approval are not failures) and the queue
-wait (submission to start) by site.
+those the platform tried to submit: refusals for allocation or approval are not failures), the queue
+wait (submission to start) and the status lag (the scheduler's start to the job seen running) by site.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class JobReports:
         row = JobReportRow(user=user, project=project, site_kind=body["site_kind"], state=body["state"],
                            submitted=body["submitted"], cached=body["cached"],
                            queue_wait_s=_number(body.get("queue_wait_s"), "queue_wait_s", optional=True),
+                           status_lag_s=_number(body.get("status_lag_s"), "status_lag_s", optional=True),
                            su=_number(body.get("su", 0.0), "su"), ended_at=utcnow(), **fields)
         with self._sessions.begin() as session:
             session.merge(row)
@@ -77,10 +78,12 @@ class JobReports:
         hits = sum(r.cached for r in answered)
         tried = [r for r in rows if not r.cached]
         reached = sum(r.submitted for r in tried)
-        waits = defaultdict(list)
+        waits, lags = defaultdict(list), defaultdict(list)
         for r in rows:
             if r.queue_wait_s is not None:
                 waits[r.site].append(r.queue_wait_s)
+            if r.status_lag_s is not None:
+                lags[r.site].append(r.status_lag_s)
         return {
             "jobs": [{"site": site, "state": state, "count": n} for (site, state), n in sorted(by_site_state.items())],
             "su": {kind: {k: round(v, 3) for k, v in sorted(values.items())} for kind, values in su.items()},
@@ -90,6 +93,8 @@ class JobReports:
                             "success_rate": reached / len(tried) if tried else None},
             "queue_wait_s": {site: {"count": len(v), "median": statistics.median(v), "max": max(v)}
                              for site, v in sorted(waits.items())},
+            "status_lag_s": {site: {"count": len(v), "median": statistics.median(v), "max": max(v)}
+                             for site, v in sorted(lags.items())},
         }
 
 
@@ -113,4 +118,8 @@ def prometheus_text(figures: dict) -> bytes:
     wait = Gauge("vlass_queue_wait_seconds", "Queue wait of analysis jobs (median)", ["site"], registry=registry)
     for site, values in figures["queue_wait_s"].items():
         wait.labels(site).set(values["median"])
+    lag = Gauge("vlass_status_lag_seconds", "Scheduler start to the job seen running (median)", ["site"],
+                registry=registry)
+    for site, values in figures["status_lag_s"].items():
+        lag.labels(site).set(values["median"])
     return generate_latest(registry)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from .. import exceptions
 from ..exceptions import SourceUnavailable, VlassError
 
 SERVICE_ENV, PROJECT_ENV = "JUPYTER_VLASS_HUB_SERVICE", "JUPYTER_VLASS_PROJECT"

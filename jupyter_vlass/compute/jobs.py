@@ -60,7 +60,8 @@ class Jobs:
         self.cache = ResultCache(self.sessions)
 
     # submission ----------------------------------------------------------------------------------
-    def submit(self, document: object) -> Job:
+    def submit(self, document: object, *, progress=None) -> Job:
+        """``progress(bytes_staged, total_bytes)`` is called while the inputs are staged (a progress bar)."""
         manifest = JobManifest.from_json(document)
         site = self.sites.get(manifest.site)
         if site is None:
@@ -96,7 +97,7 @@ class Jobs:
             project = self._authorize(site, manifest)
             workdir = self.jobs_dir / self.owner / job_id
             extra = {"dask": job_settings(manifest.dask, worker, python=site.python, account=project)} if worker else {}
-            self._prepare(job_id, workdir, manifest, notebook, records, site, key, extra)
+            self._prepare(job_id, workdir, manifest, notebook, records, site, key, extra, progress)
             site_job_id = site.submit(workdir, request, project=project)
         except VlassError as error:
             # A refusal (allocation, approval) is the hub's own decision: nothing to report back.
@@ -138,7 +139,8 @@ class Jobs:
                     su = answer["su"]  # what Slurm's accounting charged
             wait = (row.started_at - row.created_at).total_seconds() if ran and row.started_at else None
             self.accounts.report(job_id=run_id, site=row.site, site_kind=kind, state=row.state, submitted=ran,
-                                 cached=row.cached_from is not None, queue_wait_s=wait, su=su)
+                                 cached=row.cached_from is not None, queue_wait_s=wait,
+                                 status_lag_s=row.status_lag_s, su=su)
         except VlassError:
             return
         with self.sessions.begin() as session:
@@ -195,14 +197,14 @@ class Jobs:
             return None
 
     def _prepare(self, job_id: str, workdir: Path, manifest: JobManifest, notebook: Path, records,
-                 site: Site, key: str, extra: dict) -> None:
+                 site: Site, key: str, extra: dict, progress=None) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
         (workdir / OUTPUTS).mkdir(parents=True)
         shutil.copyfile(notebook, workdir / "notebook.ipynb")
         scratch = site.scratch(self.jobs_dir / ".scratch")
         total = sum(r.size or 0 for r in records) or None
-        report = _Progress(self, job_id, total)
+        report = _Progress(self, job_id, total, progress)
         inputs = {}
         for record in records:
             inputs[record.dataset_id] = scratch.stage(self.registry, record, progress=report.step(record)).location
@@ -286,7 +288,10 @@ class Jobs:
         if where.state == "running":
             gpus = (read_status(row.workdir) or {}).get("gpu_utilisation")
             detail = f"{where.detail}; GPU utilisation {gpus}" if gpus else where.detail
-            self._set(row.id, state="running", reason=detail, started_at=row.started_at or utcnow())
+            now = utcnow()
+            lag = (now - where.started).total_seconds() if where.started and not row.status_lag_s else None
+            self._set(row.id, state="running", reason=detail, started_at=row.started_at or now,
+                      **({"status_lag_s": max(0.0, lag)} if lag is not None else {}))
             return
         if not self._claim_ending(row.id):
             return  # another refresh (another thread or process) is ending this job
@@ -385,8 +390,8 @@ class Jobs:
 class _Progress:
     """Staging progress into the job's row (at most every half second), for the REST job document."""
 
-    def __init__(self, jobs: Jobs, job_id: str, total: int | None):
-        self.jobs, self.job_id, self.total = jobs, job_id, total
+    def __init__(self, jobs: Jobs, job_id: str, total: int | None, also=None):
+        self.jobs, self.job_id, self.total, self.also = jobs, job_id, total, also
         self.before, self.last = 0, 0.0
 
     def step(self, record):
@@ -394,6 +399,8 @@ class _Progress:
         self.before += record.size or 0
 
         def report(done: int, _total: int | None) -> None:
+            if self.also is not None:
+                self.also(base + done, self.total)
             now = time.monotonic()
             if now - self.last < 0.5 and done != _total:
                 return

@@ -17,6 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ..exceptions import SchedulerUnavailable, SiteUnavailable
@@ -39,6 +40,7 @@ class SiteState:
     state: str  # pending | running | gone | unknown (the scheduler did not answer: keep the last state)
     detail: str = ""  # in words: Slurm's reason, queue position and estimated start; or where it runs
     nodes: str = ""
+    started: datetime | None = None  # when the scheduler started it (UTC), where it says
 
 
 class Site(ABC):
@@ -207,7 +209,8 @@ class SlurmJobSite(Site):
                 found[job_id] = SiteState("pending", f"pending in {line.partition} ({reason_text(line.reason)})"
                                                      f"{where}, estimated start {when(line.start)}")
             elif line.running:
-                found[job_id] = SiteState("running", f"running on {line.nodes} for {line.elapsed}", line.nodes)
+                found[job_id] = SiteState("running", f"running on {line.nodes} for {line.elapsed}", line.nodes,
+                                          line.start.to_datetime() if line.start is not None else None)
             else:  # squeue --states=all still lists it for a while: how Slurm ended it
                 found[job_id] = SiteState("gone", f"Slurm ended it: {line.state}")
         return found

@@ -1,7 +1,8 @@
 """Inputs copied to a site's scratch directory, content-addressed and verified by sha256.
 
 A copy that is already there with the same bytes is not copied again; a copy is written to ``.part``
-and renamed only once its digest matches, so an interrupted transfer never leaves a wrong file behind.
+and renamed only once its digest matches, so an interrupted transfer never leaves a wrong file behind, and
+the next staging of the same version goes on from where the ``.part`` ends.
 An S3 scratch is :mod:`.s3scratch`; both answer :class:`Staged`.
 """
 
@@ -54,9 +55,24 @@ def stage(registry, record, scratch: Path, *, progress: Progress | None = None) 
         return target
     part = target.with_name(target.name + ".part")
     digest, done = hashlib.sha256(), 0
+    # An interrupted copy resumes after the bytes already in .part (hashed again from the local file, the
+    # source read from there on); the whole is checked against the version's sha256 at the end.
+    if part.exists() and record.size and part.stat().st_size < record.size:
+        with open(part, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                done += len(chunk)
+    else:
+        part.unlink(missing_ok=True)
     # Each chunk is hashed in a second thread while it is written (both release the GIL): the copy costs
     # about the slower of the two instead of their sum, and what is hashed is exactly what is written.
-    with registry.open(record) as src, open(part, "wb") as dst, ThreadPoolExecutor(1) as hasher:
+    with registry.open(record) as src, open(part, "ab") as dst, ThreadPoolExecutor(1) as hasher:
+        if done:
+            try:
+                src.seek(done)
+            except (OSError, ValueError):  # a stream that cannot seek: start over
+                dst.truncate(0)
+                digest, done = hashlib.sha256(), 0
         while chunk := src.read(CHUNK):
             hashing = hasher.submit(digest.update, chunk)
             dst.write(chunk)

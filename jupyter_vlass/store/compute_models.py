@@ -87,5 +87,6 @@ class JobReportRow(Base):
     submitted: Mapped[bool] = mapped_column(Boolean)  # reached the site (False: refused or failed before)
     cached: Mapped[bool] = mapped_column(Boolean)  # answered by the result cache
     queue_wait_s: Mapped[float | None] = mapped_column(Float)
+    status_lag_s: Mapped[float | None] = mapped_column(Float)
     su: Mapped[float] = mapped_column(Float, default=0.0)
     ended_at: Mapped[datetime]

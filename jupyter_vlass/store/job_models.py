@@ -35,6 +35,7 @@ class JobRow(Base):
     progress: Mapped[dict | None] = mapped_column(JSON)  # {"step", "done", "total"} while staging
     project: Mapped[str | None] = mapped_column(String(64))  # the allocation charged
     charged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    status_lag_s: Mapped[float | None] = mapped_column(Float)  # scheduler's start -> first seen running here
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]

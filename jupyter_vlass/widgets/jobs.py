@@ -28,12 +28,13 @@ class JobLauncher(w.VBox):
         self.button = w.Button(description="Submit", icon="play", button_style="primary")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.monitor, self.log_view = w.HTML(), w.HTML()
+        self.staging = w.FloatProgress(min=0.0, max=1.0, description="Staging", layout=w.Layout(display="none"))
         self.button.on_click(lambda _: self.submit())
         self.cancel_button.on_click(lambda _: self.cancel())
         self.site.observe(lambda _: self._show_profile(), names="value")
         self._watching = threading.Event()
         super().__init__([self.site, self.profile, self.notebook, self.parameters,
-                          w.HBox([self.button, self.cancel_button]), self.monitor, self.log_view])
+                          w.HBox([self.button, self.cancel_button]), self.staging, self.monitor, self.log_view])
         self._show_profile()
 
     def _show_profile(self):
@@ -49,13 +50,17 @@ class JobLauncher(w.VBox):
             doc = manifest_for(self.notebook.value, root=self.jobs.root, registry=self.jobs.registry,
                                parameters=parameters, inputs=self.inputs, site=self.site.value,
                                profile=self.profile.value if slurm else None)
-            self.job = self.jobs.submit(doc)
+            self.job = self.jobs.submit(doc, progress=self._staged)
         except (VlassError, ValueError) as error:
             self.monitor.value = f"<span style='color:#b00'>{html.escape(getattr(error, 'message', str(error)))}</span>"
             return None
         self.refresh()
         self.watch()
         return self.job
+
+    def _staged(self, done: int, total: int | None) -> None:
+        self.staging.layout.display = None
+        self.staging.value = done / total if total else 0.0
 
     def refresh(self) -> dict | None:
         if self.job is None:

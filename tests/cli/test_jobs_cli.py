@@ -38,6 +38,7 @@ def test_submit_wait_list_show_logs_and_cache(cli, area, demo_registry):
     job = json.loads(done.stdout)
     assert job["state"] == "done" and "running" in done.stderr
     again = cli("jobs", "submit", "-", "--json", stdin=path.read_text())
+    assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["id"] == job["id"]
     listed = cli("jobs", "list")
     assert listed.returncode == 0 and job["id"] in listed.stdout and "done" in listed.stdout

@@ -73,17 +73,22 @@ def test_dashboard_figures_and_their_prometheus_text(sessions):  # noqa: F811
                                                         "submitted": False, "queue_wait_s": None})
     reports.record(user="bob", project=None, body={**ended, "job_id": "c.1", "site": "slurm", "site_kind": "slurm",
                                                    "state": "failed", "submitted": False, "queue_wait_s": None})
+    reports.record(user="bob", project=None, body={**ended, "job_id": "d.1", "site": "slurm", "site_kind": "slurm",
+                                                   "state": "cancelled", "status_lag_s": 1.25})
     figures = reports.figures()
-    assert {(j["site"], j["state"]): j["count"] for j in figures["jobs"]} == {("local", "done"): 2,
-                                                                              ("slurm", "failed"): 1}
+    assert {(j["site"], j["state"]): j["count"] for j in figures["jobs"]} == {
+        ("local", "done"): 2, ("slurm", "failed"): 1, ("slurm", "cancelled"): 1}
     assert figures["cache"] == {"hits": 1, "computed": 1, "hit_rate": 0.5}
-    assert figures["submissions"] == {"reached_site": 1, "tried": 2, "success_rate": 0.5}
-    assert figures["queue_wait_s"] == {"local": {"count": 1, "median": 0.5, "max": 0.5}}
-    assert [j["site"] for j in reports.figures(user="bob")["jobs"]] == ["slurm"]
+    assert figures["submissions"] == {"reached_site": 2, "tried": 3, "success_rate": pytest.approx(2 / 3)}
+    assert figures["queue_wait_s"] == {"local": {"count": 1, "median": 0.5, "max": 0.5},
+                                       "slurm": {"count": 1, "median": 0.5, "max": 0.5}}
+    assert figures["status_lag_s"] == {"slurm": {"count": 1, "median": 1.25, "max": 1.25}}
+    assert {j["site"] for j in reports.figures(user="bob")["jobs"]} == {"slurm"}
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(prometheus_text(figures).decode()) for s in family.samples}
     assert samples[("vlass_jobs_total", (("site", "local"), ("state", "done")))] == 2
-    assert samples[("vlass_jobs_rate", (("rate", "submission_success"),))] == 0.5
+    assert samples[("vlass_jobs_rate", (("rate", "submission_success"),))] == pytest.approx(2 / 3)
+    assert samples[("vlass_status_lag_seconds", (("site", "slurm"),))] == 1.25
     for bad in ({"state": "running"}, {"cached": "yes"}, {"site": "a/b"}, {"queue_wait_s": -1}, {"su": float("inf")}):
         with pytest.raises(InvalidArgument):
             reports.record(user="alice", project=None, body={**ended, "job_id": "d.1", **bad})

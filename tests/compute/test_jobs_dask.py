@@ -11,13 +11,9 @@ import time
 import nbformat
 import pytest
 
-from jupyter_vlass.compute.jobs import Jobs
-from jupyter_vlass.compute.profiles import load_profiles
-from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite
 from jupyter_vlass.exceptions import InvalidManifest
 from tests.compute.jobs_fixtures import manifest, slow_notebook
-from tests.hub import JOB_ENV
-from tests.services import REPO
+from tests.compute.test_jobs_slurm import jobs  # noqa: F401 (the Slurm and local sites of one user)
 
 pytestmark = pytest.mark.timeout(400)
 KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
@@ -33,21 +29,13 @@ client.close()
 """
 
 
-@pytest.fixture
-def jobs(slurm, job_env, demo_registry, area, job_accounts):
-    sites = {"slurm": SlurmJobSite(environment=str(JOB_ENV), account=job_accounts[0], poll_interval=1.0),
-             "local": LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])}
-    return Jobs(demo_registry, sites=sites, root=area, owner="alice", jobs_dir=area / "jobs",
-                profiles=load_profiles(REPO / "hub_config" / "profiles.yaml"))
-
-
 def worker_jobs(account: str) -> list[str]:
     out = subprocess.run(["squeue", "-h", "-u", account, "--name=vlass-dask-worker", "-o", "%i"],
                          capture_output=True, text=True, check=True).stdout
     return out.split()
 
 
-def test_a_job_computes_on_a_dask_cluster_of_slurm_jobs(jobs, area, job_accounts):
+def test_a_job_computes_on_a_dask_cluster_of_slurm_jobs(jobs, area, job_accounts):  # noqa: F811
     nbformat.write(nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("dask_scheduler = None\ninputs = {}", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(BODY)], metadata=KERNEL), area / "dask.ipynb")
@@ -65,7 +53,7 @@ def test_a_job_computes_on_a_dask_cluster_of_slurm_jobs(jobs, area, job_accounts
     assert worker_jobs(job_accounts[0]) == []  # the workers went with the notebook
 
 
-def test_a_cluster_that_is_not_possible_is_refused_before_anything_runs(jobs, area):
+def test_a_cluster_that_is_not_possible_is_refused_before_anything_runs(jobs, area):  # noqa: F811
     nbformat.write(nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("dask_scheduler = None\ninputs = {}", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("pass")], metadata=KERNEL), area / "dask.ipynb")

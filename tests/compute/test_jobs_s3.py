@@ -123,3 +123,34 @@ def test_a_job_reads_its_inputs_from_the_store_and_writes_its_results_there(demo
     assert catalogue["uri"] == f"s3://jobs-scratch/local/results/{status['result_key']}/catalogue.ecsv"
     assert hashlib.sha256(fs.cat(catalogue["uri"][5:])).hexdigest() == catalogue["sha256"]
     assert job.result()["catalogue.ecsv"].read_bytes() == fs.cat(catalogue["uri"][5:])
+
+
+def test_posix_staging_goes_on_after_an_interruption_and_never_keeps_wrong_bytes(tmp_path):
+    from jupyter_vlass.compute.staging import CHUNK, PosixScratch
+
+    registry, record, data = random_source(tmp_path, 3 * CHUNK + 77)
+    scratch = PosixScratch(tmp_path / "scratch")
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(done, total):
+        if done >= 2 * CHUNK:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        scratch.stage(registry, record, progress=interrupt)
+    [part] = (tmp_path / "scratch").glob("*.part")
+    assert part.stat().st_size == 2 * CHUNK and not list((tmp_path / "scratch").glob("*.bin"))
+    seen = []
+    staged = scratch.stage(registry, record, progress=lambda done, total: seen.append(done))
+    assert seen[0] == 3 * CHUNK  # the first chunk read from the source is the third
+    assert Path(staged.location).read_bytes() == data and not part.exists()
+
+    # A .part whose bytes are not the source's: refused at the end, removed, the next try starts over.
+    Path(staged.location).unlink()
+    part.write_bytes(b"\0" * CHUNK)
+    with pytest.raises(CorruptData):
+        scratch.stage(registry, record)
+    assert not part.exists() and not Path(staged.location).exists()
+    assert Path(scratch.stage(registry, record).location).read_bytes() == data

@@ -150,6 +150,7 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         assert figures["su"]["project"][OWNER] == pytest.approx(after["spent_su"], abs=0.01)
         assert sum(j["su"] for j in (job, slurm_job)) == pytest.approx(after["spent_su"] - before, abs=0.01)
         assert set(figures["queue_wait_s"]) == {"local", "slurm"}
+        assert set(figures["status_lag_s"]) == {"slurm"} and 0 <= figures["status_lag_s"]["slurm"]["max"] < 10
         page = hub.service("GET", "/dashboard")
         assert page.status_code == 200 and page.text.count("<svg") >= 4 and OWNER in page.text
         own = requests.get(f"{hub.url}/services/vlass/dashboard", params={"format": "json"}, timeout=30,

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('submitted', sa.Boolean(), nullable=False),
     sa.Column('cached', sa.Boolean(), nullable=False),
     sa.Column('queue_wait_s', sa.Float(), nullable=True),
+    sa.Column('status_lag_s', sa.Float(), nullable=True),
     sa.Column('su', sa.Float(), nullable=False),
     sa.Column('ended_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('user', 'job_id')
@@ -41,10 +42,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('progress', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('project', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('charged', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('status_lag_s', sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_column('status_lag_s')
         batch_op.drop_column('charged')
         batch_op.drop_column('project')
         batch_op.drop_column('progress')
