@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_capsules import add_commands as add_capsule_commands
 from .cli_jobs import add_commands as add_job_commands
 from .exceptions import VlassError
 from .store import DB_ENV
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=cmd_approvals_decide)
 
     add_job_commands(sub)
+    add_capsule_commands(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(dest="action", required=True)
     p = db.add_parser("upgrade", help="upgrade the schema (run after installing a new release; keeps all data)")

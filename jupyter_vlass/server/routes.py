@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
+from .handlers.capsules import KeysHandler
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
 from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
@@ -20,6 +21,7 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/jobs/(?P<job_id>[^/]+)", JobHandler),
         (r"/vlass/api/jobs/(?P<job_id>[^/]+)/log", JobLogHandler),
         (r"/vlass/api/cache", CacheHandler),
+        (r"/vlass/api/keys", KeysHandler),
         (r"/vlass/sia2/query", Sia2QueryHandler),
         (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
     ]

@@ -83,3 +83,16 @@ async def test_errors_are_json_with_a_reason(jp_fetch, path, body, status, reaso
         await call(jp_fetch, "POST" if body is not None else "GET", *path, body=body)
     error = json.loads(info.value.response.body)
     assert info.value.code == status and error["reason"] == reason and words in error["message"]
+
+
+async def test_the_sites_public_keys(jp_fetch, tmp_path, monkeypatch):
+    from jupyter_vlass.reproducibility.keys import Keyring
+
+    keyring = Keyring(tmp_path / "keys")
+    first, second = keyring.current(), keyring.rotate()
+    monkeypatch.setenv("JUPYTER_VLASS_KEYS", str(keyring.folder))
+    code, body = await call(jp_fetch, "GET", "keys")
+    assert code == 200 and [k["key_id"] for k in body["keys"]] == [first, second]
+    assert body["keys"][0]["retired"] and body["keys"][1]["retired"] is None
+    assert body["keys"][1]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert "PRIVATE" not in json.dumps(body)

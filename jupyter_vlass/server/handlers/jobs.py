@@ -63,3 +63,4 @@ class CacheHandler(JobsBase):
     @authorized
     async def get(self):
         self.write_json(await self.blocking(lambda: self.jobs().cache.stats()))
+

@@ -1,0 +1,208 @@
+"""Run capsules: a done analysis job published as an immutable, signed directory identified by its content.
+
+    <store>/<capsule id>/notebook.ipynb          the executed notebook (the crate embedded in its metadata,
+                                                 the dataset versions cited in a first cell)
+    <store>/<capsule id>/outputs/...             the job's results
+    <store>/<capsule id>/ro-crate-metadata.json  RO-Crate 1.1, Workflow Run Crate profile
+    <store>/<capsule id>/capsule.sig             a Sigstore bundle (OpenSSF Model Signing): a DSSE-wrapped
+                                                 in-toto statement over every other file's sha256
+
+The capsule id is the sha256 of the signed file list (names and digests), so publishing the same run
+twice is the same capsule and never overwrites it. Anyone can check a capsule with the third-party
+``model_signing verify key <dir> --public_key <pem> --signature <dir>/capsule.sig``; :func:`verify`
+also names what changed, refuses keys the site does not know and capsules with files missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import CorruptData, InvalidArgument
+from .crate import build
+from .keys import Keyring, UnknownKey
+
+SIGNATURE, CRATE, NOTEBOOK = "capsule.sig", "ro-crate-metadata.json", "notebook.ipynb"
+
+
+class CapsuleChanged(CorruptData):
+    reason = "capsule_changed"
+
+
+@dataclass(frozen=True)
+class Capsule:
+    capsule_id: str
+    path: Path
+    key_id: str
+    new: bool  # False: the same run was already published (nothing was written)
+
+    def to_json(self) -> dict:
+        return {"capsule_id": self.capsule_id, "path": str(self.path), "key_id": self.key_id, "new": self.new}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != SIGNATURE}
+
+
+def run_record(job) -> dict:
+    """What the crate says of a done job (a :class:`~jupyter_vlass.compute.jobs.Job`)."""
+    status = job.status()
+    if status["state"] != "done":
+        raise InvalidArgument(f"job {job.id} is {status['state']}: only a finished job is published")
+    if status["cached_from"]:
+        raise InvalidArgument(f"job {job.id} was answered from the cache: publish the job that computed it")
+    registry = job.jobs.registry
+    inputs = []
+    for pin in status["inputs"]:
+        record = registry.get(pin["id"], pin["version"])
+        inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256})
+    site = job.jobs.sites.get(status["site"])
+    result = status["result"]
+    return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
+            "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
+            "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
+            "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
+            "inputs": inputs, "outputs": result["files"], "job_id": job.id, "result_key": status["result_key"],
+            "location": result["location"]}
+
+
+def _cited(notebook: dict, crate: dict, run: dict) -> dict:
+    """The executed notebook with the crate in its metadata and its data cited in a first cell."""
+    import nbformat
+
+    lines = ["**Data** (as read by this run; cite these versions):", ""]
+    lines += [f"- `{i['id']}` version `{i['version']}`, sha256 `{i['sha256']}` ({i['uri']})" for i in run["inputs"]]
+    if not run["inputs"]:
+        lines.append("- no dataset")
+    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
+    cell["id"] = "vlass-data-citation"
+    notebook = dict(notebook, cells=[cell, *notebook["cells"]])
+    notebook["metadata"] = {**notebook.get("metadata", {}), "jupyter_vlass": {"ro-crate": crate}}
+    return notebook
+
+
+def publish(job, *, store: str | Path, keyring: Keyring) -> Capsule:
+    """Publish a done job as a capsule in ``store`` (a directory), signed with the keyring's current key."""
+    from model_signing import hashing, signing
+
+    run = run_record(job)
+    executed = job.executed_notebook()
+    if executed is None:
+        raise InvalidArgument(f"job {job.id} has no executed notebook left to publish")
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    incoming = store / f".incoming-{uuid.uuid4().hex}"
+    try:
+        (incoming / "outputs").mkdir(parents=True)
+        for item in run["outputs"]:
+            target = incoming / "outputs" / item["name"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(run["location"]) / item["name"], target)
+            if _sha256(target) != item["sha256"]:
+                raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
+        crate = build(run)
+        (incoming / CRATE).write_text(json.dumps(crate, indent=1, sort_keys=True))
+        notebook = _cited(json.loads(executed.read_text()), crate, run)
+        (incoming / NOTEBOOK).write_text(json.dumps(notebook, indent=1, sort_keys=True))
+        files = _files(incoming)
+        capsule_id = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+        final = store / capsule_id
+        key_id = keyring.current()
+        if final.exists():  # content-identified: the same run, already published; never overwritten
+            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False)
+        config = signing.Config().use_elliptic_key_signer(private_key=keyring.private_key_path(key_id))
+        # The signature lies inside the capsule: it is named in the signed ignore list, so that any
+        # verifier (ours, the third-party CLI) leaves it out of the files it checks.
+        config.set_hashing_config(hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=True))
+        config.sign(incoming, incoming / SIGNATURE)
+        incoming.rename(final)
+        return Capsule(capsule_id, final, key_id, new=True)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _bundle(signature: Path) -> dict:
+    try:
+        return json.loads(signature.read_text())
+    except FileNotFoundError:
+        raise CapsuleChanged(f"{SIGNATURE} is missing: the capsule is truncated or was never signed") from None
+    except ValueError:
+        raise CapsuleChanged(f"{SIGNATURE} is not a signature bundle") from None
+
+
+def _bundle_key(signature: Path) -> str:
+    return _bundle(signature)["verificationMaterial"]["publicKey"]["hint"]
+
+
+def _statement(bundle: dict) -> dict[str, str]:
+    payload = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    return {r["name"]: r["digest"] for r in payload["predicate"]["resources"]}
+
+
+def _changed_fields(crate_now: dict, crate_signed: dict) -> list[str]:
+    """``@graph`` entities whose fields differ, as ``<@id>.<field>``."""
+    signed = {e["@id"]: e for e in crate_signed.get("@graph", [])}
+    now = {e.get("@id"): e for e in crate_now.get("@graph", []) if isinstance(e, dict)}
+    changed = []
+    for entity_id in sorted(set(signed) | set(now), key=str):
+        a, b = signed.get(entity_id, {}), now.get(entity_id, {})
+        changed += [f"{entity_id}.{field}" for field in sorted(set(a) | set(b)) if a.get(field) != b.get(field)]
+    return changed
+
+
+def verify(path: str | Path, *, keyring: Keyring) -> dict:
+    """Check a capsule against the site's public keys (old ones included); raise naming what changed."""
+    from model_signing import verifying
+
+    path = Path(path)
+    if not path.is_dir():
+        raise InvalidArgument(f"{path} is not a capsule directory")
+    bundle = _bundle(path / SIGNATURE)
+    try:
+        key_id = bundle["verificationMaterial"]["publicKey"]["hint"]
+        signed = _statement(bundle)
+    except (KeyError, TypeError, ValueError):
+        raise CapsuleChanged(f"{SIGNATURE} is not a Model Signing bundle") from None
+    key = keyring.public_key(key_id)  # UnknownKey when the site never had it
+    actual = _files(path)
+    missing = sorted(set(signed) - set(actual))
+    if missing:
+        raise CapsuleChanged(f"the capsule is truncated: {', '.join(missing)} missing")
+    added = sorted(set(actual) - set(signed))
+    if added:
+        raise CapsuleChanged(f"files were added after signing: {', '.join(added)}")
+    changed = sorted(name for name in signed if signed[name] != actual[name])
+    if changed:
+        detail = ""
+        if CRATE in changed and NOTEBOOK not in changed:  # the notebook carries the signed crate
+            embedded = json.loads((path / NOTEBOOK).read_text())["metadata"]["jupyter_vlass"]["ro-crate"]
+            fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
+            detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
+        raise CapsuleChanged(f"changed since it was signed: {', '.join(changed)}{detail}")
+    with tempfile.TemporaryDirectory() as folder:
+        public = Path(folder) / "public.pem"
+        public.write_text(key.pem)
+        try:
+            verifying.Config().use_elliptic_key_verifier(public_key=public).verify(path, path / SIGNATURE)
+        except ValueError as error:
+            raise CapsuleChanged(f"the signature does not verify: {str(error)[:200]}") from None
+    return {"capsule_id": hashlib.sha256(json.dumps(sorted(actual.items())).encode()).hexdigest(),
+            "key_id": key_id, "files": len(actual), "verified": True}
+
+
+__all__ = ["Capsule", "CapsuleChanged", "UnknownKey", "publish", "verify"]

@@ -1,0 +1,70 @@
+"""``ro-crate-metadata.json`` of a run capsule: RO-Crate 1.1 conforming to the Workflow Run Crate profile
+(the notebook is the main entity and the workflow; a CreateAction records its parameters, the dataset
+versions it read, its results, when, by whom and where).
+"""
+
+from __future__ import annotations
+
+import platform
+
+from .. import __version__
+
+CONTEXT = "https://w3id.org/ro/crate/1.1/context"
+PROFILES = ["https://w3id.org/ro/wfrun/process/0.5", "https://w3id.org/ro/wfrun/workflow/0.5",
+            "https://w3id.org/workflowhub/workflow-ro-crate/1.0"]
+FORMAL_PARAMETER = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
+COMPUTATIONAL_WORKFLOW = "https://bioschemas.org/profiles/ComputationalWorkflow/1.0-RELEASE"
+TYPES = {bool: "Boolean", int: "Integer", float: "Float", str: "Text"}
+
+
+def _type(value: object) -> str:
+    return TYPES.get(type(value), "StructuredValue")
+
+
+def build(run: dict) -> dict:
+    """``run``: title, owner, site, site_job_id, host, gpus, started, ended, parameters, inputs
+    ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]), job_id, result_key."""
+    run_id = f"#run-{run['job_id']}"
+    params = sorted(run["parameters"].items())
+    graph = [
+        {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"},
+         "about": {"@id": "./"}},
+        {"@id": "./", "@type": "Dataset", "name": run["title"], "datePublished": run["ended"],
+         "description": f"Run capsule of analysis job {run['job_id']} on the {run['site']} site.",
+         "conformsTo": [{"@id": p} for p in PROFILES], "mainEntity": {"@id": "notebook.ipynb"},
+         "hasPart": [{"@id": "notebook.ipynb"}] + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
+         "mentions": {"@id": run_id}, "license": {"@id": "https://spdx.org/licenses/CC-BY-4.0"}},
+        {"@id": "notebook.ipynb", "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
+         "name": "the analysis notebook, as executed", "conformsTo": {"@id": COMPUTATIONAL_WORKFLOW},
+         "programmingLanguage": {"@id": "#python"},
+         "input": [{"@id": f"#param-{name}"} for name, _ in params],
+         "output": [{"@id": f"#output-{o['name']}"} for o in run["outputs"]]},
+        {"@id": "#python", "@type": "ComputerLanguage", "name": "Python", "version": platform.python_version(),
+         "url": {"@id": "https://www.python.org/"}},
+        {"@id": "#agent", "@type": "Person", "name": run["owner"]},
+        {"@id": "#platform", "@type": "SoftwareApplication", "name": "jupyter-vlass", "version": __version__},
+    ]
+    graph += [{"@id": f"#param-{name}", "@type": "FormalParameter", "name": name, "additionalType": _type(value),
+               "conformsTo": {"@id": FORMAL_PARAMETER}} for name, value in params]
+    graph += [{"@id": f"#pv-{name}", "@type": "PropertyValue", "name": name, "value": str(value),
+               "exampleOfWork": {"@id": f"#param-{name}"}} for name, value in params]
+    graph += [{"@id": f"#output-{o['name']}", "@type": "FormalParameter", "name": o["name"], "additionalType": "File",
+               "conformsTo": {"@id": FORMAL_PARAMETER}} for o in run["outputs"]]
+    graph += [{"@id": f"outputs/{o['name']}", "@type": "File", "name": o["name"], "contentSize": str(o["size"]),
+               "sha256": o["sha256"], "exampleOfWork": {"@id": f"#output-{o['name']}"},
+               **({"identifier": o["uri"]} if o.get("uri") else {})} for o in run["outputs"]]
+    graph += [{"@id": i["uri"], "@type": "Dataset", "name": i["id"], "identifier": f"{i['id']}@{i['version']}",
+               "version": i["version"], "sha256": i["sha256"]} for i in run["inputs"]]
+    environment = [("site", run["site"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
+                   ("slurm_job_id", run.get("site_job_id") if run["site_kind"] == "slurm" else None),
+                   ("result_key", run["result_key"])]
+    graph += [{"@id": f"#env-{name}", "@type": "PropertyValue", "name": name, "value": str(value)}
+              for name, value in environment if value]
+    graph.append({
+        "@id": run_id, "@type": "CreateAction", "name": f"papermill run of job {run['job_id']}",
+        "instrument": {"@id": "notebook.ipynb"}, "agent": {"@id": "#agent"},
+        "startTime": run["started"], "endTime": run["ended"], "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
+        "object": [{"@id": i["uri"]} for i in run["inputs"]] + [{"@id": f"#pv-{name}"} for name, _ in params],
+        "result": [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
+        "environment": [{"@id": f"#env-{name}"} for name, value in environment if value]})
+    return {"@context": CONTEXT, "@graph": graph}

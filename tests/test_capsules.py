@@ -1,0 +1,110 @@
+"""Run capsules of a real analysis job (papermill on the real FIRST cutout, the local site): published,
+content-identified and signed offline with OpenSSF Model Signing; checked by our verify and by the
+third-party ``model_signing verify``; a changed output, a changed metadata field, a missing file and an
+unknown key are each refused by name; key rotation keeps old capsules verifiable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_vlass.compute.jobs import Jobs
+from jupyter_vlass.compute.sites import LocalSite
+from jupyter_vlass.reproducibility.capsule import CapsuleChanged, publish, verify
+from jupyter_vlass.reproducibility.keys import Keyring, UnknownKey
+from tests.compute.jobs_fixtures import manifest
+from tests.hub import JOB_ENV
+
+pytestmark = pytest.mark.timeout(300)
+FIRST = "tacc:first/J105007+304037.fits"
+MODEL_SIGNING = str(Path(sys.executable).parent / "model_signing")
+
+
+@pytest.fixture
+def done_job(demo_registry, area, job_env, job_accounts):
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+    jobs = Jobs(demo_registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
+    job = jobs.submit(manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0}))
+    assert job.wait(timeout=180).state == "done", job.log()
+    return job
+
+
+def third_party_verify(capsule: Path, public_pem: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    key = tmp_path / "public.pem"
+    key.write_text(public_pem)
+    return subprocess.run([MODEL_SIGNING, "verify", "key", str(capsule), "--public_key", str(key),
+                           "--signature", str(capsule / "capsule.sig")], capture_output=True, text=True)
+
+
+def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, tmp_path):
+    keyring = Keyring(tmp_path / "keys")
+    capsule = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
+    assert capsule.new and capsule.path.name == capsule.capsule_id
+    assert {p.name for p in capsule.path.iterdir()} == {"notebook.ipynb", "outputs", "ro-crate-metadata.json",
+                                                        "capsule.sig"}
+    again = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
+    assert (again.capsule_id, again.new) == (capsule.capsule_id, False)  # content-identified, never rewritten
+
+    crate = json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    entities = {e["@id"]: e for e in crate["@graph"]}
+    action = entities[f"#run-{done_job.id}"]
+    assert action["@type"] == "CreateAction" and action["instrument"] == {"@id": "notebook.ipynb"}
+    [dataset] = [entities[o["@id"]] for o in action["object"] if not o["@id"].startswith("#pv-")]
+    assert dataset["identifier"].startswith(FIRST + "@") and len(dataset["sha256"]) == 64
+    assert {"@id": "outputs/catalogue.ecsv"} in action["result"] and entities["./"]["mainEntity"] == {"@id": "notebook.ipynb"}
+    notebook = json.loads((capsule.path / "notebook.ipynb").read_text())
+    assert notebook["metadata"]["jupyter_vlass"]["ro-crate"] == crate  # the same JSON-LD, embedded
+    assert FIRST in "".join(notebook["cells"][0]["source"])  # the dataset version cited
+
+    assert verify(capsule.path, keyring=keyring)["verified"]
+    public = keyring.public_key(capsule.key_id).pem
+    assert third_party_verify(capsule.path, public, tmp_path).returncode == 0
+
+    # Rotation: a new key signs from now on; the old capsule still verifies.
+    new_key = keyring.rotate()
+    assert new_key != capsule.key_id and verify(capsule.path, keyring=keyring)["key_id"] == capsule.key_id
+    assert [k.retired is not None for k in keyring.public_keys()] == [True, False]
+
+    # A site that never had the key refuses the capsule.
+    with pytest.raises(UnknownKey):
+        verify(capsule.path, keyring=Keyring(tmp_path / "other-site"))
+
+    def tampered(name: str) -> Path:
+        copy = tmp_path / name
+        shutil.copytree(capsule.path, copy)
+        return copy
+
+    output = tampered("output-changed")
+    (output / "outputs" / "summary.json").chmod(0o644)
+    with open(output / "outputs" / "summary.json", "a") as fh:
+        fh.write(" ")
+    with pytest.raises(CapsuleChanged, match=r"changed since it was signed: outputs/summary\.json"):
+        verify(output, keyring=keyring)
+    assert third_party_verify(output, public, tmp_path).returncode != 0
+
+    metadata = tampered("metadata-changed")
+    crate["@graph"][[e["@id"] for e in crate["@graph"]].index(f"#run-{done_job.id}")]["endTime"] = "2030-01-01"
+    (metadata / "ro-crate-metadata.json").write_text(json.dumps(crate))
+    with pytest.raises(CapsuleChanged, match=rf"ro-crate-metadata\.json .*#run-{done_job.id}\.endTime"):
+        verify(metadata, keyring=keyring)
+
+    truncated = tampered("truncated")
+    (truncated / "outputs" / "catalogue.ecsv").unlink()
+    with pytest.raises(CapsuleChanged, match=r"truncated: outputs/catalogue\.ecsv missing"):
+        verify(truncated, keyring=keyring)
+
+    # The CLI: verify exits 0, or 2 with what changed; keys lists both keys.
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "capsule", *args,
+                               "--keys", str(tmp_path / "keys")], capture_output=True, text=True)
+
+    assert cli("verify", str(capsule.path)).returncode == 0
+    refused = cli("verify", str(output))
+    assert refused.returncode == 2 and "outputs/summary.json" in refused.stderr
+    listed = json.loads(cli("keys", "--json").stdout)
+    assert [k["key_id"] for k in listed] == [capsule.key_id, new_key]
