@@ -45,8 +45,8 @@ def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, t
     keyring = Keyring(tmp_path / "keys")
     capsule = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
     assert capsule.new and capsule.path.name == capsule.capsule_id
-    assert {p.name for p in capsule.path.iterdir()} == {"notebook.ipynb", "outputs", "ro-crate-metadata.json",
-                                                        "capsule.sig"}
+    assert {p.name for p in capsule.path.iterdir()} == {"notebook.ipynb", "source.ipynb", "job-manifest.json",
+                                                        "outputs", "ro-crate-metadata.json", "capsule.sig"}
     again = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
     assert (again.capsule_id, again.new) == (capsule.capsule_id, False)  # content-identified, never rewritten
 
@@ -108,3 +108,46 @@ def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, t
     assert refused.returncode == 2 and "outputs/summary.json" in refused.stderr
     listed = json.loads(cli("keys", "--json").stdout)
     assert [k["key_id"] for k in listed] == [capsule.key_id, new_key]
+
+
+def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job, tmp_path):
+    from jupyter_vlass.exceptions import Conflict
+    from jupyter_vlass.reproducibility.diff import diff
+    from jupyter_vlass.reproducibility.replay import resubmit
+
+    keyring, store, jobs = Keyring(tmp_path / "keys"), tmp_path / "capsules", done_job.jobs
+    original = publish(done_job, store=store, keyring=keyring)
+
+    replay_job, report = resubmit(original.path, jobs, keyring=keyring)
+    assert [f.level for f in report.findings] == ["ok"] and not report.breaking
+    status = replay_job.wait(timeout=180).status()
+    assert status["state"] == "done" and status["cached_from"] is None  # computed again, not from the cache
+    replay = publish(replay_job, store=store, keyring=keyring)
+    assert replay.capsule_id != original.capsule_id
+    root = next(e for e in json.loads((replay.path / "ro-crate-metadata.json").read_text())["@graph"]
+                if e["@id"] == "./")
+    assert root["isBasedOn"] == {"@id": f"capsule:{original.capsule_id}"}  # the replay links its parent
+
+    same = diff(original.path, replay.path)
+    catalogue = same.catalogues["catalogue.ecsv"]
+    assert catalogue["original"] == catalogue["replay"] > 0
+    assert (catalogue["added"], catalogue["lost"], catalogue["changed"]) == (0, 0, 0)
+    assert same.scalars["summary.json"] == [] and all(i["changed_pixels"] == 0 for i in same.images.values())
+    assert "0 new, 0 lost, 0 changed by more than 3σ" in str(same)
+
+    # Breaking changes stop a fork before anything runs.
+    for change, message in (({"parameters": {"thresh": 3.0}}, "parameter thresh: the notebook does not declare it"),
+                            ({"datasets": {FIRST: f"{FIRST}@v99"}}, "no longer available")):
+        with pytest.raises(Conflict, match=message):
+            resubmit(original.path, jobs, keyring=keyring, **change)
+
+    forked, report = resubmit(original.path, jobs, keyring=keyring, parameters={"threshold": 1.0})
+    assert any(f.what == "parameter threshold" and "4.0 -> 1.0" in f.message for f in report.findings)
+    assert forked.wait(timeout=180).state == "done"
+    fork = publish(forked, store=store, keyring=keyring)
+    changed = diff(original.path, fork.path)
+    catalogue = changed.catalogues["catalogue.ecsv"]
+    assert catalogue["lost"] == 0 and catalogue["replay"] == catalogue["original"] + catalogue["added"]
+    assert catalogue["added"] > 0, "a lower threshold finds more peaks in the real FIRST cutout"
+    assert any(c["path"].endswith(".sources") for c in changed.scalars["summary.json"])
+    assert json.loads(json.dumps(changed.to_json()))["sigma"] == 3.0

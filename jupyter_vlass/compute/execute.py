@@ -52,6 +52,20 @@ def file_digests(folder: Path, *, only: str | None = None) -> list[dict]:
     return files
 
 
+def software() -> dict:
+    """The versions a capsule records: Python and the packages that shape a result."""
+    import platform
+    from importlib import metadata
+
+    packages = {}
+    for name in ("jupyter-vlass", "papermill", "astropy", "numpy", "scipy", "dask", "torch"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"python": platform.python_version(), "packages": packages}
+
+
 def gpu_utilisation() -> str:
     """``nvidia-smi``'s utilisation of the job's GPUs, or "unavailable"."""
     if not shutil.which("nvidia-smi"):
@@ -149,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                      error={"cell": None, "ename": type(exc).__name__,
                             "evalue": f"writing the results to {job['results']}: {str(exc)[:1800]}"})
         return 1
-    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=files, **where)
+    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=files, software=software(), **where)
     return 0
 
 

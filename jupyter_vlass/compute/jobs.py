@@ -83,7 +83,7 @@ class Jobs:
             row = session.get(JobRow, job_id)
             if row is not None and row.state not in ("failed", "cancelled"):
                 return Job(self, job_id)
-        hit = self.cache.lookup(key)
+        hit = None if manifest.replay_of else self.cache.lookup(key)  # a replay computes again
         row = self._claim(job_id, manifest, key, site, attempt_if_ended=True,
                           cached=hit.site if hit else None)
         if row is None:  # another submission of the same manifest got there first
@@ -316,7 +316,8 @@ class Jobs:
             self._deliver(manifest, outputs, files)
             self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
                          su=su, result={"location": str(outputs), "files": files, "host": status.get("host"),
-                                 "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation")})
+                                 "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation"),
+                                 "software": status.get("software")})
 
     def _claim_ending(self, job_id: str) -> bool:
         """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""

@@ -64,6 +64,7 @@ class JobManifest:
     profile: str | None = None
     resources: Mapping[str, object] = field(default_factory=dict)
     dask: Mapping[str, object] | None = None
+    replay_of: str | None = None  # the parent capsule: the job is computed again, not taken from the cache
 
     @classmethod
     def from_json(cls, doc: object) -> JobManifest:
@@ -82,7 +83,8 @@ class JobManifest:
             inputs=tuple(DatasetPin(i["id"], i["version"], i.get("sha256")) for i in doc.get("inputs", [])),
             model=ModelRef(**model) if model else None, output_path=output.get("path"),
             retention_days=output.get("retention_days", DEFAULT_RETENTION_DAYS), profile=doc.get("profile"),
-            resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None)
+            resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None,
+            replay_of=doc.get("replay_of"))
         user_path(manifest.notebook_path, "$.notebook.path")
         if manifest.output_path is not None:
             user_path(manifest.output_path, "$.output.path")
@@ -106,6 +108,8 @@ class JobManifest:
             doc["resources"] = dict(self.resources)
         if self.dask:
             doc["dask"] = dict(self.dask)
+        if self.replay_of:
+            doc["replay_of"] = self.replay_of
         return doc
 
     @property

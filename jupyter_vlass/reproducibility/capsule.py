@@ -3,6 +3,8 @@
     <store>/<capsule id>/notebook.ipynb          the executed notebook (the crate embedded in its metadata,
                                                  the dataset versions cited in a first cell)
     <store>/<capsule id>/outputs/...             the job's results
+    <store>/<capsule id>/source.ipynb            the notebook as submitted (what a replay runs)
+    <store>/<capsule id>/job-manifest.json       the job's manifest (pins, parameters, site, resources)
     <store>/<capsule id>/ro-crate-metadata.json  RO-Crate 1.1, Workflow Run Crate profile
     <store>/<capsule id>/capsule.sig             a Sigstore bundle (OpenSSF Model Signing): a DSSE-wrapped
                                                  in-toto statement over every other file's sha256
@@ -29,6 +31,7 @@ from .crate import build
 from .keys import Keyring, UnknownKey
 
 SIGNATURE, CRATE, NOTEBOOK = "capsule.sig", "ro-crate-metadata.json", "notebook.ipynb"
+SOURCE, MANIFEST = "source.ipynb", "job-manifest.json"
 
 
 class CapsuleChanged(CorruptData):
@@ -78,7 +81,9 @@ def run_record(job) -> dict:
             "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
             "inputs": inputs, "outputs": result["files"], "job_id": job.id, "result_key": status["result_key"],
-            "location": result["location"]}
+            "location": result["location"], "software": result.get("software") or {},
+            "manifest": job.jobs.row(job.id).manifest, "model": job.jobs.row(job.id).manifest.get("model"),
+            "parent": (job.jobs.row(job.id).manifest or {}).get("replay_of")}
 
 
 def _cited(notebook: dict, crate: dict, run: dict) -> dict:
@@ -115,6 +120,9 @@ def publish(job, *, store: str | Path, keyring: Keyring) -> Capsule:
             shutil.copyfile(Path(run["location"]) / item["name"], target)
             if _sha256(target) != item["sha256"]:
                 raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
+        workdir = executed.parent
+        shutil.copyfile(workdir / "notebook.ipynb", incoming / SOURCE)
+        (incoming / MANIFEST).write_text(json.dumps(run["manifest"], indent=1, sort_keys=True))
         crate = build(run)
         (incoming / CRATE).write_text(json.dumps(crate, indent=1, sort_keys=True))
         notebook = _cited(json.loads(executed.read_text()), crate, run)

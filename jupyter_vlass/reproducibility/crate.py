@@ -32,18 +32,35 @@ def build(run: dict) -> dict:
         {"@id": "./", "@type": "Dataset", "name": run["title"], "datePublished": run["ended"],
          "description": f"Run capsule of analysis job {run['job_id']} on the {run['site']} site.",
          "conformsTo": [{"@id": p} for p in PROFILES], "mainEntity": {"@id": "notebook.ipynb"},
-         "hasPart": [{"@id": "notebook.ipynb"}] + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
+         "hasPart": [{"@id": "notebook.ipynb"}, {"@id": "source.ipynb"}, {"@id": "job-manifest.json"}]
+         + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
          "mentions": {"@id": run_id}, "license": {"@id": "https://spdx.org/licenses/CC-BY-4.0"}},
         {"@id": "notebook.ipynb", "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
          "name": "the analysis notebook, as executed", "conformsTo": {"@id": COMPUTATIONAL_WORKFLOW},
          "programmingLanguage": {"@id": "#python"},
          "input": [{"@id": f"#param-{name}"} for name, _ in params],
          "output": [{"@id": f"#output-{o['name']}"} for o in run["outputs"]]},
-        {"@id": "#python", "@type": "ComputerLanguage", "name": "Python", "version": platform.python_version(),
+        {"@id": "source.ipynb", "@type": "File", "name": "the notebook as submitted (what a replay runs)",
+         "encodingFormat": "application/x-ipynb+json"},
+        {"@id": "job-manifest.json", "@type": "File", "name": "the job manifest", "encodingFormat": "application/json",
+         "conformsTo": {"@id": "https://jupyter-vlass.org/schemas/job-manifest.v1.json"}},
+        {"@id": "#python", "@type": "ComputerLanguage", "name": "Python",
+         "version": (run.get("software") or {}).get("python") or platform.python_version(),
          "url": {"@id": "https://www.python.org/"}},
         {"@id": "#agent", "@type": "Person", "name": run["owner"]},
         {"@id": "#platform", "@type": "SoftwareApplication", "name": "jupyter-vlass", "version": __version__},
     ]
+    packages = sorted(((run.get("software") or {}).get("packages") or {}).items())
+    graph += [{"@id": f"#software-{name}", "@type": "SoftwareApplication", "name": name, "version": version}
+              for name, version in packages]
+    model = run.get("model")
+    if model:
+        graph.append({"@id": f"#model-{model['name']}", "@type": "SoftwareSourceCode", "name": model["name"],
+                      "version": model["version"], **({"codeRepository": model["repository"]} if model.get("repository") else {}),
+                      **({"identifier": model["commit"]} if model.get("commit") else {}),
+                      **({"sha256": model["weights_sha256"]} if model.get("weights_sha256") else {})})
+    if run.get("parent"):
+        graph[1]["isBasedOn"] = {"@id": f"capsule:{run['parent']}"}
     graph += [{"@id": f"#param-{name}", "@type": "FormalParameter", "name": name, "additionalType": _type(value),
                "conformsTo": {"@id": FORMAL_PARAMETER}} for name, value in params]
     graph += [{"@id": f"#pv-{name}", "@type": "PropertyValue", "name": name, "value": str(value),
@@ -55,7 +72,7 @@ def build(run: dict) -> dict:
                **({"identifier": o["uri"]} if o.get("uri") else {})} for o in run["outputs"]]
     graph += [{"@id": i["uri"], "@type": "Dataset", "name": i["id"], "identifier": f"{i['id']}@{i['version']}",
                "version": i["version"], "sha256": i["sha256"]} for i in run["inputs"]]
-    environment = [("site", run["site"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
+    environment = [("site", run["site"]), ("site_kind", run["site_kind"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
                    ("slurm_job_id", run.get("site_job_id") if run["site_kind"] == "slurm" else None),
                    ("result_key", run["result_key"])]
     graph += [{"@id": f"#env-{name}", "@type": "PropertyValue", "name": name, "value": str(value)}
@@ -63,6 +80,7 @@ def build(run: dict) -> dict:
     graph.append({
         "@id": run_id, "@type": "CreateAction", "name": f"papermill run of job {run['job_id']}",
         "instrument": {"@id": "notebook.ipynb"}, "agent": {"@id": "#agent"},
+        **({"description": "software: " + ", ".join(f"{n} {v}" for n, v in packages)} if packages else {}),
         "startTime": run["started"], "endTime": run["ended"], "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
         "object": [{"@id": i["uri"]} for i in run["inputs"]] + [{"@id": f"#pv-{name}"} for name, _ in params],
         "result": [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
