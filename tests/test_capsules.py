@@ -6,6 +6,7 @@ unknown key are each refused by name; key rotation keeps old capsules verifiable
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,63 @@ def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job
     assert catalogue["added"] > 0, "a lower threshold finds more peaks in the real FIRST cutout"
     assert any(c["path"].endswith(".sources") for c in changed.scalars["summary.json"])
     assert json.loads(json.dumps(changed.to_json()))["sigma"] == 3.0
+
+
+def test_the_crate_passes_the_third_party_validator_and_every_flipped_byte_is_caught(done_job, tmp_path):
+    import random
+
+    from pyld import jsonld
+
+    from tests.rocrate_check import CONTEXT_URL, context_1_1, seed_cache, validate
+
+    keyring = Keyring(tmp_path / "keys")
+    capsule = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
+    report = validate(capsule.path, seed_cache(tmp_path / "http-cache"))
+    assert report["passed"], [(i["check"]["name"], i["message"]) for i in report["issues"]]
+    assert report["statistics"]["total_checks"] >= 57 and "workflow-run-crate-0.5" in report["statistics"]["profiles"]
+
+    def loader(url, options=None):
+        assert url == CONTEXT_URL, url  # nothing else is fetched
+        return {"contextUrl": None, "documentUrl": url, "document": context_1_1()}
+
+    crate = json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    expanded = {e["@id"]: e for e in jsonld.expand(crate, {"documentLoader": loader})}
+    run = next(e for e in expanded.values() if "http://schema.org/CreateAction" in e.get("@type", []))
+    assert run["@id"].endswith(f"#run-{done_job.id}")
+    assert "https://w3id.org/ro/terms/workflow-run#environment" in run
+    workflow = next(e for i, e in expanded.items() if i.endswith("notebook.ipynb"))
+    assert "https://bioschemas.org/ComputationalWorkflow" in workflow["@type"]
+
+    # Any byte of any file flipped: refused, naming the file.
+    rng = random.Random(20261127)
+    files = sorted(p for p in capsule.path.rglob("*") if p.is_file() and p.name != "capsule.sig")
+    for index, original in enumerate(files):
+        copy = tmp_path / f"flip-{index}"
+        shutil.copytree(capsule.path, copy)
+        target = copy / original.relative_to(capsule.path)
+        target.chmod(0o644)
+        data = bytearray(target.read_bytes())
+        at = rng.randrange(len(data))
+        data[at] ^= 1 << rng.randrange(8)
+        target.write_bytes(bytes(data))
+        with pytest.raises(CapsuleChanged, match=re.escape(original.relative_to(capsule.path).as_posix())):
+            verify(copy, keyring=keyring)
+
+
+def test_a_job_that_did_not_finish_is_never_published(demo_registry, area, job_env, job_accounts, tmp_path):
+    import nbformat
+
+    from jupyter_vlass.exceptions import InvalidArgument
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("inputs = {}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise RuntimeError('half-way')")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+        area / "fails.ipynb")
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+    jobs = Jobs(demo_registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
+    job = jobs.submit(manifest(area, notebook="fails.ipynb"))
+    assert job.wait(timeout=120).state == "failed"
+    with pytest.raises(InvalidArgument, match="is failed: only a finished job is published"):
+        publish(job, store=tmp_path / "capsules", keyring=Keyring(tmp_path / "keys"))
+    assert not (tmp_path / "capsules").exists() or not any((tmp_path / "capsules").iterdir())

@@ -199,8 +199,11 @@ def verify(path: str | Path, *, keyring: Keyring) -> dict:
         detail = ""
         if CRATE in changed and NOTEBOOK not in changed:  # the notebook carries the signed crate
             embedded = json.loads((path / NOTEBOOK).read_text())["metadata"]["jupyter_vlass"]["ro-crate"]
-            fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
-            detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
+            try:
+                fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
+                detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
+            except (ValueError, UnicodeDecodeError, AttributeError):
+                detail = f" ({CRATE} is no longer JSON)"
         raise CapsuleChanged(f"changed since it was signed: {', '.join(changed)}{detail}")
     with tempfile.TemporaryDirectory() as folder:
         public = Path(folder) / "public.pem"

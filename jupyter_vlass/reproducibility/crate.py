@@ -9,9 +9,12 @@ import platform
 
 from .. import __version__
 
-CONTEXT = "https://w3id.org/ro/crate/1.1/context"
-PROFILES = ["https://w3id.org/ro/wfrun/process/0.5", "https://w3id.org/ro/wfrun/workflow/0.5",
-            "https://w3id.org/workflowhub/workflow-ro-crate/1.0"]
+# ``environment`` is the Process Run Crate term (https://w3id.org/ro/terms/workflow-run#environment).
+CONTEXT = ["https://w3id.org/ro/crate/1.1/context",
+           {"wfrun": "https://w3id.org/ro/terms/workflow-run#", "environment": {"@id": "wfrun:environment", "@type": "@id"}}]
+PROFILES = {"https://w3id.org/ro/wfrun/process/0.5": ("Process Run Crate", "0.5"),
+            "https://w3id.org/ro/wfrun/workflow/0.5": ("Workflow Run Crate", "0.5"),
+            "https://w3id.org/workflowhub/workflow-ro-crate/1.0": ("Workflow RO-Crate", "1.0")}
 FORMAL_PARAMETER = "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE"
 COMPUTATIONAL_WORKFLOW = "https://bioschemas.org/profiles/ComputationalWorkflow/1.0-RELEASE"
 TYPES = {bool: "Boolean", int: "Integer", float: "Float", str: "Text"}
@@ -33,7 +36,7 @@ def build(run: dict) -> dict:
          "description": f"Run capsule of analysis job {run['job_id']} on the {run['site']} site.",
          "conformsTo": [{"@id": p} for p in PROFILES], "mainEntity": {"@id": "notebook.ipynb"},
          "hasPart": [{"@id": "notebook.ipynb"}, {"@id": "source.ipynb"}, {"@id": "job-manifest.json"}]
-         + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
+         + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]] + [{"@id": i["uri"]} for i in run["inputs"]],
          "mentions": {"@id": run_id}, "license": {"@id": "https://spdx.org/licenses/CC-BY-4.0"}},
         {"@id": "notebook.ipynb", "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
          "name": "the analysis notebook, as executed", "conformsTo": {"@id": COMPUTATIONAL_WORKFLOW},
@@ -50,6 +53,8 @@ def build(run: dict) -> dict:
         {"@id": "#agent", "@type": "Person", "name": run["owner"]},
         {"@id": "#platform", "@type": "SoftwareApplication", "name": "jupyter-vlass", "version": __version__},
     ]
+    graph += [{"@id": uri, "@type": "CreativeWork", "name": name, "version": version}
+              for uri, (name, version) in PROFILES.items()]
     packages = sorted(((run.get("software") or {}).get("packages") or {}).items())
     graph += [{"@id": f"#software-{name}", "@type": "SoftwareApplication", "name": name, "version": version}
               for name, version in packages]
