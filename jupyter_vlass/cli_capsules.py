@@ -1,14 +1,19 @@
-"""``jupyter-vlass capsule publish|verify|keys|rotate-key``: signed run capsules from a terminal.
+"""Reproducibility from a terminal: ``jupyter-vlass publish|verify|replay|fork|diff``, ``analyses
+list|show|manifest|leaderboard|affected`` and ``keys list|rotate``.
 
 The artifact store is ``--store`` (default ``$JUPYTER_VLASS_CAPSULES``, else
 ``~/.local/share/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
-else ``~/.local/share/jupyter-vlass/keys``).
+else ``~/.local/share/jupyter-vlass/keys``). A CAPSULE is a capsule directory or the id of one in the store.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
+
+from .exceptions import InvalidArgument
 
 DATA = Path.home() / ".local" / "share" / "jupyter-vlass"
 
@@ -19,14 +24,66 @@ def _keyring(args):
     return Keyring(args.keys or os.environ.get("JUPYTER_VLASS_KEYS") or DATA / "keys")
 
 
-def cmd_publish(args) -> int:
-    from .cli import _print_json
+def _store(args):
+    from .reproducibility.store import CapsuleStore
+
+    return CapsuleStore(args.store or os.environ.get("JUPYTER_VLASS_CAPSULES") or DATA / "capsules")
+
+
+def _capsule(args, text: str) -> Path:
+    path = Path(text)
+    return path if path.is_dir() else _store(args).path(text)
+
+
+def _jobs(args):
     from .cli_jobs import open_jobs
+
+    return open_jobs(config=args.config, db=args.db, root=args.root)
+
+
+def _value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _pairs(items, what: str) -> dict:
+    found = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"{what}: expected NAME=VALUE, got {item[:60]!r}")
+        found[key] = value
+    return found
+
+
+def _wait(job, args):
+    status = job.status()
+    while args.wait and status["state"] not in ("done", "failed", "cancelled"):
+        job.wait(timeout=24 * 3600, interval=1.0)
+        status = job.status()
+    return status
+
+
+def cmd_publish(args) -> int:
+    from .analysis import manifest_for
+    from .cli import _print_json
     from .reproducibility.capsule import publish
 
-    job = open_jobs(config=args.config, db=args.db, root=args.root).get(args.job)
-    store = args.store or os.environ.get("JUPYTER_VLASS_CAPSULES") or DATA / "capsules"
-    capsule = publish(job, store=store, keyring=_keyring(args))
+    jobs = _jobs(args)
+    if args.job:
+        job = jobs.get(args.job)
+    else:
+        if not args.notebook:
+            raise InvalidArgument("publish: name a NOTEBOOK (or --job ID of a finished job)")
+        parameters = {name: _value(value) for name, value in args.parameter or []}
+        doc = manifest_for(args.notebook, root=jobs.root, registry=jobs.registry, parameters=parameters,
+                           inputs=args.input or [], site=args.site, profile=args.profile)
+        job = jobs.submit(doc)
+        print(f"job {job.id} on the {args.site} site", file=sys.stderr)
+        job.wait(timeout=24 * 3600)
+    capsule = publish(job, store=_store(args).folder, keyring=_keyring(args))
     if args.json:
         _print_json(capsule.to_json())
     else:
@@ -38,16 +95,72 @@ def cmd_verify(args) -> int:
     from .cli import _print_json
     from .reproducibility.capsule import verify
 
-    result = verify(args.capsule, keyring=_keyring(args))
+    result = verify(_capsule(args, args.capsule), keyring=_keyring(args))
     _print_json(result) if args.json else print(f"verified: {result['files']} files, signed by key "
                                                  f"{result['key_id'][:16]}")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from .cli import _print_json
+    from .reproducibility.replay import compatibility, resubmit
+
+    path = _capsule(args, args.capsule)
+    datasets = _pairs(getattr(args, "dataset", None), "--dataset")
+    parameters = {name: _value(value) for name, value in getattr(args, "parameter", None) or []}
+    jobs = _jobs(args)
+    if getattr(args, "dry_run", False):
+        report, _ = compatibility(path, jobs.registry, datasets=datasets, parameters=parameters)
+        _print_json(report.to_json()) if args.json else print(report)
+        return 0 if not report.breaking else 2
+    job, report = resubmit(path, jobs, keyring=_keyring(args), datasets=datasets, parameters=parameters,
+                           site=args.site, force=getattr(args, "force", False))
+    print(report, file=sys.stderr)
+    status = _wait(job, args)
+    _print_json(status) if args.json else print(f"job {job.id}: {status['state']} {status.get('reason') or ''}")
+    return 0 if status["state"] in ("done", "queued", "running", "staging") else 1
+
+
+def cmd_diff(args) -> int:
+    from .cli import _print_json
+    from .reproducibility.diff import diff
+
+    result = diff(_capsule(args, args.original), _capsule(args, args.replay), sigma=args.sigma)
+    _print_json(result.to_json()) if args.json else print(result)
+    return 0
+
+
+def cmd_analyses(args) -> int:
+    from .cli import _print_json
+
+    store = _store(args)
+    if args.action == "list":
+        doc = store.list()
+        if not args.json:
+            for a in doc:
+                print(f"{a['id'][:16]}  {a['published'] or '':<20} {a['owner']:<12} {a['title']}"
+                      + (f"  (from {a['parent'][:16]})" if a["parent"] else ""))
+            return 0
+    elif args.action == "show":
+        doc = store.show(args.id)
+    elif args.action == "manifest":
+        doc = store.datacite(args.id)
+    elif args.action == "leaderboard":
+        doc = store.leaderboard()
+    else:
+        doc = store.affected_by(args.dataset, args.version)
+    _print_json(doc)
     return 0
 
 
 def cmd_keys(args) -> int:
     from .cli import _print_json
 
-    keys = [k.to_json() for k in _keyring(args).public_keys()]
+    keyring = _keyring(args)
+    if args.action == "rotate":
+        print(keyring.rotate())
+        return 0
+    keys = [k.to_json() for k in keyring.public_keys()]
     if args.json:
         _print_json(keys)
     for key in [] if args.json else keys:
@@ -55,26 +168,50 @@ def cmd_keys(args) -> int:
     return 0
 
 
-def cmd_rotate(args) -> int:
-    print(_keyring(args).rotate())
-    return 0
-
-
 def add_commands(sub) -> None:
-    capsule = sub.add_parser("capsule", help="signed run capsules").add_subparsers(dest="action", required=True)
-    p = capsule.add_parser("publish", help="publish a done job as a signed capsule (the same run twice is one)")
-    p.add_argument("job")
-    p.add_argument("--config", help="the jobs config (as for `jobs`)")
-    p.add_argument("--root", default=".", help="your notebook directory")
-    p.add_argument("--store", help="the artifact store (a directory)")
-    p.set_defaults(fn=cmd_publish)
-    p = capsule.add_parser("verify", help="check a capsule's files and signature against this site's keys")
+    def command(parent, name, help_, fn, *, jobs=False):
+        p = parent.add_parser(name, help=help_)
+        p.add_argument("--store", help="the artifact store (a directory)")
+        p.add_argument("--keys", help="the site's keyring folder")
+        p.add_argument("--json", action="store_true")
+        if jobs:
+            p.add_argument("--config", help="the jobs config (as for `jobs`)")
+            p.add_argument("--root", default=".", help="your notebook directory")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = command(sub, "publish", "run a notebook as a job and publish it as a signed capsule", cmd_publish, jobs=True)
+    p.add_argument("notebook", nargs="?", help="relative to --root")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("--input", action="append", metavar="ID@VERSION")
+    p.add_argument("--site", default="local")
+    p.add_argument("--profile")
+    p.add_argument("--job", help="publish this finished job instead of running the notebook")
+    p = command(sub, "verify", "check a capsule's files and signature against this site's keys", cmd_verify)
     p.add_argument("capsule")
-    p.set_defaults(fn=cmd_verify)
-    p = capsule.add_parser("keys", help="this site's public keys (old ones stay, so old capsules verify)")
-    p.set_defaults(fn=cmd_keys)
-    p = capsule.add_parser("rotate-key", help="make a new signing key current")
-    p.set_defaults(fn=cmd_rotate)
-    for parser in (capsule.choices[name] for name in ("publish", "verify", "keys", "rotate-key")):
-        parser.add_argument("--keys", help="the site's keyring folder")
-        parser.add_argument("--json", action="store_true")
+    for name, help_ in (("replay", "run a capsule again on a site of the same kind"),
+                        ("fork", "run a capsule with other dataset versions or parameters (report first)")):
+        p = command(sub, name, help_, cmd_replay, jobs=True)
+        p.add_argument("capsule")
+        p.add_argument("--site")
+        p.add_argument("--wait", action="store_true")
+        if name == "fork":
+            p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+            p.add_argument("--dataset", action="append", metavar="ID=ID@VERSION")
+            p.add_argument("--force", action="store_true", help="run despite breaking changes")
+            p.add_argument("--dry-run", action="store_true", help="only the compatibility report")
+    p = command(sub, "diff", "what changed between a capsule and its replay or fork", cmd_diff)
+    p.add_argument("original")
+    p.add_argument("replay")
+    p.add_argument("--sigma", type=float, default=3.0)
+    analyses = sub.add_parser("analyses", help="published analyses").add_subparsers(dest="action", required=True)
+    command(analyses, "list", "the store's capsules, newest first", cmd_analyses)
+    for name in ("show", "manifest"):
+        command(analyses, name, f"one analysis ({name})", cmd_analyses).add_argument("id")
+    command(analyses, "leaderboard", "the most reproduced analyses", cmd_analyses)
+    p = command(analyses, "affected", "analyses pinned to other versions of a dataset", cmd_analyses)
+    p.add_argument("dataset")
+    p.add_argument("version")
+    keys = sub.add_parser("keys", help="this site's signing keys").add_subparsers(dest="action", required=True)
+    command(keys, "list", "the public keys (old ones stay, so old capsules verify)", cmd_keys)
+    command(keys, "rotate", "make a new signing key current", cmd_keys)

@@ -101,13 +101,13 @@ def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, t
 
     # The CLI: verify exits 0, or 2 with what changed; keys lists both keys.
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "capsule", *args,
-                               "--keys", str(tmp_path / "keys")], capture_output=True, text=True)
+        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", *args, "--keys", str(tmp_path / "keys")],
+                              capture_output=True, text=True)
 
     assert cli("verify", str(capsule.path)).returncode == 0
     refused = cli("verify", str(output))
     assert refused.returncode == 2 and "outputs/summary.json" in refused.stderr
-    listed = json.loads(cli("keys", "--json").stdout)
+    listed = json.loads(cli("keys", "list", "--json").stdout)
     assert [k["key_id"] for k in listed] == [capsule.key_id, new_key]
 
 
@@ -152,6 +152,25 @@ def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job
     assert catalogue["added"] > 0, "a lower threshold finds more peaks in the real FIRST cutout"
     assert any(c["path"].endswith(".sources") for c in changed.scalars["summary.json"])
     assert json.loads(json.dumps(changed.to_json()))["sigma"] == 3.0
+
+    # The store: list, the leaderboard (a replay counts, a fork does not), the DataCite manifest, and the
+    # analyses a new version of their dataset affects.
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
+    published = CapsuleStore(store)
+    assert {a["id"] for a in published.list()} == {original.capsule_id, replay.capsule_id, fork.capsule_id}
+    [top] = published.leaderboard()
+    assert (top["id"], top["replays"]) == (original.capsule_id, 1)
+    assert top["identical_outputs"] == 1  # papermill on the same bytes gave the same bytes
+    manifest = published.datacite(fork.capsule_id)
+    assert manifest["creator"] == [{"@type": "Person", "name": "alice"}] and manifest["publicationYear"].isdigit()
+    relations = {r["relationType"]: r for r in manifest["isBasedOn"]}
+    assert relations["IsDerivedFrom"]["identifier"].startswith(FIRST + "@")
+    assert relations["IsVariantFormOf"]["identifier"] == f"capsule:{original.capsule_id}"
+    pinned = published.show(original.capsule_id)["inputs"][0]["version"]
+    affected = published.affected_by(FIRST, pinned + "-next")
+    assert {a["id"] for a in affected} == {original.capsule_id, replay.capsule_id, fork.capsule_id}
+    assert published.affected_by(FIRST, pinned) == []  # the same version affects nothing
 
 
 def test_the_crate_passes_the_third_party_validator_and_every_flipped_byte_is_caught(done_job, tmp_path):

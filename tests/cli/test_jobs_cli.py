@@ -60,3 +60,37 @@ def test_submit_wait_list_show_logs_and_cache(cli, area, demo_registry):
 def test_bad_input_exits_2_with_a_message(cli, args, stdin, words):
     done = cli(*args, stdin=stdin)
     assert done.returncode == 2 and words in done.stderr, (done.returncode, done.stderr)
+
+
+def test_publish_verify_fork_diff_and_analyses_from_the_cli(demo_registry, area, job_env, job_accounts, tmp_path):
+    config = area / "jobs.yaml"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    db = demo_registry.engine.url.render_as_string(hide_password=False)
+    where = ["--store", str(tmp_path / "capsules"), "--keys", str(tmp_path / "keys")]
+
+    def run(*args, jobs=True):
+        extra = ["--config", str(config), "--root", str(area)] if jobs else []
+        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, *args, *where, *extra],
+                              capture_output=True, text=True, timeout=240)
+
+    version = demo_registry.get(FIRST).version
+    published = run("publish", "analysis-rms-catalogue.ipynb", "-p", "threshold", "4.0", "--input",
+                    f"{FIRST}@{version}", "--json")
+    assert published.returncode == 0, published.stderr
+    capsule = json.loads(published.stdout)
+    assert capsule["new"] and run("verify", capsule["capsule_id"], jobs=False).returncode == 0
+
+    refused = run("fork", capsule["capsule_id"], "-p", "thresh", "3", "--dry-run")
+    assert refused.returncode == 2 and "BREAKING" in refused.stdout and "thresh" in refused.stdout
+    bad = run("fork", capsule["capsule_id"], "-p", "thresh", "3", "--wait")
+    assert bad.returncode == 2 and "not compatible" in bad.stderr
+    forked = run("fork", capsule["capsule_id"], "-p", "threshold", "1.0", "--wait", "--json")
+    assert forked.returncode == 0, forked.stderr
+    job = json.loads(forked.stdout)
+    fork = json.loads(run("publish", "--job", job["id"], "--json").stdout)
+    shown = run("diff", capsule["capsule_id"], fork["capsule_id"], jobs=False)
+    assert shown.returncode == 0 and "catalogue.ecsv: original" in shown.stdout and "new, 0 lost" in shown.stdout
+    listed = json.loads(run("analyses", "list", "--json", jobs=False).stdout)
+    assert {a["id"] for a in listed} == {capsule["capsule_id"], fork["capsule_id"]}
+    assert run("analyses", "show", "0" * 64, jobs=False).returncode == 2
