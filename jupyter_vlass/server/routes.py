@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
-from .handlers.capsules import KeysHandler
+from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
+                                ReproducibilityManifestHandler)
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
 from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
@@ -22,6 +23,11 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/jobs/(?P<job_id>[^/]+)/log", JobLogHandler),
         (r"/vlass/api/cache", CacheHandler),
         (r"/vlass/api/keys", KeysHandler),
+        (r"/vlass/api/analyses", AnalysesHandler),
+        (r"/vlass/api/leaderboard", LeaderboardHandler),
+        (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)", AnalysisHandler),
+        (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/reproducibility-manifest", ReproducibilityManifestHandler),
+        (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/fork", ForkHandler),
         (r"/vlass/sia2/query", Sia2QueryHandler),
         (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
     ]

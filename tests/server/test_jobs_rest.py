@@ -96,3 +96,43 @@ async def test_the_sites_public_keys(jp_fetch, tmp_path, monkeypatch):
     assert body["keys"][0]["retired"] and body["keys"][1]["retired"] is None
     assert body["keys"][1]["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")
     assert "PRIVATE" not in json.dumps(body)
+
+
+async def test_publish_show_manifest_and_fork_analyses(jp_fetch, area, demo_registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_VLASS_KEYS", str(tmp_path / "keys"))
+    monkeypatch.setenv("JUPYTER_VLASS_CAPSULES", str(tmp_path / "capsules"))
+    code, job = await call(jp_fetch, "POST", "jobs", body=manifest(area, inputs=[demo_registry.get(FIRST)],
+                                                                   parameters={"threshold": 4.0}))
+    job = await until_ended(jp_fetch, job["id"])
+    assert job["state"] == "done"
+    code, published = await call(jp_fetch, "POST", "analyses", body={"job_id": job["id"]})
+    assert code == 201 and published["new"] and published["parameters"] == {"threshold": 4.0}
+    capsule_id = published["capsule_id"]
+    code, again = await call(jp_fetch, "POST", "analyses", body={"job_id": job["id"]})
+    assert code == 200 and again["capsule_id"] == capsule_id and not again["new"]
+    code, listed = await call(jp_fetch, "GET", "analyses")
+    assert [a["id"] for a in listed["analyses"]] == [capsule_id]
+    response = await jp_fetch("vlass", "api", "analyses", capsule_id, "reproducibility-manifest")
+    assert response.headers["Content-Type"].startswith("application/ld+json")
+    assert json.loads(response.body)["creator"][0]["name"] == published["owner"]
+
+    code, dry = await call(jp_fetch, "POST", "analyses", capsule_id, "fork",
+                           body={"parameters": {"thresh": 3}, "dry_run": True})
+    assert code == 200 and not dry["report"]["compatible"]
+    with pytest.raises(HTTPClientError) as refused:
+        await call(jp_fetch, "POST", "analyses", capsule_id, "fork", body={"parameters": {"thresh": 3}})
+    body = json.loads(refused.value.response.body)
+    assert refused.value.code == 409 and body["reason"] == "not_compatible"
+    assert body["report"]["findings"][-1]["what"] == "parameter thresh"
+    code, forked = await call(jp_fetch, "POST", "analyses", capsule_id, "fork", body={})
+    assert code == 201 and forked["report"]["compatible"] and forked["job"]["id"] != job["id"]
+    replayed = await until_ended(jp_fetch, forked["job"]["id"])
+    code, child = await call(jp_fetch, "POST", "analyses", body={"job_id": replayed["id"]})
+    assert code == 201 and child["parent"] == capsule_id
+    code, board = await call(jp_fetch, "GET", "leaderboard")
+    assert board["analyses"] == [{"id": capsule_id, "title": published["title"], "replays": 1,
+                                  "identical_outputs": 1}]
+    for bad in ("0" * 64, "not-an-id"):
+        with pytest.raises(HTTPClientError) as unknown:
+            await call(jp_fetch, "GET", "analyses", bad)
+        assert unknown.value.code == 404 and json.loads(unknown.value.response.body)["reason"] == "unknown_analysis"

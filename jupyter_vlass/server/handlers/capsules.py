@@ -1,12 +1,34 @@
-"""REST: the site's public signing keys (/vlass/api/keys), for anyone checking a run capsule."""
+"""REST: published analyses (signed run capsules) and the site's public keys.
+
+Thin handlers over :mod:`jupyter_vlass.reproducibility`; the artifact store and the keyring are
+``$JUPYTER_VLASS_CAPSULES`` and ``$JUPYTER_VLASS_KEYS`` (defaults under ``~/.local/share/jupyter-vlass``),
+as for the CLI. A user publishes and forks only as themselves (their own jobs).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 
 from jupyter_server.auth.decorator import authorized
 
+from ...exceptions import Conflict, InvalidArgument
 from .base import VlassHandler, authenticated
+from .jobs import JobsBase
+
+
+def keyring():
+    from ...cli_capsules import DATA
+    from ...reproducibility.keys import Keyring
+
+    return Keyring(os.environ.get("JUPYTER_VLASS_KEYS") or DATA / "keys")
+
+
+def store():
+    from ...cli_capsules import DATA
+    from ...reproducibility.store import CapsuleStore
+
+    return CapsuleStore(os.environ.get("JUPYTER_VLASS_CAPSULES") or DATA / "capsules")
 
 
 class KeysHandler(VlassHandler):
@@ -15,9 +37,89 @@ class KeysHandler(VlassHandler):
     @authenticated
     @authorized
     async def get(self):
-        from ...cli_capsules import DATA
-        from ...reproducibility.keys import Keyring
-
-        keyring = Keyring(os.environ.get("JUPYTER_VLASS_KEYS") or DATA / "keys")
-        keys = await self.blocking(lambda: [k.to_json() for k in keyring.public_keys()])
+        keys = await self.blocking(lambda: [k.to_json() for k in keyring().public_keys()])
         self.write_json({"keys": keys})
+
+
+class AnalysesHandler(JobsBase):
+    @authenticated
+    @authorized
+    async def get(self):
+        self.write_json({"analyses": await self.blocking(lambda: store().list())})
+
+    @authenticated
+    @authorized
+    async def post(self):
+        """Publish one of the caller's finished jobs: ``{"job_id": ...}``."""
+        from ...reproducibility.capsule import publish
+
+        job_id = self.json_body().get("job_id")
+        if not isinstance(job_id, str):
+            raise InvalidArgument("job_id: the id of one of your finished jobs")
+
+        def run():
+            capsule = publish(self.jobs().get(job_id), store=store().folder, keyring=keyring())
+            return {**capsule.to_json(), **store().show(capsule.capsule_id)}
+        doc = await self.blocking(run)
+        self.write_json(doc, status=201 if doc["new"] else 200)
+
+
+class AnalysisHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self, capsule_id: str):
+        self.write_json(await self.blocking(lambda: store().show(capsule_id)))
+
+
+class ReproducibilityManifestHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self, capsule_id: str):
+        doc = await self.blocking(lambda: store().datacite(capsule_id))
+        self.finish(json.dumps(doc), set_content_type="application/ld+json")  # APIHandler's own parameter
+
+
+class LeaderboardHandler(VlassHandler):
+    @authenticated
+    @authorized
+    async def get(self):
+        self.write_json({"analyses": await self.blocking(lambda: store().leaderboard())})
+
+
+class ForkHandler(JobsBase):
+    """Replay or fork as the caller: ``{datasets, parameters, site, force, dry_run}``; the compatibility
+    report always; 409 with it when a change is breaking."""
+
+    @authenticated
+    @authorized
+    async def post(self, capsule_id: str):
+        from ...reproducibility.replay import compatibility, resubmit
+
+        body = self.json_body()
+        datasets, parameters = body.get("datasets") or {}, body.get("parameters") or {}
+        if not isinstance(datasets, dict) or not all(isinstance(v, str) for v in datasets.values()):
+            raise InvalidArgument("datasets: an object of dataset id -> 'id@version'")
+        if not isinstance(parameters, dict):
+            raise InvalidArgument("parameters: an object of name -> value")
+        site = body.get("site")
+        if site is not None and not isinstance(site, str):
+            raise InvalidArgument("site: a site name")
+
+        def run():
+            path = store().path(capsule_id)
+            jobs = self.jobs()
+            if body.get("dry_run"):
+                report, _ = compatibility(path, jobs.registry, datasets=datasets, parameters=parameters,
+                                          capsule_id=capsule_id)
+                return {"report": report.to_json()}, 200
+            try:
+                job, report = resubmit(path, jobs, keyring=keyring(), datasets=datasets, parameters=parameters,
+                                       site=site, force=bool(body.get("force")))
+            except Conflict as error:
+                if hasattr(error, "report"):
+                    return {"message": error.message.splitlines()[0], "reason": "not_compatible",
+                            "report": error.report.to_json()}, 409
+                raise
+            return {"report": report.to_json(), "job": job.status()}, 201
+        doc, status = await self.blocking(run)
+        self.write_json(doc, status=status)
