@@ -118,26 +118,26 @@ def publish(job, *, store: str | Path, keyring: Keyring) -> Capsule:
             target = incoming / "outputs" / item["name"]
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(run["location"]) / item["name"], target)
-            if _sha256(target) != item["sha256"]:
-                raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
-        workdir = executed.parent
-        shutil.copyfile(workdir / "notebook.ipynb", incoming / SOURCE)
+        shutil.copyfile(executed.parent / "notebook.ipynb", incoming / SOURCE)
         (incoming / MANIFEST).write_text(json.dumps(run["manifest"], indent=1, sort_keys=True))
         crate = build(run)
         (incoming / CRATE).write_text(json.dumps(crate, indent=1, sort_keys=True))
         notebook = _cited(json.loads(executed.read_text()), crate, run)
         (incoming / NOTEBOOK).write_text(json.dumps(notebook, indent=1, sort_keys=True))
-        files = _files(incoming)
-        capsule_id = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
-        final = store / capsule_id
         key_id = keyring.current()
-        if final.exists():  # content-identified: the same run, already published; never overwritten
-            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False)
         config = signing.Config().use_elliptic_key_signer(private_key=keyring.private_key_path(key_id))
         # The signature lies inside the capsule: it is named in the signed ignore list, so that any
         # verifier (ours, the third-party CLI) leaves it out of the files it checks.
         config.set_hashing_config(hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=True))
-        config.sign(incoming, incoming / SIGNATURE)
+        config.sign(incoming, incoming / SIGNATURE)  # the one pass that hashes every byte
+        files = _statement(_bundle(incoming / SIGNATURE))
+        for item in run["outputs"]:
+            if files.get(f"outputs/{item['name']}") != item["sha256"]:
+                raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
+        capsule_id = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+        final = store / capsule_id
+        if final.exists():  # content-identified: the same run, already published; never overwritten
+            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False)
         incoming.rename(final)
         return Capsule(capsule_id, final, key_id, new=True)
     finally:
@@ -187,6 +187,20 @@ def verify(path: str | Path, *, keyring: Keyring) -> dict:
     except (KeyError, TypeError, ValueError):
         raise CapsuleChanged(f"{SIGNATURE} is not a Model Signing bundle") from None
     key = keyring.public_key(key_id)  # UnknownKey when the site never had it
+    with tempfile.TemporaryDirectory() as folder:
+        public = Path(folder) / "public.pem"
+        public.write_text(key.pem)
+        try:  # the signature, then every file against it: one pass over the bytes when all is well
+            verifying.Config().use_elliptic_key_verifier(public_key=public).verify(path, path / SIGNATURE)
+        except (ValueError, OSError) as error:
+            _explain(path, signed)  # names what changed, when a file did
+            raise CapsuleChanged(f"the signature does not verify: {str(error)[:200]}") from None
+    return {"capsule_id": hashlib.sha256(json.dumps(sorted(signed.items())).encode()).hexdigest(),
+            "key_id": key_id, "files": len(signed), "verified": True}
+
+
+def _explain(path: Path, signed: dict[str, str]) -> None:
+    """Raise :class:`CapsuleChanged` naming the files (and crate fields) that differ from the signed list."""
     actual = _files(path)
     missing = sorted(set(signed) - set(actual))
     if missing:
@@ -195,25 +209,17 @@ def verify(path: str | Path, *, keyring: Keyring) -> dict:
     if added:
         raise CapsuleChanged(f"files were added after signing: {', '.join(added)}")
     changed = sorted(name for name in signed if signed[name] != actual[name])
-    if changed:
-        detail = ""
-        if CRATE in changed and NOTEBOOK not in changed:  # the notebook carries the signed crate
-            embedded = json.loads((path / NOTEBOOK).read_text())["metadata"]["jupyter_vlass"]["ro-crate"]
-            try:
-                fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
-                detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
-            except (ValueError, UnicodeDecodeError, AttributeError):
-                detail = f" ({CRATE} is no longer JSON)"
-        raise CapsuleChanged(f"changed since it was signed: {', '.join(changed)}{detail}")
-    with tempfile.TemporaryDirectory() as folder:
-        public = Path(folder) / "public.pem"
-        public.write_text(key.pem)
+    if not changed:
+        return
+    detail = ""
+    if CRATE in changed and NOTEBOOK not in changed:  # the notebook carries the signed crate
+        embedded = json.loads((path / NOTEBOOK).read_text())["metadata"]["jupyter_vlass"]["ro-crate"]
         try:
-            verifying.Config().use_elliptic_key_verifier(public_key=public).verify(path, path / SIGNATURE)
-        except ValueError as error:
-            raise CapsuleChanged(f"the signature does not verify: {str(error)[:200]}") from None
-    return {"capsule_id": hashlib.sha256(json.dumps(sorted(actual.items())).encode()).hexdigest(),
-            "key_id": key_id, "files": len(actual), "verified": True}
+            fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
+            detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            detail = f" ({CRATE} is no longer JSON)"
+    raise CapsuleChanged(f"changed since it was signed: {', '.join(changed)}{detail}")
 
 
 __all__ = ["Capsule", "CapsuleChanged", "UnknownKey", "publish", "verify"]
