@@ -117,6 +117,7 @@ class LocalSite(Site):
     def __init__(self, name: str = "local", **kwargs):
         super().__init__(name, **kwargs)
         self._started: dict[str, object] = {}  # pid -> Popen, reaped when polled
+        self._ended: dict[str, int] = {}  # pid -> exit status of the jobs this site started and reaped
 
     def submit(self, workdir: Path, request: ResourceRequest | None, *, project: str | None = None) -> str:
         proc = start(self.prefix() + self.command(workdir), log_path=str(workdir / "job.log"), cwd=str(workdir),
@@ -130,8 +131,14 @@ class LocalSite(Site):
             proc = self._started.get(pid)
             if proc is not None and proc.poll() is not None:
                 self._started.pop(pid, None)
-            alive = _runs_job(pid)
-            found[pid] = SiteState("running", f"process {pid} on this machine") if alive else SiteState("gone")
+                self._ended[pid] = proc.returncode
+            if _runs_job(pid):
+                found[pid] = SiteState("running", f"process {pid} on this machine")
+                continue
+            code = self._ended.get(pid)
+            how = "" if code is None else (f"process {pid} was killed by signal {-code}" if code < 0
+                                            else f"process {pid} exited with status {code}")
+            found[pid] = SiteState("gone", how)
         return found
 
     def cancel(self, site_job_id: str) -> None:

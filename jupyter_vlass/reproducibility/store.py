@@ -111,3 +111,40 @@ class CapsuleStore:
                 "datePublished": analysis["published"], "publicationYear": (analysis["published"] or "")[:4],
                 "version": "1", "isBasedOn": related, "license": "https://spdx.org/licenses/CC-BY-4.0",
                 "sdPublisher": {"@type": "SoftwareApplication", "name": "jupyter-vlass", "version": __version__}}
+
+    def check_notebook(self, path: Path, *, keyring) -> dict:
+        """Whether the notebook at ``path`` is a published capsule's notebook as published.
+
+        A notebook inside a capsule directory is checked with the whole capsule; a copy elsewhere is
+        matched to its capsule in this store by the run recorded in its metadata and compared with the
+        signed digest of the published notebook.
+        """
+        from .capsule import NOTEBOOK, SIGNATURE, CapsuleChanged, _bundle, _sha256, _statement, verify
+
+        try:
+            document = json.loads(Path(path).read_text())
+            crate = document["metadata"]["jupyter_vlass"]["ro-crate"]
+            run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
+        except (OSError, ValueError, KeyError, TypeError, StopIteration):
+            raise UnknownAnalysis(f"{Path(path).name} is not the notebook of a published analysis") from None
+        folder = Path(path).parent
+        if (folder / SIGNATURE).exists() and Path(path).name == NOTEBOOK:
+            try:
+                checked = verify(folder, keyring=keyring)
+            except CapsuleChanged as error:
+                return {"capsule_id": folder.name, "status": "modified", "message": error.message}
+            return {"capsule_id": checked["capsule_id"], "status": "verified",
+                    "message": f"verified: {checked['files']} files signed by key {checked['key_id'][:16]}"}
+        for capsule_id in self._ids():
+            capsule = self.folder / capsule_id
+            published = json.loads((capsule / "ro-crate-metadata.json").read_text())
+            if not any(e.get("@id") == run_id for e in published["@graph"]):
+                continue
+            signed = _statement(_bundle(capsule / SIGNATURE))
+            if _sha256(Path(path)) == signed.get(NOTEBOOK):
+                return {"capsule_id": capsule_id, "status": "verified",
+                        "message": "the same bytes as the published notebook of this capsule"}
+            return {"capsule_id": capsule_id, "status": "modified",
+                    "message": "modified since publication (its bytes differ from the signed notebook)"}
+        return {"capsule_id": None, "status": "unknown",
+                "message": "published elsewhere: no capsule of this run in this store"}

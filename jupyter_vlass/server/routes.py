@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
 from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
-                                ReproducibilityManifestHandler)
+                                NotebookCheckHandler, ReproducibilityManifestHandler)
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
 from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
@@ -25,6 +25,7 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/keys", KeysHandler),
         (r"/vlass/api/analyses", AnalysesHandler),
         (r"/vlass/api/leaderboard", LeaderboardHandler),
+        (r"/vlass/api/notebook-check", NotebookCheckHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)", AnalysisHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/reproducibility-manifest", ReproducibilityManifestHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/fork", ForkHandler),

@@ -1,9 +1,11 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
 import { JobsPanel } from './jobs';
+import { activatePublishing } from './publish';
 
 const COMMAND = 'jupyter-vlass:open-search';
 const JOBS_COMMAND = 'jupyter-vlass:open-jobs';
@@ -111,14 +113,16 @@ function addPanelCommand(
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-vlass:plugin',
-  description: 'Federated dataset discovery and analysis jobs for radio astronomy.',
+  description: 'Federated dataset discovery, analysis jobs and signed capsules for radio astronomy.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, _restorer: ILayoutRestorer | null,
+    tracker: INotebookTracker | null) => {
     addPanelCommand(app, palette, COMMAND, 'VLASS: Search datasets in a sky region', 'jupyter-vlass-search-main',
       'VLASS datasets', () => new DatasetSearchPanel());
     addPanelCommand(app, palette, JOBS_COMMAND, 'VLASS: Analysis jobs', 'jupyter-vlass-jobs-main', 'VLASS jobs',
       () => new JobsPanel());
+    activatePublishing(app, palette, tracker);
   }
 };
 

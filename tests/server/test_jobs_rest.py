@@ -136,3 +136,25 @@ async def test_publish_show_manifest_and_fork_analyses(jp_fetch, area, demo_regi
         with pytest.raises(HTTPClientError) as unknown:
             await call(jp_fetch, "GET", "analyses", bad)
         assert unknown.value.code == 404 and json.loads(unknown.value.response.body)["reason"] == "unknown_analysis"
+
+    # The banner's question: is this notebook a published capsule's, as published?
+    import shutil
+
+    shutil.copytree(tmp_path / "capsules" / capsule_id, area / "capsule-copy")
+    shutil.copyfile(area / "capsule-copy" / "notebook.ipynb", area / "published.ipynb")
+    for path in ("capsule-copy/notebook.ipynb", "published.ipynb"):
+        code, checked = await call(jp_fetch, "GET", "notebook-check", path=path)
+        assert (code, checked["status"], checked["capsule_id"]) == (200, "verified", capsule_id), checked
+    (area / "capsule-copy" / "outputs" / "summary.json").chmod(0o644)
+    (area / "capsule-copy" / "outputs" / "summary.json").write_text("{}")
+    code, checked = await call(jp_fetch, "GET", "notebook-check", path="capsule-copy/notebook.ipynb")
+    assert checked["status"] == "modified" and "outputs/summary.json" in checked["message"]
+    edited = json.loads((area / "published.ipynb").read_text())
+    edited["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "my note", "id": "mine"})
+    (area / "published.ipynb").write_text(json.dumps(edited))
+    code, checked = await call(jp_fetch, "GET", "notebook-check", path="published.ipynb")
+    assert checked["status"] == "modified" and checked["capsule_id"] == capsule_id
+    for path, status in (("analysis-rms-catalogue.ipynb", 404), ("../etc/passwd", 400), ("", 400)):
+        with pytest.raises(HTTPClientError) as refused:
+            await call(jp_fetch, "GET", "notebook-check", path=path)
+        assert refused.value.code == status

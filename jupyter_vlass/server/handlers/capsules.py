@@ -79,6 +79,25 @@ class ReproducibilityManifestHandler(VlassHandler):
         self.finish(json.dumps(doc), set_content_type="application/ld+json")  # APIHandler's own parameter
 
 
+class NotebookCheckHandler(JobsBase):
+    """``?path=`` (relative to the notebook directory): is this notebook a capsule's, as published?"""
+
+    @authenticated
+    @authorized
+    async def get(self):
+        path = self.get_argument("path", "")
+        root = self.settings["vlass_jobs"].root
+
+        def run():
+            from pathlib import Path
+
+            target = (Path(root) / path).resolve()
+            if not path or not target.is_relative_to(Path(root).resolve()) or not target.is_file():
+                raise InvalidArgument("path: a notebook inside your notebook directory")
+            return store().check_notebook(target, keyring=keyring())
+        self.write_json(await self.blocking(run))
+
+
 class LeaderboardHandler(VlassHandler):
     @authenticated
     @authorized

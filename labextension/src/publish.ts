@@ -1,0 +1,137 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Dialog, ICommandPalette, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
+
+import { requestAPI } from './api';
+
+export const PUBLISH_COMMAND = 'jupyter-vlass:publish';
+
+interface IPin { id: string; version: string; sha256?: string }
+interface IJob {
+  id: string; state: string; site: string; notebook: string | null; cached_from: string | null;
+  parameters: Record<string, unknown>; inputs: IPin[]; ended_at: string | null
+}
+interface IPublished {
+  capsule_id: string; new: boolean; key_id: string; path: string; title: string; parent: string | null
+}
+interface ICheck { capsule_id: string | null; status: 'verified' | 'modified' | 'unknown'; message: string }
+
+/** The dialog's body: pick a finished job; its manifest is shown before anything is published. */
+class PublishBody extends Widget {
+  private select = document.createElement('select');
+  private preview = document.createElement('pre');
+
+  constructor(private jobs: IJob[]) {
+    super();
+    this.addClass('jp-VlassPublish');
+    for (const job of jobs) {
+      const option = document.createElement('option');
+      option.value = job.id;
+      option.textContent = `${job.notebook} on ${job.site} (${job.id}, ${job.ended_at ?? ''})`;
+      this.select.append(option);
+    }
+    this.select.className = 'jp-VlassPublish-job';
+    this.preview.className = 'jp-VlassPublish-manifest';
+    this.select.addEventListener('change', () => this.showManifest());
+    this.node.append(this.select, this.preview);
+    this.showManifest();
+  }
+
+  private showManifest(): void {
+    const job = this.jobs.find(j => j.id === this.select.value);
+    this.preview.textContent = job
+      ? JSON.stringify({ notebook: job.notebook, site: job.site, parameters: job.parameters, inputs: job.inputs }, null, 1)
+      : '';
+  }
+
+  getValue(): string {
+    return this.select.value;
+  }
+}
+
+async function publish(): Promise<void> {
+  const { jobs } = await requestAPI<{ jobs: IJob[] }>('jobs');
+  const done = jobs.filter(j => j.state === 'done' && !j.cached_from);
+  if (!done.length) {
+    await showErrorMessage('Publish analysis', 'No finished job of yours computed a result to publish yet.');
+    return;
+  }
+  const choice = await showDialog({
+    title: 'Publish analysis as a signed capsule',
+    body: new PublishBody(done),
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Publish' })]
+  });
+  if (!choice.button.accept || !choice.value) {
+    return;
+  }
+  const published = await requestAPI<IPublished>('analyses', {
+    method: 'POST', body: JSON.stringify({ job_id: choice.value })
+  });
+  const result = document.createElement('div');
+  result.className = 'jp-VlassPublish-result';
+  result.textContent = `${published.new ? 'Published' : 'Already published'}: capsule ${published.capsule_id}, ` +
+    `signed by key ${published.key_id.slice(0, 16)}; ${published.path}`;
+  await showDialog({ title: published.title, body: new Widget({ node: result }), buttons: [Dialog.okButton()] });
+}
+
+/** A banner over a capsule's notebook: verified, or modified since publication (and what). */
+class CapsuleBanner extends Widget {
+  constructor(private panel: NotebookPanel) {
+    super();
+    this.addClass('jp-VlassCapsuleBanner');
+    panel.context.saveState.connect((_, state) => {
+      if (state === 'completed') {
+        void this.refresh();
+      }
+    });
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const check = await requestAPI<ICheck>(
+        `notebook-check?path=${encodeURIComponent(this.panel.context.path)}`);
+      this.node.dataset.status = check.status;
+      this.node.textContent = check.status === 'verified'
+        ? `Published capsule ${check.capsule_id?.slice(0, 16)}: verified. ${check.message}`
+        : check.status === 'modified'
+          ? `Published capsule ${check.capsule_id?.slice(0, 16)}: modified since publication. ${check.message}`
+          : `A published analysis's notebook: ${check.message}`;
+    } catch (error) {
+      this.node.dataset.status = 'error';
+      this.node.textContent = `Could not check this capsule: ${(error as Error).message}`;
+    }
+  }
+}
+
+function watchNotebooks(tracker: INotebookTracker): void {
+  tracker.widgetAdded.connect((_, panel) => {
+    void panel.context.ready.then(() => {
+      const metadata = panel.model?.getMetadata('jupyter_vlass') as { 'ro-crate'?: unknown } | undefined;
+      if (!metadata?.['ro-crate']) {
+        return;
+      }
+      const banner = new CapsuleBanner(panel);
+      panel.contentHeader.addWidget(banner);
+      void banner.refresh();
+    });
+  });
+}
+
+export function activatePublishing(app: JupyterFrontEnd, palette: ICommandPalette | null,
+  tracker: INotebookTracker | null): void {
+  app.commands.addCommand(PUBLISH_COMMAND, {
+    label: 'VLASS: Publish analysis (signed capsule)',
+    execute: async () => {
+      try {
+        await publish();
+      } catch (error) {
+        await showErrorMessage('Publish analysis', (error as Error).message);
+      }
+    }
+  });
+  palette?.addItem({ command: PUBLISH_COMMAND, category: 'VLASS' });
+  if (tracker) {
+    watchNotebooks(tracker);
+  }
+}

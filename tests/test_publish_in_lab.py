@@ -1,0 +1,68 @@
+"""Publishing from JupyterLab, in headless Chromium driven by playwright: the Publish command's dialog shows
+the chosen job's manifest, publishes it as a signed capsule and says so; a capsule's notebook opens under a
+banner that says it is verified, and a copy edited since publication under one that says so."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+
+import pytest
+import requests
+
+from tests.browser import open_lab
+from tests.compute.jobs_fixtures import manifest
+from tests.hub import JOB_ENV
+from tests.jupyter_process import TOKEN, jupyter
+
+pytestmark = pytest.mark.timeout(300)
+FIRST = "tacc:first/J105007+304037.fits"
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+@pytest.fixture
+def lab(tmp_path, area, demo_registry, job_env, job_accounts, monkeypatch):
+    monkeypatch.setenv("JUPYTER_VLASS_KEYS", str(tmp_path / "keys"))
+    monkeypatch.setenv("JUPYTER_VLASS_CAPSULES", str(tmp_path / "capsules"))
+    vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
+             "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+             "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
+    extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
+    with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
+        yield url
+
+
+def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, tmp_path):
+    submitted = requests.post(f"{lab}/vlass/api/jobs", headers=AUTH, timeout=60, data=json.dumps(
+        manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0})))
+    assert submitted.status_code == 201, submitted.text
+    job_id = submitted.json()["id"]
+    deadline = time.monotonic() + 120
+    while requests.get(f"{lab}/vlass/api/jobs/{job_id}", headers=AUTH, timeout=30).json()["state"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+    open_lab(page, lab, TOKEN)
+    page.evaluate("() => { window.jupyterapp.commands.execute('jupyter-vlass:publish'); }")  # resolves on close
+    preview = page.locator(".jp-VlassPublish-manifest")
+    preview.wait_for(timeout=30_000)
+    assert FIRST in preview.inner_text() and '"threshold": 4' in preview.inner_text()
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    result = page.locator(".jp-VlassPublish-result")
+    result.wait_for(timeout=60_000)
+    capsule_id = re.search(r"capsule ([0-9a-f]{64})", result.inner_text()).group(1)
+    assert result.inner_text().startswith("Published:")
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    assert (tmp_path / "capsules" / capsule_id / "capsule.sig").exists()
+
+    shutil.copyfile(tmp_path / "capsules" / capsule_id / "notebook.ipynb", area / "published.ipynb")
+    edited = json.loads((area / "published.ipynb").read_text())
+    edited["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "my note", "id": "mine"})
+    (area / "edited.ipynb").write_text(json.dumps(edited))
+    for name, status in (("published.ipynb", "verified"), ("edited.ipynb", "modified")):
+        page.evaluate(f"() => window.jupyterapp.commands.execute('docmanager:open', {{path: '{name}'}})")
+        banner = page.locator(f".jp-VlassCapsuleBanner[data-status='{status}']")
+        banner.wait_for(timeout=60_000)
+        assert capsule_id[:16] in banner.inner_text()
