@@ -49,3 +49,25 @@ def open_lab(page, url: str, token: str) -> None:
     page.goto(f"{url}/lab?reset&token={token}")
     page.wait_for_function("() => !!window.jupyterapp", timeout=90_000)
     page.evaluate("() => window.jupyterapp.started.then(() => window.jupyterapp.restored)")
+
+
+@pytest.fixture
+def lab_environment(tmp_path) -> dict:
+    """Environment of the ``lab`` fixture's server; a test module overrides this fixture to add to it."""
+    return {}
+
+
+@pytest.fixture
+def lab(tmp_path, area, demo_registry, job_env, job_accounts, lab_environment, monkeypatch):
+    """JupyterLab (the extension, the sample registry, the local job site) serving ``area``; yields its URL."""
+    from tests.hub import JOB_ENV
+    from tests.jupyter_process import jupyter
+
+    for name, value in lab_environment.items():
+        monkeypatch.setenv(name, value)
+    vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
+             "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+             "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
+    extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
+    with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
+        yield url

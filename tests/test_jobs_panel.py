@@ -11,21 +11,10 @@ import requests
 
 from tests.browser import open_lab
 from tests.compute.jobs_fixtures import manifest, slow_notebook
-from tests.hub import JOB_ENV
-from tests.jupyter_process import TOKEN, jupyter
+from tests.jupyter_process import TOKEN
 
 pytestmark = pytest.mark.timeout(300)
 FIRST = "tacc:first/J105007+304037.fits"
-
-
-@pytest.fixture
-def lab(tmp_path, area, demo_registry, job_env, job_accounts):
-    vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
-             "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
-             "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
-    extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
-    with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
-        yield url
 
 
 def _post(lab, doc) -> dict:

@@ -14,8 +14,7 @@ import requests
 
 from tests.browser import open_lab
 from tests.compute.jobs_fixtures import manifest
-from tests.hub import JOB_ENV
-from tests.jupyter_process import TOKEN, jupyter
+from tests.jupyter_process import TOKEN
 
 pytestmark = pytest.mark.timeout(300)
 FIRST = "tacc:first/J105007+304037.fits"
@@ -23,15 +22,8 @@ AUTH = {"Authorization": f"token {TOKEN}"}
 
 
 @pytest.fixture
-def lab(tmp_path, area, demo_registry, job_env, job_accounts, monkeypatch):
-    monkeypatch.setenv("JUPYTER_VLASS_KEYS", str(tmp_path / "keys"))
-    monkeypatch.setenv("JUPYTER_VLASS_CAPSULES", str(tmp_path / "capsules"))
-    vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),
-             "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
-             "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
-    extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
-    with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
-        yield url
+def lab_environment(tmp_path) -> dict:
+    return {"JUPYTER_VLASS_KEYS": str(tmp_path / "keys"), "JUPYTER_VLASS_CAPSULES": str(tmp_path / "capsules")}
 
 
 def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, tmp_path):

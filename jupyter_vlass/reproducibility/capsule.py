@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..compute.staging import sha256_file
 from ..exceptions import CorruptData, InvalidArgument
 from .crate import build
 from .keys import Keyring, UnknownKey
@@ -49,16 +50,8 @@ class Capsule:
         return {"capsule_id": self.capsule_id, "path": str(self.path), "key_id": self.key_id, "new": self.new}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _files(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*"))
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*"))
             if p.is_file() and p.name != SIGNATURE}
 
 

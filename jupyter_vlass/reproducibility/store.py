@@ -119,7 +119,8 @@ class CapsuleStore:
         matched to its capsule in this store by the run recorded in its metadata and compared with the
         signed digest of the published notebook.
         """
-        from .capsule import NOTEBOOK, SIGNATURE, CapsuleChanged, _bundle, _sha256, _statement, verify
+        from ..compute.staging import sha256_file
+        from .capsule import NOTEBOOK, SIGNATURE, CapsuleChanged, _bundle, _statement, verify
 
         try:
             document = json.loads(Path(path).read_text())
@@ -141,7 +142,7 @@ class CapsuleStore:
             if not any(e.get("@id") == run_id for e in published["@graph"]):
                 continue
             signed = _statement(_bundle(capsule / SIGNATURE))
-            if _sha256(Path(path)) == signed.get(NOTEBOOK):
+            if sha256_file(Path(path)) == signed.get(NOTEBOOK):
                 return {"capsule_id": capsule_id, "status": "verified",
                         "message": "the same bytes as the published notebook of this capsule"}
             return {"capsule_id": capsule_id, "status": "modified",
