@@ -231,3 +231,38 @@ def test_a_job_that_did_not_finish_is_never_published(demo_registry, area, job_e
     with pytest.raises(InvalidArgument, match="is failed: only a finished job is published"):
         publish(job, store=tmp_path / "capsules", keyring=Keyring(tmp_path / "keys"))
     assert not (tmp_path / "capsules").exists() or not any((tmp_path / "capsules").iterdir())
+
+
+def test_a_fork_onto_the_next_version_of_a_tile_reports_the_known_difference(demo_registry, area, job_env,
+                                                                              job_accounts, tmp_path):
+    """The sample's full VLASS-like tile (synthetic pixels from real RACS components) exists as v1 and v2: the
+    same sources, a new noise realisation. Forked from v1 onto v2, the diff must match at least 90 % of the
+    sources, find fluxes that agree within their errors (at most 2 % beyond 3σ), and every pixel of the
+    background and rms maps changed by far less than the ~120 µJy noise."""
+    from jupyter_vlass.exceptions import Conflict
+    from jupyter_vlass.reproducibility.diff import diff
+    from jupyter_vlass.reproducibility.replay import resubmit
+
+    tile = "vlass:VLASS2.2.ql.T08t20.J135700-180000"
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+    jobs = Jobs(demo_registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
+    keyring, store = Keyring(tmp_path / "keys"), tmp_path / "capsules"
+    job = jobs.submit(manifest(area, inputs=[demo_registry.get(tile, "v1")], parameters={"threshold": 6.0}))
+    assert job.wait(timeout=280).state == "done", job.log()
+    original = publish(job, store=store, keyring=keyring)
+
+    with pytest.raises(Conflict, match="major version change: v1 -> v2"):  # reported before anything runs
+        resubmit(original.path, jobs, keyring=keyring, datasets={tile: f"{tile}@v2"})
+    forked, report = resubmit(original.path, jobs, keyring=keyring, datasets={tile: f"{tile}@v2"}, force=True)
+    assert [f.level for f in report.findings] == ["breaking"]
+    assert forked.wait(timeout=280).state == "done", forked.log()
+    fork = publish(forked, store=store, keyring=keyring)
+
+    result = diff(original.path, fork.path)
+    catalogue = result.catalogues["catalogue.ecsv"]
+    assert catalogue["matched"] >= 0.9 * min(catalogue["original"], catalogue["replay"]) > 20
+    assert catalogue["changed"] <= 0.02 * catalogue["matched"]  # 3σ by chance: 0.3 % expected
+    for name, image in result.images.items():  # a new noise realisation: every pixel, by far less than the noise
+        assert image["changed_pixels"] == image["pixels"] and image["rms_difference"] < 0.1 * 120e-6, name
+    assert {c["path"].rsplit(".", 1)[-1] for c in result.scalars["summary.json"]} <= {"median_rms", "sources"}
+    print(result)
