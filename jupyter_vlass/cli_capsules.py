@@ -2,32 +2,25 @@
 list|show|manifest|leaderboard|affected`` and ``keys list|rotate``.
 
 The artifact store is ``--store`` (default ``$JUPYTER_VLASS_CAPSULES``, else
-``~/.local/share/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
-else ``~/.local/share/jupyter-vlass/keys``). A CAPSULE is a capsule directory or the id of one in the store.
+``$XDG_DATA_HOME/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
+else ``$XDG_DATA_HOME/jupyter-vlass/keys``; ``$XDG_DATA_HOME`` defaults to ``~/.local/share``). A CAPSULE is a capsule directory or the id of one in the store.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from .exceptions import InvalidArgument
-
-DATA = Path.home() / ".local" / "share" / "jupyter-vlass"
-
+from .reproducibility.location import capsule_store, keyring
 
 def _keyring(args):
-    from .reproducibility.keys import Keyring
-
-    return Keyring(args.keys or os.environ.get("JUPYTER_VLASS_KEYS") or DATA / "keys")
+    return keyring(args.keys)
 
 
 def _store(args):
-    from .reproducibility.store import CapsuleStore
-
-    return CapsuleStore(args.store or os.environ.get("JUPYTER_VLASS_CAPSULES") or DATA / "capsules")
+    return capsule_store(args.store)
 
 
 def _capsule(args, text: str) -> Path:

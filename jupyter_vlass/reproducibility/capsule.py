@@ -68,15 +68,14 @@ def run_record(job) -> dict:
         record = registry.get(pin["id"], pin["version"])
         inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256})
     site = job.jobs.sites.get(status["site"])
-    result = status["result"]
+    result, manifest = status["result"], job.jobs.row(job.id).manifest or {}
     return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
             "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
             "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
             "inputs": inputs, "outputs": result["files"], "job_id": job.id, "result_key": status["result_key"],
             "location": result["location"], "software": result.get("software") or {},
-            "manifest": job.jobs.row(job.id).manifest, "model": job.jobs.row(job.id).manifest.get("model"),
-            "parent": (job.jobs.row(job.id).manifest or {}).get("replay_of")}
+            "manifest": manifest, "model": manifest.get("model"), "parent": manifest.get("replay_of")}
 
 
 def _cited(notebook: dict, crate: dict, run: dict) -> dict:

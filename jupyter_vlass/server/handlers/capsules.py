@@ -8,27 +8,14 @@ as for the CLI. A user publishes and forks only as themselves (their own jobs).
 from __future__ import annotations
 
 import json
-import os
 
 from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import Conflict, InvalidArgument
+from ...reproducibility.location import capsule_store as store
+from ...reproducibility.location import keyring
 from .base import VlassHandler, authenticated
 from .jobs import JobsBase
-
-
-def keyring():
-    from ...cli_capsules import DATA
-    from ...reproducibility.keys import Keyring
-
-    return Keyring(os.environ.get("JUPYTER_VLASS_KEYS") or DATA / "keys")
-
-
-def store():
-    from ...cli_capsules import DATA
-    from ...reproducibility.store import CapsuleStore
-
-    return CapsuleStore(os.environ.get("JUPYTER_VLASS_CAPSULES") or DATA / "capsules")
 
 
 class KeysHandler(VlassHandler):
