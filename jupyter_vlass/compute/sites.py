@@ -132,7 +132,9 @@ class LocalSite(Site):
             if proc is not None and proc.poll() is not None:
                 self._started.pop(pid, None)
                 self._ended[pid] = proc.returncode
-            if _runs_job(pid):
+            # A process this site started is running until it is reaped (its Popen says so); /proc is asked
+            # only of jobs re-attached after a restart, which this site did not start.
+            if (proc is not None and pid in self._started) or (pid not in self._ended and _runs_job(pid)):
                 found[pid] = SiteState("running", f"process {pid} on this machine")
                 continue
             code = self._ended.get(pid)
