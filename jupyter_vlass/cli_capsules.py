@@ -3,7 +3,8 @@ list|show|manifest|leaderboard|affected`` and ``keys list|rotate``.
 
 The artifact store is ``--store`` (default ``$JUPYTER_VLASS_CAPSULES``, else
 ``$XDG_DATA_HOME/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
-else ``$XDG_DATA_HOME/jupyter-vlass/keys``; ``$XDG_DATA_HOME`` defaults to ``~/.local/share``). A CAPSULE is a capsule directory or the id of one in the store.
+else ``$XDG_DATA_HOME/jupyter-vlass/keys``; ``$XDG_DATA_HOME`` defaults to ``~/.local/share``); under a
+hub without ``--keys``, the hub service signs and its public keys verify. A CAPSULE is a capsule directory or the id of one in the store.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import sys
 from pathlib import Path
 
 from .exceptions import InvalidArgument
-from .reproducibility.location import capsule_store, keyring
+from .reproducibility.location import capsule_store, public_keys, signer
 
 def _keyring(args):
-    return keyring(args.keys)
+    return public_keys(args.keys)
 
 
 def _store(args):
@@ -76,7 +77,7 @@ def cmd_publish(args) -> int:
         job = jobs.submit(doc)
         print(f"job {job.id} on the {args.site} site", file=sys.stderr)
         job.wait(timeout=24 * 3600)
-    capsule = publish(job, store=_store(args).folder, keyring=_keyring(args))
+    capsule = publish(job, store=_store(args).folder, signer=signer(args.keys))
     if args.json:
         _print_json(capsule.to_json())
     else:

@@ -266,3 +266,49 @@ def test_a_fork_onto_the_next_version_of_a_tile_reports_the_known_difference(dem
         assert image["changed_pixels"] == image["pixels"] and image["rms_difference"] < 0.1 * 120e-6, name
     assert {c["path"].rsplit(".", 1)[-1] for c in result.scalars["summary.json"]} <= {"median_rms", "sources"}
     print(result)
+
+
+class ServiceInProcess:
+    """The hub service's signing endpoints called in this process as ``user`` (what HubSigner and
+    HubKeys send over HTTP under a hub; the real service is tested in tests/spawners)."""
+
+    def __init__(self, keyring: Keyring, user: str):
+        self.keyring, self.user = keyring, user
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        from jupyter_vlass.reproducibility.signing import sign_statement
+
+        if (method, path) == ("POST", "api/capsules/sign"):
+            return sign_statement(self.keyring, statement=body["statement"], crate=body["crate"], user=self.user)
+        assert (method, path) == ("GET", "api/keys")
+        return {"keys": [k.to_json() for k in self.keyring.public_keys()]}
+
+
+def test_the_hub_signs_a_capsule_only_for_its_author(done_job, tmp_path):
+    from jupyter_vlass.exceptions import Forbidden, InvalidArgument
+    from jupyter_vlass.reproducibility.signing import HubKeys, HubSigner, sign_statement
+
+    site_keys = Keyring(tmp_path / "hub-keys")
+    as_alice = ServiceInProcess(site_keys, "alice")  # the job's owner
+    capsule = publish(done_job, store=tmp_path / "capsules", signer=HubSigner(as_alice))
+    assert capsule.key_id == site_keys.current()
+    assert verify(capsule.path, keyring=HubKeys(as_alice))["capsule_id"] == capsule.capsule_id
+    assert third_party_verify(capsule.path, site_keys.public_key(capsule.key_id).pem, tmp_path).returncode == 0
+
+    # Mallory cannot have alice's run signed as hers, nor a crate the statement does not sign.
+    with pytest.raises(Forbidden, match="names alice, you are mallory"):
+        publish(done_job, store=tmp_path / "other", signer=HubSigner(ServiceInProcess(site_keys, "mallory")))
+    assert not any((tmp_path / "other").iterdir())  # nothing half-written
+    from google.protobuf import json_format
+    from model_signing._signing import signing
+
+    from jupyter_vlass.reproducibility.signing import _hashing
+
+    statement = json_format.MessageToJson(signing.Payload(_hashing().hash(capsule.path)).statement.pb)
+    crate = (capsule.path / "ro-crate-metadata.json").read_text()
+    forged = crate.replace('"name": "alice"', '"name": "mallory"')
+    with pytest.raises(InvalidArgument, match="not the ro-crate-metadata.json the statement signs"):
+        sign_statement(site_keys, statement=statement, crate=forged, user="mallory")
+    with pytest.raises(InvalidArgument, match="statement"):
+        sign_statement(site_keys, statement='{"predicateType": "x"}', crate=crate, user="alice")
+    assert not list((tmp_path / "capsules").glob(".incoming-*"))

@@ -10,50 +10,24 @@ from __future__ import annotations
 
 import os
 
-from ..exceptions import SourceUnavailable, VlassError
+from ..hub_client import HubServiceClient, service_from_environment
 
-SERVICE_ENV, PROJECT_ENV = "JUPYTER_VLASS_HUB_SERVICE", "JUPYTER_VLASS_PROJECT"
-
-
-def _error_classes() -> dict[str, type[VlassError]]:
-    found, todo = {}, [VlassError]
-    while todo:
-        cls = todo.pop()
-        found.setdefault(cls.reason, cls)
-        todo.extend(cls.__subclasses__())
-    return found
+PROJECT_ENV = "JUPYTER_VLASS_PROJECT"
 
 
-class HubAccounts:
+class HubAccounts(HubServiceClient):
     def __init__(self, service_url: str, *, token: str, project: str, timeout: float = 30.0):
-        self.url, self.project, self.timeout = service_url.rstrip("/") + "/", project, timeout
-        self._headers = {"Authorization": f"token {token}"}
+        super().__init__(service_url, token=token, timeout=timeout)
+        self.project = project
 
     @classmethod
     def from_environment(cls) -> HubAccounts | None:
         """The hub's accounts when this server runs under a hub with the service; None otherwise."""
-        url, project = os.environ.get(SERVICE_ENV), os.environ.get(PROJECT_ENV)
-        token = os.environ.get("JUPYTERHUB_API_TOKEN")
-        return cls(url, token=token, project=project) if url and project and token else None
+        found, project = service_from_environment(), os.environ.get(PROJECT_ENV)
+        return cls(found[0], token=found[1], project=project) if found and project else None
 
     def _post(self, path: str, body: dict) -> dict:
-        import requests
-
-        try:
-            answer = requests.post(self.url + path, json={"project": self.project, **body}, headers=self._headers,
-                                   timeout=self.timeout)
-        except requests.RequestException as error:
-            raise SourceUnavailable(f"the hub service did not answer ({type(error).__name__})") from None
-        try:
-            doc = answer.json()
-        except ValueError:
-            doc = {}
-        if answer.status_code >= 400:
-            cls = _error_classes().get(doc.get("reason"), VlassError)
-            error = cls(doc.get("message") or f"the hub service answered {answer.status_code}")
-            error.status = answer.status_code if cls is VlassError else cls.status
-            raise error
-        return doc
+        return self.request("POST", path, {"project": self.project, **body})
 
     def authorize(self, *, site_kind: str, profile: str | None, resources: dict | None, dask=None) -> dict:
         """The balance (and the approval used) when the job may run; AwaitingApproval, ApprovalDenied,

@@ -16,6 +16,9 @@ from ..compute.approvals import Approvals
 from ..compute.dashboard import JobReports, prometheus_text
 from ..compute.job_accounts import JobAccounting
 from ..compute.ledger import Ledger, LedgerSync
+from ..reproducibility.keys import Keyring
+from ..reproducibility.signature_log import SignatureLog
+from ..reproducibility.signing import sign_statement
 from ..exceptions import Forbidden, InvalidArgument, NotFound, UnknownApproval
 from ..store import make_engine, session_factory
 from ..web_errors import TypedErrorsMixin
@@ -180,6 +183,43 @@ class ApprovalsPage(ServiceHandler):
         self.redirect(self.request.path)
 
 
+class CapsuleSignAPI(ServiceHandler):
+    """Sign a capsule for its author with the site's key (users never hold it): ``{statement, crate}``."""
+
+    @web.authenticated
+    def post(self):
+        body = self.json_body()
+        signed = sign_statement(self.settings["keyring"], statement=body.get("statement"), crate=body.get("crate"),
+                                user=self.user_name)
+        self.settings["signature_log"].record(capsule_id=signed["capsule_id"], user=self.user_name,
+                                              key_id=signed["key_id"])
+        self.finish(signed)
+
+
+class CapsuleSignaturesAPI(ServiceHandler):
+    """The signing log: everyone's for an approver, the caller's own otherwise."""
+
+    @web.authenticated
+    def get(self):
+        user = None if self.may_decide else self.user_name
+        self.finish({"signatures": self.settings["signature_log"].list(user=user)})
+
+
+class KeysAPI(ServiceHandler):
+    """The site's public keys, retired ones included (old capsules verify with them)."""
+
+    @web.authenticated
+    def get(self):
+        self.finish({"keys": [k.to_json() for k in self.settings["keyring"].public_keys()]})
+
+
+class KeyRotateAPI(ServiceHandler):
+    @web.authenticated
+    def post(self):
+        self.require_decide("rotating the signing key")
+        self.finish({"key_id": self.settings["keyring"].rotate()})
+
+
 class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
     """Any other path: a JSON 404 like every other error of the service."""
 
@@ -190,7 +230,7 @@ class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
         pass
 
 
-def make_app(*, db_url: str, profiles=None) -> web.Application:
+def make_app(*, db_url: str, profiles=None, keys: str | None = None) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -204,6 +244,10 @@ def make_app(*, db_url: str, profiles=None) -> web.Application:
             (url_path_join(prefix, "api/jobs/authorize"), JobAuthorizeAPI),
             (url_path_join(prefix, "api/jobs/charges"), JobChargeAPI),
             (url_path_join(prefix, "api/jobs/reports"), JobReportAPI),
+            (url_path_join(prefix, "api/capsules/sign"), CapsuleSignAPI),
+            (url_path_join(prefix, "api/capsules/signatures"), CapsuleSignaturesAPI),
+            (url_path_join(prefix, "api/keys"), KeysAPI),
+            (url_path_join(prefix, "api/keys/rotate"), KeyRotateAPI),
             (url_path_join(prefix, "dashboard"), DashboardPage),
             (url_path_join(prefix, "metrics"), MetricsHandler),
             (url_path_join(prefix, "approvals"), ApprovalsPage),
@@ -214,6 +258,8 @@ def make_app(*, db_url: str, profiles=None) -> web.Application:
         job_accounting=JobAccounting(ledger, approvals, profiles),
         sync_ledger=LedgerSync(ledger, profiles),
         job_reports=JobReports(sessions),
+        keyring=Keyring(keys or os.path.abspath("vlass-keys")),
+        signature_log=SignatureLog(sessions),
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
@@ -242,11 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_vlass.hubservice", description=__doc__)
     parser.add_argument("--db", required=True, help="database URL shared with the spawner")
     parser.add_argument("--profiles", help="profiles YAML (for the cluster name and threshold)")
+    parser.add_argument("--keys", help="the site's signing keyring folder (default: ./vlass-keys)")
     args = parser.parse_args(argv)
     profiles = None
     if args.profiles:
         from ..compute.profiles import load_profiles
         profiles = load_profiles(args.profiles)
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles), url.port, url.hostname))
+    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys), url.port, url.hostname))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 
@@ -9,13 +10,17 @@ DECIDE_SCOPE = "custom:vlass-approvals:decide"
 
 
 def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
-                      approver_users: Iterable[str] = (), approver_groups: Iterable[str] = ()) -> None:
+                      approver_users: Iterable[str] = (), approver_groups: Iterable[str] = (),
+                      keys: str | None = None) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide, and users'
-    servers the scope to reach it (their analysis jobs are authorized and charged there)."""
+    servers the scope to reach it (their analysis jobs are authorized and charged there, their capsules
+    signed with the site's key in ``keys``, default ``vlass-keys`` in the hub's directory)."""
+    keys = os.path.abspath(keys or "vlass-keys")
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
-        "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles],
+        "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles,
+                    "--keys", keys],
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [DECIDE_SCOPE],
     }]

@@ -18,7 +18,6 @@ also names what changed, refuses keys the site does not know and capsules with f
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from ..compute.staging import sha256_file
 from ..exceptions import CorruptData, InvalidArgument
 from .crate import build
 from .keys import Keyring, UnknownKey
+from .signing import capsule_id_of
 
 SIGNATURE, CRATE, NOTEBOOK = "capsule.sig", "ro-crate-metadata.json", "notebook.ipynb"
 SOURCE, MANIFEST = "source.ipynb", "job-manifest.json"
@@ -93,10 +93,12 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     return notebook
 
 
-def publish(job, *, store: str | Path, keyring: Keyring) -> Capsule:
-    """Publish a done job as a capsule in ``store`` (a directory), signed with the keyring's current key."""
-    from model_signing import hashing, signing
+def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=None) -> Capsule:
+    """Publish a done job as a capsule in ``store`` (a directory), signed by ``signer`` (a
+    :mod:`~jupyter_vlass.reproducibility.signing` signer), else with the keyring's current key."""
+    from .signing import KeyringSigner
 
+    signer = signer or KeyringSigner(keyring)
     run = run_record(job)
     executed = job.executed_notebook()
     if executed is None:
@@ -116,17 +118,12 @@ def publish(job, *, store: str | Path, keyring: Keyring) -> Capsule:
         (incoming / CRATE).write_text(json.dumps(crate, indent=1, sort_keys=True))
         notebook = _cited(json.loads(executed.read_text()), crate, run)
         (incoming / NOTEBOOK).write_text(json.dumps(notebook, indent=1, sort_keys=True))
-        key_id = keyring.current()
-        config = signing.Config().use_elliptic_key_signer(private_key=keyring.private_key_path(key_id))
-        # The signature lies inside the capsule: it is named in the signed ignore list, so that any
-        # verifier (ours, the third-party CLI) leaves it out of the files it checks.
-        config.set_hashing_config(hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=True))
-        config.sign(incoming, incoming / SIGNATURE)  # the one pass that hashes every byte
+        key_id = signer.sign(incoming, owner=run["owner"])
         files = _statement(_bundle(incoming / SIGNATURE))
         for item in run["outputs"]:
             if files.get(f"outputs/{item['name']}") != item["sha256"]:
                 raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
-        capsule_id = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+        capsule_id = capsule_id_of(files)
         final = store / capsule_id
         if final.exists():  # content-identified: the same run, already published; never overwritten
             return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False)
@@ -165,8 +162,9 @@ def _changed_fields(crate_now: dict, crate_signed: dict) -> list[str]:
     return changed
 
 
-def verify(path: str | Path, *, keyring: Keyring) -> dict:
-    """Check a capsule against the site's public keys (old ones included); raise naming what changed."""
+def verify(path: str | Path, *, keyring) -> dict:
+    """Check a capsule against the site's public keys (``keyring``: a :class:`Keyring` or the hub's
+    :class:`~jupyter_vlass.reproducibility.signing.HubKeys`; old keys included); raise naming what changed."""
     from model_signing import verifying
 
     path = Path(path)
@@ -187,7 +185,7 @@ def verify(path: str | Path, *, keyring: Keyring) -> dict:
         except (ValueError, OSError) as error:
             _explain(path, signed)  # names what changed, when a file did
             raise CapsuleChanged(f"the signature does not verify: {str(error)[:200]}") from None
-    return {"capsule_id": hashlib.sha256(json.dumps(sorted(signed.items())).encode()).hexdigest(),
+    return {"capsule_id": capsule_id_of(signed),
             "key_id": key_id, "files": len(signed), "verified": True}
 
 

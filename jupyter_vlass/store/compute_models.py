@@ -90,3 +90,15 @@ class JobReportRow(Base):
     status_lag_s: Mapped[float | None] = mapped_column(Float)
     su: Mapped[float] = mapped_column(Float, default=0.0)
     ended_at: Mapped[datetime]
+
+
+class CapsuleSignatureRow(Base):
+    """A capsule the hub service signed: for whom, with which key, when (the hub's signing log)."""
+
+    __tablename__ = "capsule_signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    capsule_id: Mapped[str] = mapped_column(String(64), index=True)
+    user: Mapped[str] = mapped_column(String(128), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime]

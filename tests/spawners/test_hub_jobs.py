@@ -163,3 +163,49 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         refused = requests.get(f"{hub.url}/services/vlass/metrics", timeout=30,
                                headers={"Authorization": f"token {tokens[OWNER]}"})
         assert refused.status_code == 403
+
+        # Publishing: the hub service signs the owner's capsule with the site's key; no user holds it.
+        check_capsules_are_signed_by_the_hub(hub, tokens, job["id"])
+
+
+def check_capsules_are_signed_by_the_hub(hub, tokens, job_id):
+    def server(name, method, path, **kwargs):
+        return requests.request(method, f"{hub.url}/user/{name}/vlass/api{path}", timeout=120,
+                                headers={"Authorization": f"token {tokens[name]}"}, **kwargs)
+
+    published = server(OWNER, "POST", "/analyses", json={"job_id": job_id})
+    assert published.status_code == 201, published.text
+    capsule = published.json()
+    site_keys = hub.service("GET", "/api/keys", token=tokens[OWNER]).json()["keys"]
+    assert capsule["key_id"] in {k["key_id"] for k in site_keys} and capsule["owner"] == OWNER
+    assert server(OWNER, "GET", "/keys").json()["keys"] == site_keys  # the server verifies with the hub's keys
+    home = Path(pwd.getpwnam(OWNER).pw_dir)
+    assert not list(home.glob(".local/share/jupyter-vlass/keys/private/*.pem"))  # no private key of its own
+    public = home / "hub-public.pem"
+    public.write_text(next(k["public_key_pem"] for k in site_keys if k["key_id"] == capsule["key_id"]))
+    checked = subprocess.run([str(JOB_ENV / "bin" / "model_signing"), "verify", "key", capsule["path"],
+                              "--public_key", str(public), "--signature", f"{capsule['path']}/capsule.sig"],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr  # the third-party verifier, with the hub's public key
+    banner = server(OWNER, "GET", "/notebook-check",
+                    params={"path": Path(capsule["path"]).relative_to(home).as_posix() + "/notebook.ipynb"})
+    assert banner.json()["status"] == "verified", banner.text
+
+    # The other user cannot publish the owner's job, nor have the owner's capsule signed as theirs.
+    refused = server(OTHER, "POST", "/analyses", json={"job_id": job_id})
+    assert refused.status_code == 404 and refused.json()["reason"] == "unknown_job", refused.text
+    from google.protobuf import json_format
+    from model_signing._signing import signing
+
+    from jupyter_vlass.reproducibility.signing import _hashing
+
+    statement = json_format.MessageToJson(signing.Payload(_hashing().hash(Path(capsule["path"]))).statement.pb)
+    crate = Path(capsule["path"], "ro-crate-metadata.json").read_text()
+    forged = hub.service("POST", "/api/capsules/sign", token=tokens[OTHER], json={"statement": statement,
+                                                                                  "crate": crate})
+    assert forged.status_code == 403 and OWNER in forged.json()["message"], forged.text
+    log = hub.service("GET", "/api/capsules/signatures", token=tokens[OWNER]).json()["signatures"]
+    assert [(s["capsule_id"], s["user"]) for s in log] == [(capsule["capsule_id"], OWNER)]
+    assert hub.service("GET", "/api/capsules/signatures", token=tokens[OTHER]).json()["signatures"] == []
+    rotate = hub.service("POST", "/api/keys/rotate", token=tokens[OWNER])
+    assert rotate.status_code == 403  # an approver's act

@@ -2,7 +2,7 @@
 
 Thin handlers over :mod:`jupyter_vlass.reproducibility`; the artifact store and the keyring are
 ``$JUPYTER_VLASS_CAPSULES`` and ``$JUPYTER_VLASS_KEYS`` (defaults under ``~/.local/share/jupyter-vlass``),
-as for the CLI. A user publishes and forks only as themselves (their own jobs).
+as for the CLI; under a hub the hub service signs and its keys verify. A user publishes and forks only as themselves (their own jobs).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import Conflict, InvalidArgument
 from ...reproducibility.location import capsule_store as store
-from ...reproducibility.location import keyring
+from ...reproducibility.location import public_keys, signer
 from .base import VlassHandler, authenticated
 from .jobs import JobsBase
 
@@ -24,7 +24,7 @@ class KeysHandler(VlassHandler):
     @authenticated
     @authorized
     async def get(self):
-        keys = await self.blocking(lambda: [k.to_json() for k in keyring().public_keys()])
+        keys = await self.blocking(lambda: [k.to_json() for k in public_keys().public_keys()])
         self.write_json({"keys": keys})
 
 
@@ -45,7 +45,7 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            capsule = publish(self.jobs().get(job_id), store=store().folder, keyring=keyring())
+            capsule = publish(self.jobs().get(job_id), store=store().folder, signer=signer())
             return {**capsule.to_json(), **store().show(capsule.capsule_id)}
         doc = await self.blocking(run)
         self.write_json(doc, status=201 if doc["new"] else 200)
@@ -81,7 +81,7 @@ class NotebookCheckHandler(JobsBase):
             target = (Path(root) / path).resolve()
             if not path or not target.is_relative_to(Path(root).resolve()) or not target.is_file():
                 raise InvalidArgument("path: a notebook inside your notebook directory")
-            return store().check_notebook(target, keyring=keyring())
+            return store().check_notebook(target, keyring=public_keys())
         self.write_json(await self.blocking(run))
 
 
@@ -119,7 +119,7 @@ class ForkHandler(JobsBase):
                                           capsule_id=capsule_id)
                 return {"report": report.to_json()}, 200
             try:
-                job, report = resubmit(path, jobs, keyring=keyring(), datasets=datasets, parameters=parameters,
+                job, report = resubmit(path, jobs, keyring=public_keys(), datasets=datasets, parameters=parameters,
                                        site=site, force=bool(body.get("force")))
             except Conflict as error:
                 if hasattr(error, "report"):
