@@ -80,9 +80,12 @@ def cmd_publish(args) -> int:
     capsule = publish(job, store=_store(args).folder, signer=signer(args.keys))
     if args.json:
         _print_json(capsule.to_json())
+    elif capsule.status == "failed":
+        print(f"the run failed ({job.status().get('reason') or 'no reason given'}); recorded as a failed run: "
+              f"{capsule.path}  (key {capsule.key_id[:16]})", file=sys.stderr)
     else:
         print(f"{'published' if capsule.new else 'already published'}: {capsule.path}  (key {capsule.key_id[:16]})")
-    return 0
+    return 0 if capsule.status == "completed" else 1
 
 
 def cmd_verify(args) -> int:

@@ -214,13 +214,16 @@ def test_the_crate_passes_the_third_party_validator_and_every_flipped_byte_is_ca
             verify(copy, keyring=keyring)
 
 
-def test_a_job_that_did_not_finish_is_never_published(demo_registry, area, job_env, job_accounts, tmp_path):
+def test_a_run_that_fails_mid_way_is_recorded_as_failed_never_as_a_success(demo_registry, area, job_env,
+                                                                             job_accounts, tmp_path):
     import nbformat
 
     from jupyter_vlass.exceptions import InvalidArgument
+    from jupyter_vlass.reproducibility.store import CapsuleStore
 
     nbformat.write(nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("inputs = {}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("open('half.txt', 'w').write('written before the failure')"),
         nbformat.v4.new_code_cell("raise RuntimeError('half-way')")],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
         area / "fails.ipynb")
@@ -228,9 +231,35 @@ def test_a_job_that_did_not_finish_is_never_published(demo_registry, area, job_e
     jobs = Jobs(demo_registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
     job = jobs.submit(manifest(area, notebook="fails.ipynb"))
     assert job.wait(timeout=120).state == "failed"
-    with pytest.raises(InvalidArgument, match="is failed: only a finished job is published"):
-        publish(job, store=tmp_path / "capsules", keyring=Keyring(tmp_path / "keys"))
-    assert not (tmp_path / "capsules").exists() or not any((tmp_path / "capsules").iterdir())
+    store, keyring = CapsuleStore(tmp_path / "capsules"), Keyring(tmp_path / "keys")
+    capsule = publish(job, store=store.folder, keyring=keyring)
+    assert capsule.status == "failed" and verify(capsule.path, keyring=keyring)["verified"]
+    shown = store.show(capsule.capsule_id)
+    assert shown["status"] == "failed" and "half-way" in shown["error"], shown
+    crate = json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    [action] = [e for e in crate["@graph"] if e.get("@type") == "CreateAction"]
+    assert action["actionStatus"] == {"@id": "http://schema.org/FailedActionStatus"} and "half-way" in action["error"]
+    notebook = json.loads((capsule.path / "notebook.ipynb").read_text())
+    assert "This run failed" in "".join(notebook["cells"][0]["source"])
+    assert store.leaderboard() == []
+
+    # The CLI says so and exits 1; a job that has not ended is refused, with nothing written.
+    config = tmp_path / "jobs.json"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    done = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db",
+                           demo_registry.engine.url.render_as_string(hide_password=False), "publish", "fails.ipynb",
+                           "--root", str(area), "--config", str(config), "--store", str(tmp_path / "cli-capsules"),
+                           "--keys", str(tmp_path / "keys")], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1 and "recorded as a failed run" in done.stderr and "half-way" in done.stderr, done.stderr
+    assert [a["status"] for a in CapsuleStore(tmp_path / "cli-capsules").list()] == ["failed"]
+    from tests.compute.jobs_fixtures import slow_notebook
+
+    queued = jobs.submit(manifest(area, notebook=slow_notebook(area), parameters={"seconds": 60}))
+    queued.cancel().wait(timeout=60)
+    with pytest.raises(InvalidArgument, match="is cancelled: only an ended job is published"):
+        publish(queued, store=tmp_path / "never", keyring=keyring)
+    assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
 
 
 def test_a_fork_onto_the_next_version_of_a_tile_reports_the_known_difference(demo_registry, area, job_env,

@@ -45,9 +45,11 @@ class Capsule:
     path: Path
     key_id: str
     new: bool  # False: the same run was already published (nothing was written)
+    status: str = "completed"  # or "failed": the run failed, and the capsule says so
 
     def to_json(self) -> dict:
-        return {"capsule_id": self.capsule_id, "path": str(self.path), "key_id": self.key_id, "new": self.new}
+        return {"capsule_id": self.capsule_id, "path": str(self.path), "key_id": self.key_id, "new": self.new,
+                "status": self.status}
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -58,8 +60,9 @@ def _files(folder: Path) -> dict[str, str]:
 def run_record(job) -> dict:
     """What the crate says of a done job (a :class:`~jupyter_vlass.compute.jobs.Job`)."""
     status = job.status()
-    if status["state"] != "done":
-        raise InvalidArgument(f"job {job.id} is {status['state']}: only a finished job is published")
+    if status["state"] not in ("done", "failed"):
+        raise InvalidArgument(f"job {job.id} is {status['state']}: only an ended job is published "
+                              "(a failed one as a failed run)")
     if status["cached_from"]:
         raise InvalidArgument(f"job {job.id} was answered from the cache: publish the job that computed it")
     registry = job.jobs.registry
@@ -68,13 +71,14 @@ def run_record(job) -> dict:
         record = registry.get(pin["id"], pin["version"])
         inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256})
     site = job.jobs.sites.get(status["site"])
-    result, manifest = status["result"], job.jobs.row(job.id).manifest or {}
+    result, manifest = status["result"] or {}, job.jobs.row(job.id).manifest or {}
     return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
             "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
             "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
-            "inputs": inputs, "outputs": result["files"], "job_id": job.id, "result_key": status["result_key"],
-            "location": result["location"], "software": result.get("software") or {},
+            "inputs": inputs, "outputs": result.get("files") or [], "job_id": job.id,
+            "result_key": status["result_key"], "location": result.get("location"),
+            "error": (status.get("reason") or "failed") if status["state"] == "failed" else None, "software": result.get("software") or {},
             "manifest": manifest, "model": manifest.get("model"), "parent": manifest.get("replay_of")}
 
 
@@ -86,6 +90,8 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     lines += [f"- `{i['id']}` version `{i['version']}`, sha256 `{i['sha256']}` ({i['uri']})" for i in run["inputs"]]
     if not run["inputs"]:
         lines.append("- no dataset")
+    if run["error"]:
+        lines = [f"**This run failed** and is published as a failed run: {run['error']}", "", *lines]
     cell = nbformat.v4.new_markdown_cell("\n".join(lines))
     cell["id"] = "vlass-data-citation"
     notebook = dict(notebook, cells=[cell, *notebook["cells"]])
@@ -94,8 +100,11 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
 
 
 def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=None) -> Capsule:
-    """Publish a done job as a capsule in ``store`` (a directory), signed by ``signer`` (a
-    :mod:`~jupyter_vlass.reproducibility.signing` signer), else with the keyring's current key."""
+    """Publish an ended job as a capsule in ``store`` (a directory), signed by ``signer`` (a
+    :mod:`~jupyter_vlass.reproducibility.signing` signer), else with the keyring's current key.
+
+    A failed job becomes a capsule of a failed run (``status`` "failed", the error in its crate and at the
+    top of its notebook): a record, never a success."""
     from .signing import KeyringSigner
 
     signer = signer or KeyringSigner(keyring)
@@ -119,6 +128,7 @@ def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=No
         notebook = _cited(json.loads(executed.read_text()), crate, run)
         (incoming / NOTEBOOK).write_text(json.dumps(notebook, indent=1, sort_keys=True))
         key_id = signer.sign(incoming, owner=run["owner"])
+        status = "failed" if run["error"] else "completed"
         files = _statement(_bundle(incoming / SIGNATURE))
         for item in run["outputs"]:
             if files.get(f"outputs/{item['name']}") != item["sha256"]:
@@ -126,9 +136,9 @@ def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=No
         capsule_id = capsule_id_of(files)
         final = store / capsule_id
         if final.exists():  # content-identified: the same run, already published; never overwritten
-            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False)
+            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False, status=status)
         incoming.rename(final)
-        return Capsule(capsule_id, final, key_id, new=True)
+        return Capsule(capsule_id, final, key_id, new=True, status=status)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 

@@ -33,7 +33,8 @@ def build(run: dict) -> dict:
         {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"},
          "about": {"@id": "./"}},
         {"@id": "./", "@type": "Dataset", "name": run["title"], "datePublished": run["ended"],
-         "description": f"Run capsule of analysis job {run['job_id']} on the {run['site']} site.",
+         "description": f"Run capsule of analysis job {run['job_id']} on the {run['site']} site"
+                        + (" (the run failed)." if run.get("error") else "."),
          "conformsTo": [{"@id": p} for p in PROFILES], "mainEntity": {"@id": "notebook.ipynb"},
          "hasPart": [{"@id": "notebook.ipynb"}, {"@id": "source.ipynb"}, {"@id": "job-manifest.json"}]
          + [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]] + [{"@id": i["uri"]} for i in run["inputs"]],
@@ -86,7 +87,9 @@ def build(run: dict) -> dict:
         "@id": run_id, "@type": "CreateAction", "name": f"papermill run of job {run['job_id']}",
         "instrument": {"@id": "notebook.ipynb"}, "agent": {"@id": "#agent"},
         **({"description": "software: " + ", ".join(f"{n} {v}" for n, v in packages)} if packages else {}),
-        "startTime": run["started"], "endTime": run["ended"], "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"},
+        "startTime": run["started"], "endTime": run["ended"],
+        "actionStatus": {"@id": f"http://schema.org/{'Failed' if run.get('error') else 'Completed'}ActionStatus"},
+        **({"error": run["error"]} if run.get("error") else {}),
         "object": [{"@id": i["uri"]} for i in run["inputs"]] + [{"@id": f"#pv-{name}"} for name, _ in params],
         "result": [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
         "environment": [{"@id": f"#env-{name}"} for name, value in environment if value]})

@@ -54,19 +54,21 @@ class CapsuleStore:
                 "inputs": manifest.get("inputs", []), "parameters": manifest.get("parameters", {}),
                 "outputs": [{"name": r["@id"].removeprefix("outputs/"), "sha256": entities[r["@id"]]["sha256"]}
                             for r in run.get("result", [])],
-                "started": run.get("startTime"), "ended": run.get("endTime")}
+                "started": run.get("startTime"), "ended": run.get("endTime"),
+                "status": "failed" if "Failed" in run.get("actionStatus", {}).get("@id", "") else "completed",
+                **({"error": run["error"]} if run.get("error") else {})}
 
     def list(self) -> list[dict]:
         return sorted((self.show(i) for i in self._ids()), key=lambda a: a["published"] or "", reverse=True)
 
     def leaderboard(self) -> list[dict]:
-        """Capsules by how often they were replayed (same inputs and parameters, a parent link), and how
-        many of those replays gave the same output bytes."""
+        """Capsules by how often they were replayed successfully (same inputs and parameters, a parent link),
+        and how many of those replays gave the same output bytes."""
         analyses = {a["id"]: a for a in self.list()}
         replays, identical = Counter(), Counter()
         for child in analyses.values():
             parent = analyses.get(child["parent"] or "")
-            if parent is None or (child["inputs"], child["parameters"]) != (parent["inputs"], parent["parameters"]):
+            if parent is None or "failed" in (child["status"], parent["status"]) or (child["inputs"], child["parameters"]) != (parent["inputs"], parent["parameters"]):
                 continue  # not a replay (a fork, or the parent is not in this store)
             replays[parent["id"]] += 1
             identical[parent["id"]] += child["outputs"] == parent["outputs"]
