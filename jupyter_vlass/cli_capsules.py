@@ -122,7 +122,12 @@ def cmd_diff(args) -> int:
     from .cli import _print_json
     from .reproducibility.diff import diff
 
-    result = diff(_capsule(args, args.original), _capsule(args, args.replay), sigma=args.sigma)
+    original, replay = _capsule(args, args.original), _capsule(args, args.replay)
+    result = diff(original, replay, sigma=args.sigma)
+    if args.figure:
+        from .reproducibility.diff import figure
+
+        figure(result, original, replay).savefig(args.figure, dpi=100)
     _print_json(result.to_json()) if args.json else print(result)
     return 0
 
@@ -201,6 +206,7 @@ def add_commands(sub) -> None:
     p.add_argument("original")
     p.add_argument("replay")
     p.add_argument("--sigma", type=float, default=3.0)
+    p.add_argument("--figure", metavar="PNG", help="also draw the diff (sources kept, new, lost; image differences)")
     analyses = sub.add_parser("analyses", help="published analyses").add_subparsers(dest="action", required=True)
     command(analyses, "list", "the store's capsules, newest first", cmd_analyses)
     for name in ("show", "manifest"):

@@ -113,7 +113,7 @@ def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, t
 
 def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job, tmp_path):
     from jupyter_vlass.exceptions import Conflict
-    from jupyter_vlass.reproducibility.diff import diff
+    from jupyter_vlass.reproducibility.diff import diff, figure
     from jupyter_vlass.reproducibility.replay import resubmit
 
     keyring, store, jobs = Keyring(tmp_path / "keys"), tmp_path / "capsules", done_job.jobs
@@ -152,6 +152,13 @@ def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job
     assert catalogue["added"] > 0, "a lower threshold finds more peaks in the real FIRST cutout"
     assert any(c["path"].endswith(".sources") for c in changed.scalars["summary.json"])
     assert json.loads(json.dumps(changed.to_json()))["sigma"] == 3.0
+    assert len(catalogue["added_sources"]) == catalogue["added"] and catalogue["lost_sources"] == []
+    drawn = figure(changed, original.path, fork.path)
+    [axes] = [a for a in drawn.axes if a.get_title().startswith("catalogue.ecsv")]
+    labels = [t.get_text() for t in axes.get_legend().get_texts()]
+    assert labels[:2] == [f"new ({catalogue['added']})", "lost (0)"]
+    drawn.savefig(tmp_path / "diff.png")
+    assert (tmp_path / "diff.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The store: list, the leaderboard (a replay counts, a fork does not), the DataCite manifest, and the
     # analyses a new version of their dataset affects.
@@ -269,7 +276,7 @@ def test_a_fork_onto_the_next_version_of_a_tile_reports_the_known_difference(dem
     sources, find fluxes that agree within their errors (at most 2 % beyond 3σ), and every pixel of the
     background and rms maps changed by far less than the ~120 µJy noise."""
     from jupyter_vlass.exceptions import Conflict
-    from jupyter_vlass.reproducibility.diff import diff
+    from jupyter_vlass.reproducibility.diff import diff, figure
     from jupyter_vlass.reproducibility.replay import resubmit
 
     tile = "vlass:VLASS2.2.ql.T08t20.J135700-180000"
@@ -294,6 +301,8 @@ def test_a_fork_onto_the_next_version_of_a_tile_reports_the_known_difference(dem
     for name, image in result.images.items():  # a new noise realisation: every pixel, by far less than the noise
         assert image["changed_pixels"] == image["pixels"] and image["rms_difference"] < 0.1 * 120e-6, name
     assert {c["path"].rsplit(".", 1)[-1] for c in result.scalars["summary.json"]} <= {"median_rms", "sources"}
+    drawn = figure(result, original.path, fork.path)  # the image panels show the difference replay - original
+    assert sum(1 for a in drawn.axes if "pixels changed" in a.get_title()) == len(result.images) > 0
     print(result)
 
 

@@ -60,8 +60,12 @@ def _flux_columns(table) -> tuple[str, str] | None:
 def diff_catalogues(original, replay, *, radius: u.Quantity = 5 * u.arcsec, sigma: float = 3.0) -> dict:
     from astropy.coordinates import SkyCoord
 
+    def positions(table, rows) -> list[dict]:
+        return [{"ra": float(table["ra"][k]), "dec": float(table["dec"][k])} for k in rows]
+
     result = {"original": len(original), "replay": len(replay), "added": len(replay), "lost": len(original),
-              "changed": 0, "matched": 0, "changes": []}
+              "changed": 0, "matched": 0, "changes": [], "added_sources": positions(replay, range(len(replay))),
+              "lost_sources": positions(original, range(len(original)))}
     if not len(original) or not len(replay):
         return result
     a = SkyCoord(original["ra"], original["dec"], unit="deg")
@@ -74,7 +78,9 @@ def diff_catalogues(original, replay, *, radius: u.Quantity = 5 * u.arcsec, sigm
         i = int(index[j])
         if i not in best or separation[j] < separation[best[i]]:
             best[i] = int(j)
-    result.update(matched=len(best), added=len(replay) - len(best), lost=len(original) - len(best))
+    result.update(matched=len(best), added=len(replay) - len(best), lost=len(original) - len(best),
+                  added_sources=positions(replay, sorted(set(range(len(replay))) - set(best.values()))),
+                  lost_sources=positions(original, sorted(set(range(len(original))) - set(best))))
     columns = _flux_columns(original) if _flux_columns(original) == _flux_columns(replay) else None
     if columns:
         flux, err = columns
@@ -157,6 +163,44 @@ def diff(original: str | Path, replay: str | Path, *, radius: u.Quantity = 5 * u
         elif suffix == ".json":
             result.scalars[name] = diff_scalars(a / name, b / name)
     return result
+
+
+def figure(result: CapsuleDiff, original: str | Path, replay: str | Path):
+    """A matplotlib figure of the diff: per catalogue the sources kept, new, lost and changed by more than
+    σ on the sky; per image the difference replay − original. Works headless (no display needed)."""
+    from astropy.io import fits
+    from matplotlib.figure import Figure
+
+    panels = list(result.catalogues.items()) + list(result.images.items())
+    fig = Figure(figsize=(5.5 * max(1, len(panels)), 5), layout="constrained")
+    if not panels:
+        fig.text(0.5, 0.5, "no catalogues or images to compare", ha="center")
+        return fig
+    a_dir = Path(original) / "outputs" if (Path(original) / "outputs").is_dir() else Path(original)
+    b_dir = Path(replay) / "outputs" if (Path(replay) / "outputs").is_dir() else Path(replay)
+    for k, (name, doc) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, len(panels), k)
+        if name in result.catalogues:
+            for key, colour, label in (("added_sources", "tab:green", "new"), ("lost_sources", "tab:red", "lost"),
+                                       ("changes", "tab:orange", f"changed > {result.sigma:g}σ")):
+                points = doc[key]
+                ax.scatter([p["ra"] for p in points], [p["dec"] for p in points], s=40, c=colour,
+                           label=f"{label} ({len(points)})", marker="o" if key != "lost_sources" else "x")
+            ax.invert_xaxis()
+            ax.set(xlabel="RA (deg)", ylabel="Dec (deg)",
+                   title=f"{name}: {doc['original']} → {doc['replay']} sources, {doc['matched']} matched")
+            ax.legend(loc="best", fontsize="small")
+        else:
+            with fits.open(a_dir / name) as a, fits.open(b_dir / name) as b:
+                delta = np.squeeze(np.asarray(b[0].data, dtype=float) - np.asarray(a[0].data, dtype=float))
+            while delta.ndim > 2:
+                delta = delta[0]
+            finite = np.abs(delta[np.isfinite(delta)])
+            limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            shown = ax.imshow(delta, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
+            fig.colorbar(shown, ax=ax, label="replay − original")
+            ax.set(title=f"{name}: {doc['changed_pixels']} of {doc['pixels']} pixels changed", xlabel="x", ylabel="y")
+    return fig
 
 
 def _is_table(path: Path) -> bool:

@@ -89,8 +89,9 @@ def test_publish_verify_fork_diff_and_analyses_from_the_cli(demo_registry, area,
     assert forked.returncode == 0, forked.stderr
     job = json.loads(forked.stdout)
     fork = json.loads(run("publish", "--job", job["id"], "--json").stdout)
-    shown = run("diff", capsule["capsule_id"], fork["capsule_id"], jobs=False)
+    shown = run("diff", capsule["capsule_id"], fork["capsule_id"], "--figure", str(tmp_path / "diff.png"), jobs=False)
     assert shown.returncode == 0 and "catalogue.ecsv: original" in shown.stdout and "new, 0 lost" in shown.stdout
+    assert (tmp_path / "diff.png").read_bytes()[:4] == b"\x89PNG"
     listed = json.loads(run("analyses", "list", "--json", jobs=False).stdout)
     assert {a["id"] for a in listed} == {capsule["capsule_id"], fork["capsule_id"]}
     assert run("analyses", "show", "0" * 64, jobs=False).returncode == 2
