@@ -61,6 +61,14 @@ def cmd_sources_remove(args) -> int:
     return 0
 
 
+def _affected_analyses(reports) -> dict[str, list[dict]]:
+    """Per source: the published analyses (in this user's artifact store) its new dataset versions affect."""
+    from .reproducibility.location import capsule_store
+
+    store = capsule_store()
+    return {r.source: store.affected_by_versions(r.versions) for r in reports if r.versions}
+
+
 def cmd_sources_sync(args) -> int:
     registry = _registry(args)
     progress = None
@@ -77,8 +85,9 @@ def cmd_sources_sync(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    affected = _affected_analyses(reports)
     if args.json:
-        _print_json([r.to_json() for r in reports])
+        _print_json([{**r.to_json(), "affected_analyses": affected.get(r.source, [])} for r in reports])
     else:
         for r in reports:
             print(f"{r.source}: {r.status} (+{r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
@@ -86,6 +95,9 @@ def cmd_sources_sync(args) -> int:
                   + (f" — {r.message}" if r.message else ""))
             for s in r.skipped:
                 print(f"  skipped {s.uri}: {s.reason}")
+            for a in affected.get(r.source, []):
+                print(f"  affects published analysis {a['id'][:16]} ({a['title']}): pinned to {a['pinned']}, "
+                      f"now {a['new']} ({a['change']})")
     failed = [r for r in reports if r.status not in ("ok", "unchanged", "skipped")]
     return 1 if failed else 0
 

@@ -6,6 +6,7 @@ unknown key are each refused by name; key rotation keeps old capsules verifiable
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -350,3 +351,34 @@ def test_the_hub_signs_a_capsule_only_for_its_author(done_job, tmp_path):
     with pytest.raises(InvalidArgument, match="statement"):
         sign_statement(site_keys, statement='{"predicateType": "x"}', crate=crate, user="alice")
     assert not list((tmp_path / "capsules").glob(".incoming-*"))
+
+
+def test_a_sync_that_brings_a_new_dataset_version_names_the_analyses_it_affects(registry, sample_data, area,
+                                                                                 job_env, job_accounts, tmp_path):
+    """The trigger of a new release: an object store's manifest moves the FIRST image to a new version; the
+    CLI's ``sources sync`` lists the published analyses pinned to the old one and the kind of change."""
+    tacc = tmp_path / "tacc"
+    shutil.copytree(sample_data["manifest"].parent, tacc)
+    registry.add_source("tacc", "posix", str(tacc / "manifest.json"))
+    assert [r.status for r in registry.sync()] == ["ok"]
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+    jobs = Jobs(registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
+    job = jobs.submit(manifest(area, inputs=[registry.get(FIRST)], parameters={"threshold": 4.0}))
+    assert job.wait(timeout=180).state == "done", job.log()
+    capsule = publish(job, store=tmp_path / "capsules", keyring=Keyring(tmp_path / "keys"))
+
+    listing = json.loads((tacc / "manifest.json").read_text())
+    for entry in listing["objects"]:
+        entry["version"] = "2027.1" if entry["key"].startswith("first/") else entry["version"]
+    (tacc / "manifest.json").write_text(json.dumps(listing))
+    env = {**os.environ, "JUPYTER_VLASS_CAPSULES": str(tmp_path / "capsules")}
+    db = registry.engine.url.render_as_string(hide_password=False)
+    synced = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "sources", "sync", "tacc"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert synced.returncode == 0, synced.stderr
+    pinned = registry.get(FIRST, "2026.1").version
+    assert (f"affects published analysis {capsule.capsule_id[:16]}" in synced.stdout
+            and f"pinned to {pinned}, now 2027.1 (major)" in synced.stdout), synced.stdout
+    again = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "sources", "sync", "tacc",
+                            "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert json.loads(again.stdout)[0]["affected_analyses"] == []  # nothing new the second time

@@ -30,12 +30,13 @@ class SyncReport:
     skipped: list[Skipped] = field(default_factory=list)
     message: str | None = None
     elapsed_s: float = 0.0
+    versions: list[dict] = field(default_factory=list)  # {id, version, sha256} added, or changed in place
 
     def to_json(self) -> dict:
         return {
             "source": self.source, "status": self.status, "added": self.added, "updated": self.updated,
             "unchanged": self.unchanged, "withdrawn": self.withdrawn, "elapsed_s": round(self.elapsed_s, 3),
-            "skipped": [{"uri": s.uri, "reason": s.reason} for s in self.skipped],
+            "skipped": [{"uri": s.uri, "reason": s.reason} for s in self.skipped], "versions": self.versions,
             **({"message": self.message} if self.message else {}),
         }
 
@@ -87,6 +88,7 @@ def _upsert(session, existing, record: DatasetRecord, report: SyncReport, now) -
         existing[record.key] = row
         _set_lineage(session, row, record)
         report.added += 1
+        report.versions.append({"id": row.dataset_id, "version": row.version, "sha256": row.sha256})
     elif stored.digest == values["digest"] and stored.withdrawn_at is None:
         stored.etag = values["etag"]
         report.unchanged += 1
@@ -96,6 +98,7 @@ def _upsert(session, existing, record: DatasetRecord, report: SyncReport, now) -
         stored.withdrawn_at = None
         _set_lineage(session, stored, record)
         report.updated += 1
+        report.versions.append({"id": stored.dataset_id, "version": stored.version, "sha256": stored.sha256})
 
 
 def _set_lineage(session, row: DatasetRow, record: DatasetRecord) -> None:

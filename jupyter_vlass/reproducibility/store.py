@@ -75,20 +75,33 @@ class CapsuleStore:
         return [{"id": i, "title": analyses[i]["title"], "replays": n, "identical_outputs": identical[i]}
                 for i, n in replays.most_common()]
 
-    def affected_by(self, dataset_id: str, version: str) -> list[dict]:
-        """Published analyses pinned to another version of ``dataset_id``, and what kind of change the
-        new ``version`` is for them (major: the first number changed)."""
+    def affected_by(self, dataset_id: str, version: str, sha256: str | None = None) -> list[dict]:
+        """Published analyses a new or changed ``version`` of ``dataset_id`` affects, and how: pinned to
+        another version (``major`` when the first number changed, else ``minor``), or to this version
+        whose bytes (``sha256``) are no longer the ones they read (``changed in place``)."""
+        return self.affected_by_versions([{"id": dataset_id, "version": version, "sha256": sha256}])
+
+    def affected_by_versions(self, versions: list[dict]) -> list[dict]:
+        """:meth:`affected_by` for many ``{id, version, sha256}`` (a sync's new versions), reading the store once."""
         def major(v: str) -> str:
             found = re.search(r"\d+", v)
             return found.group(0) if found else v
 
+        wanted = {}
+        for v in versions:
+            wanted.setdefault(v["id"], []).append(v)
         affected = []
-        for analysis in self.list():
+        for analysis in self.list() if wanted else []:
             for pin in analysis["inputs"]:
-                if pin["id"] == dataset_id and pin["version"] != version:
-                    kind = "major" if major(pin["version"]) != major(version) else "minor"
-                    affected.append({"id": analysis["id"], "title": analysis["title"], "pinned": pin["version"],
-                                     "new": version, "change": kind})
+                for new in wanted.get(pin["id"], []):
+                    if pin["version"] != new["version"]:
+                        kind = "major" if major(pin["version"]) != major(new["version"]) else "minor"
+                    elif new.get("sha256") and pin.get("sha256") and pin["sha256"] != new["sha256"]:
+                        kind = "changed in place"
+                    else:
+                        continue
+                    affected.append({"id": analysis["id"], "title": analysis["title"], "dataset": pin["id"],
+                                     "pinned": pin["version"], "new": new["version"], "change": kind})
         return affected
 
     def datacite(self, capsule_id: str, *, publisher: str = "jupyter-vlass") -> dict:
