@@ -382,3 +382,34 @@ def test_a_sync_that_brings_a_new_dataset_version_names_the_analyses_it_affects(
     again = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "sources", "sync", "tacc",
                             "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert json.loads(again.stdout)[0]["affected_analyses"] == []  # nothing new the second time
+
+
+def test_a_run_on_the_local_slurm_records_its_accounting_and_replays_on_slurm(slurm, job_env, demo_registry,
+                                                                               area, job_accounts, tmp_path):
+    from jupyter_vlass.compute.profiles import load_profiles
+    from jupyter_vlass.compute.sites import SlurmJobSite
+    from jupyter_vlass.reproducibility.replay import resubmit
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+    from tests.services import REPO
+
+    sites = {"slurm": SlurmJobSite(environment=str(JOB_ENV), account=job_accounts[0], poll_interval=1.0)}
+    jobs = Jobs(demo_registry, sites=sites, root=area, owner="alice", jobs_dir=area / "jobs",
+                profiles=load_profiles(REPO / "hub_config" / "profiles.yaml"))
+    job = jobs.submit(manifest(area, site="slurm", profile="tacc-a100", inputs=[demo_registry.get(FIRST)],
+                               resources={"gpus": "1", "walltime": "1h", "memory": "2G"},
+                               parameters={"threshold": 4.5}))
+    assert job.wait(timeout=240).state == "done", job.log()
+    keyring, store = Keyring(tmp_path / "keys"), CapsuleStore(tmp_path / "capsules")
+    original = publish(job, store=store.folder, keyring=keyring)
+    crate = json.loads((original.path / "ro-crate-metadata.json").read_text())
+    env = {e["name"]: e["value"] for e in crate["@graph"] if e["@id"].startswith("#env-")}
+    assert env["site_kind"] == "slurm" and env["slurm_job_id"] == job.status()["site_job_id"]
+    assert env["gpu_type"] == "a100" and env["slurm_partition"] == "gpu-a100" and env["slurm_state"] == "COMPLETED"
+    assert "gres/gpu=1" in env["slurm_alloc_tres"] and int(env["slurm_elapsed_s"]) >= 0, env
+
+    replay, report = resubmit(original.path, jobs, keyring=keyring)  # Slurm to Slurm
+    assert not report.breaking and replay.status()["site"] == "slurm"
+    assert replay.wait(timeout=240).state == "done", replay.log()
+    again = publish(replay, store=store.folder, keyring=keyring)
+    [top] = store.leaderboard()
+    assert (top["id"], top["replays"]) == (original.capsule_id, 1) and again.capsule_id != original.capsule_id

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,28 @@ def software() -> dict:
         except metadata.PackageNotFoundError:
             continue
     return {"python": platform.python_version(), "packages": packages}
+
+
+def _output(argv: list[str]) -> str:
+    if not shutil.which(argv[0]):
+        return ""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def gpu_type() -> str | None:
+    """The GPUs this job sees: ``nvidia-smi``'s names (e.g. "NVIDIA H100 80GB HBM3"), else the GRES type Slurm
+    allocated to the job (``a100`` of ``GRES=gpu:a100:1(IDX:0)``), else None."""
+    names = _output(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]).splitlines()
+    if any(n.strip() for n in names):
+        return ", ".join(dict.fromkeys(n.strip() for n in names if n.strip()))
+    job = os.environ.get("SLURM_JOB_ID", "")
+    if job.isdigit():
+        found = re.search(r"GRES=gpu:([A-Za-z0-9_.-]+):\d+", _output(["scontrol", "--details", "show", "job", job]))
+        return found.group(1) if found else None
+    return None
 
 
 def gpu_utilisation() -> str:
@@ -122,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     outputs.mkdir(exist_ok=True)
     started = time.time()
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started": started,
-             "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "gpu_utilisation": gpu_utilisation()}
+             "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "gpu_utilisation": gpu_utilisation(),
+             "gpu_type": gpu_type()}
     write_status(job_dir, state="running", **where)
     import papermill
 

@@ -312,9 +312,8 @@ class Jobs:
                            retention_days=manifest.retention_days)
             self._deliver(manifest, outputs, files)
             self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
-                         su=su, result={"location": str(outputs), "files": files, "host": status.get("host"),
-                                 "gpus": status.get("gpus"), "gpu_utilisation": status.get("gpu_utilisation"),
-                                 "software": status.get("software")})
+                         su=su, result={"location": str(outputs), "files": files, **{k: status.get(k) for k in (
+                             "host", "gpus", "gpu_type", "gpu_utilisation", "software")}})
 
     def _claim_ending(self, job_id: str) -> bool:
         """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""

@@ -57,11 +57,13 @@ def scontrol_job_argv(job: str) -> list[str]:
     return ["scontrol", "--details", "show", "job", job_id(job)]
 
 
-def sacct_argv(*, since: Time, job_name: str | None = None) -> list[str]:
+def sacct_argv(*, since: Time, job_name: str | None = None, job: str | None = None) -> list[str]:
     argv = ["sacct", "--allusers", "--allocations", "--noheader", "--parsable2",
             "--starttime=" + since.strftime("%Y-%m-%dT%H:%M:%S"), "--format=" + ",".join(SACCT_FIELDS)]
     if job_name:
         argv.append(f"--name={job_name}")
+    if job:
+        argv.append(f"--jobs={job_id(job)}")
     return argv
 
 
@@ -174,6 +176,20 @@ class AccountedJob:
     end: Time | None
     gpus: int
     name: str
+    tres: str = ""  # AllocTRES as Slurm wrote it
+
+    @property
+    def gpu_type(self) -> str | None:
+        """The GRES type of the job's GPUs (``a100`` of ``gres/gpu:a100=1``), if Slurm names one."""
+        found = re.search(r"gres/gpu:([^=,]+)=", self.tres)
+        return found.group(1) if found else None
+
+    def to_json(self) -> dict:
+        return {"job_id": self.job_id, "user": self.user, "account": self.account, "partition": self.partition,
+                "nodes": self.nodes, "elapsed_s": self.elapsed_s, "state": self.state, "gpus": self.gpus,
+                "gpu_type": self.gpu_type, "alloc_tres": self.tres,
+                "start": self.start.isot if self.start is not None else None,
+                "end": self.end.isot if self.end is not None else None}
 
 
 def parse_sacct(text: str) -> list[AccountedJob]:
@@ -186,5 +202,5 @@ def parse_sacct(text: str) -> list[AccountedJob]:
         gpus = sum(int(m) for m in re.findall(r"gres/gpu(?::[^=,]+)?=(\d+)", tres)[:1])
         jobs.append(AccountedJob(ident, user, account, partition, int(nodes or 0), int(elapsed or 0),
                                  state.split()[0] if state else "", _slurm_time(start), _slurm_time(end),
-                                 gpus, name))
+                                 gpus, name, tres))
     return jobs

@@ -17,7 +17,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..exceptions import SchedulerUnavailable, SiteUnavailable
@@ -223,6 +223,19 @@ class SlurmJobSite(Site):
             else:  # squeue --states=all still lists it for a while: how Slurm ended it
                 found[job_id] = SiteState("gone", f"Slurm ended it: {line.state}")
         return found
+
+    def accounting(self, site_job_id: str, *, since: datetime) -> dict | None:
+        """Slurm's accounting record of one job (sacct), or None when accounting does not know it."""
+        from astropy.time import Time
+
+        deadline = time.monotonic() + 20  # slurmctld hands a job to slurmdbd a moment after it ends
+        while True:
+            found = asyncio.run(self.slurm.accounting(since=Time(since - timedelta(days=1)), job=site_job_id))
+            record = next((j for j in found if j.job_id == site_job_id), None)
+            ended = record is not None and record.state not in scheduler.PENDING_STATES | scheduler.RUNNING_STATES
+            if ended or time.monotonic() > deadline:
+                return record.to_json() if record else None
+            time.sleep(1)
 
     def cancel(self, site_job_id: str) -> None:
         asyncio.run(self.slurm.cancel(site_job_id, account=self.account))

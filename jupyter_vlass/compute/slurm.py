@@ -83,8 +83,9 @@ class SlurmSite:
         done = await self._run(scheduler.scontrol_job_argv(job))
         return scheduler.parse_gpu_indices(done.stdout) if done.returncode == 0 else []
 
-    async def accounting(self, *, since: Time, job_name: str | None = None) -> list[scheduler.AccountedJob]:
-        done = await self._run(scheduler.sacct_argv(since=since, job_name=job_name))
+    async def accounting(self, *, since: Time, job_name: str | None = None,
+                         job: str | None = None) -> list[scheduler.AccountedJob]:
+        done = await self._run(scheduler.sacct_argv(since=since, job_name=job_name, job=job))
         if done.returncode != 0:
             raise SchedulerUnavailable(f"sacct failed: {done.stderr.strip()[:200]}")
         return scheduler.parse_sacct(done.stdout)

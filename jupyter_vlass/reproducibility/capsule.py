@@ -72,14 +72,31 @@ def run_record(job) -> dict:
         inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256})
     site = job.jobs.sites.get(status["site"])
     result, manifest = status["result"] or {}, job.jobs.row(job.id).manifest or {}
+    accounting = _slurm_accounting(site, status)
     return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
             "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
             "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
+            "gpu_type": result.get("gpu_type") or (accounting or {}).get("gpu_type"), "accounting": accounting,
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
             "inputs": inputs, "outputs": result.get("files") or [], "job_id": job.id,
             "result_key": status["result_key"], "location": result.get("location"),
             "error": (status.get("reason") or "failed") if status["state"] == "failed" else None, "software": result.get("software") or {},
             "manifest": manifest, "model": manifest.get("model"), "parent": manifest.get("replay_of")}
+
+
+def _slurm_accounting(site, status: dict) -> dict | None:
+    """Slurm's accounting record (sacct) of a job that ran on a Slurm site; None elsewhere or when unknown."""
+    from datetime import datetime
+
+    from ..exceptions import SchedulerUnavailable
+
+    if site is None or site.kind != "slurm" or not status["site_job_id"]:
+        return None
+    since = datetime.fromisoformat((status["started_at"] or status["created_at"]).rstrip("Z"))
+    try:
+        return site.accounting(status["site_job_id"], since=since)
+    except SchedulerUnavailable:
+        return None
 
 
 def _cited(notebook: dict, crate: dict, run: dict) -> dict:

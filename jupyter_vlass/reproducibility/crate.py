@@ -25,8 +25,9 @@ def _type(value: object) -> str:
 
 
 def build(run: dict) -> dict:
-    """``run``: title, owner, site, site_job_id, host, gpus, started, ended, parameters, inputs
-    ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]), job_id, result_key."""
+    """``run``: title, owner, site, site_job_id, host, gpus, gpu_type, accounting (Slurm's sacct record),
+    started, ended, parameters, inputs ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]),
+    job_id, result_key, error (a failed run)."""
     run_id = f"#run-{run['job_id']}"
     params = sorted(run["parameters"].items())
     graph = [
@@ -78,9 +79,13 @@ def build(run: dict) -> dict:
                **({"identifier": o["uri"]} if o.get("uri") else {})} for o in run["outputs"]]
     graph += [{"@id": i["uri"], "@type": "Dataset", "name": i["id"], "identifier": f"{i['id']}@{i['version']}",
                "version": i["version"], "sha256": i["sha256"]} for i in run["inputs"]]
+    accounting = run.get("accounting") or {}
     environment = [("site", run["site"]), ("site_kind", run["site_kind"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
+                   ("gpu_type", run.get("gpu_type")),
                    ("slurm_job_id", run.get("site_job_id") if run["site_kind"] == "slurm" else None),
                    ("result_key", run["result_key"])]
+    environment += [(f"slurm_{name}", accounting.get(name)) for name in
+                    ("partition", "account", "state", "nodes", "elapsed_s", "alloc_tres", "start", "end")]
     graph += [{"@id": f"#env-{name}", "@type": "PropertyValue", "name": name, "value": str(value)}
               for name, value in environment if value]
     graph.append({
