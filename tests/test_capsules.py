@@ -413,3 +413,47 @@ def test_a_run_on_the_local_slurm_records_its_accounting_and_replays_on_slurm(sl
     again = publish(replay, store=store.folder, keyring=keyring)
     [top] = store.leaderboard()
     assert (top["id"], top["replays"]) == (original.capsule_id, 1) and again.capsule_id != original.capsule_id
+
+
+def test_the_capsule_names_every_dataset_the_notebook_opened(sample_data, area, job_env, job_accounts, tmp_path):
+    """Nothing typed by the author: a dataset the notebook reads through a Registry, beside its pinned input,
+    is in the crate, the citation cell and the store's view of the capsule."""
+    import nbformat
+
+    from jupyter_vlass.federation import Registry
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
+    racs = "tacc:racs/SB38959.RACS_1357-18.comp.fits"
+    shutil.copytree(sample_data["manifest"].parent, area / "tacc")
+    registry = Registry(f"sqlite:///{area / 'registry.sqlite'}")
+    registry.add_source("tacc", "posix", str(area / "tacc" / "manifest.json"))
+    assert [r.status for r in registry.sync()] == ["ok"]
+    subprocess.run(["chmod", "-R", "a+rX", str(area)], check=True)  # the job's account reads the registry
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("db = ''\ninputs = {}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "from jupyter_vlass.federation import Registry\n"
+            f"registry = Registry(db)\nrecord = registry.get({racs!r})\n"
+            "with registry.open(record) as fh:\n    open('header.txt', 'wb').write(fh.read(80))")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+        area / "opens.ipynb")
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+    jobs = Jobs(registry, sites={"local": site}, root=area, owner="alice", jobs_dir=area / "jobs")
+    job = jobs.submit(manifest(area, notebook="opens.ipynb", inputs=[registry.get(FIRST)],
+                               parameters={"db": f"sqlite:///{area / 'registry.sqlite'}"}))
+    assert job.wait(timeout=180).state == "done", job.log()
+    assert job.result()["header.txt"].read_bytes().startswith(b"SIMPLE")
+    store = CapsuleStore(tmp_path / "capsules")
+    capsule = publish(job, store=store.folder, keyring=Keyring(tmp_path / "keys"))
+
+    crate = json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    datasets = {e["name"]: e for e in crate["@graph"] if e.get("@type") == "Dataset" and e["@id"] != "./"}
+    assert set(datasets) == {FIRST, racs}
+    assert datasets[racs]["description"].startswith("opened") and datasets[FIRST]["description"].endswith("input of the job")
+    assert datasets[racs]["sha256"] == registry.get(racs).sha256
+    [action] = [e for e in crate["@graph"] if e.get("@type") == "CreateAction"]
+    assert {"@id": datasets[racs]["@id"]} in action["object"]
+    citation = "".join(json.loads((capsule.path / "notebook.ipynb").read_text())["cells"][0]["source"])
+    assert f"`{racs}`" in citation and "(opened by the notebook)" in citation
+    assert [o["id"] for o in store.show(capsule.capsule_id)["opened"]] == [racs]
+    assert [a["id"] for a in store.affected_by(racs, "2027.1")] == [capsule.capsule_id]

@@ -24,7 +24,10 @@ import sys
 import time
 from pathlib import Path
 
+from jupyter_vlass.federation.opened import ENV as OPENED_ENV, read_opened
+
 JOB_FILE, STATUS_FILE, EXECUTED, OUTPUTS = "job.json", "status.json", "executed.ipynb", "outputs"
+OPENED = "opened.jsonl"  # the datasets the notebook opened through the federation
 
 
 def write_status(job_dir: Path, **status) -> None:
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, cancelled)
+    os.environ[OPENED_ENV] = str(job_dir / OPENED)  # the kernel notes each dataset it opens through a Registry
     cluster = None
     try:
         parameters = {**job["parameters"], "inputs": stage_in(job_dir, job)}
@@ -187,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                      error={"cell": None, "ename": type(exc).__name__,
                             "evalue": f"writing the results to {job['results']}: {str(exc)[:1800]}"})
         return 1
-    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=files, software=software(), **where)
+    write_status(job_dir, state="done", elapsed_s=time.time() - started, files=files, software=software(),
+                 opened=read_opened(job_dir / OPENED), **where)
     return 0
 
 

@@ -313,7 +313,7 @@ class Jobs:
             self._deliver(manifest, outputs, files)
             self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
                          su=su, result={"location": str(outputs), "files": files, **{k: status.get(k) for k in (
-                             "host", "gpus", "gpu_type", "gpu_utilisation", "software")}})
+                             "host", "gpus", "gpu_type", "gpu_utilisation", "software", "opened")}})
 
     def _claim_ending(self, job_id: str) -> bool:
         """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""

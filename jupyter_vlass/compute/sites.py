@@ -228,12 +228,13 @@ class SlurmJobSite(Site):
         """Slurm's accounting record of one job (sacct), or None when accounting does not know it."""
         from astropy.time import Time
 
-        deadline = time.monotonic() + 20  # slurmctld hands a job to slurmdbd a moment after it ends
+        # slurmctld hands a job to slurmdbd a moment after it ends, and its fields in more than one message
+        deadline = time.monotonic() + 20
         while True:
             found = asyncio.run(self.slurm.accounting(since=Time(since - timedelta(days=1)), job=site_job_id))
             record = next((j for j in found if j.job_id == site_job_id), None)
             ended = record is not None and record.state not in scheduler.PENDING_STATES | scheduler.RUNNING_STATES
-            if ended or time.monotonic() > deadline:
+            if (ended and record.partition and record.end is not None) or time.monotonic() > deadline:
                 return record.to_json() if record else None
             time.sleep(1)
 

@@ -20,6 +20,7 @@ from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
 from .limits import Limits
+from .opened import note_opened
 from .plugins import source_class
 from .query import fan_out, outcome_of, run_inline, status_for
 from .ranking import Weights, rank, version_key
@@ -345,15 +346,13 @@ class Registry:
         return [record for record, _ in self._version_rows(dataset_id)]
 
     def get(self, dataset_id: str, version: str | None = None) -> DatasetRecord:
-        """One version (the newest when ``version`` is None)."""
+        """One version (the newest when ``version`` is None); inside a job, noted as opened (:mod:`.opened`)."""
         records = self.versions(dataset_id)
-        if version is None:
-            return records[0]
-        for record in records:
-            if record.version == version:
-                return record
-        raise UnknownDataset(f"dataset {dataset_id!r} has no version {version!r} "
-                             f"(versions: {', '.join(r.version for r in records)})")
+        found = records[0] if version is None else next((r for r in records if r.version == version), None)
+        if found is None:
+            raise UnknownDataset(f"dataset {dataset_id!r} has no version {version!r} "
+                                 f"(versions: {', '.join(r.version for r in records)})")
+        return note_opened(found)
 
     def describe(self, dataset_id: str) -> dict:
         """Every version with its citation, plus lineage both ways."""
@@ -388,7 +387,7 @@ class Registry:
         """A file object of the dataset's bytes (only for a caller who may see it)."""
         if not visible(record.source, record.access_tier, self._readable_sources()):
             raise UnknownDataset(f"no dataset with id {record.dataset_id!r}")
-        return self.source(record.source).open(record)
+        return self.source(record.source).open(note_opened(record))
 
     def may_view_source(self, name: str) -> bool:
         """Whether the caller may see everything a source serves (its HiPS survey, say): a source

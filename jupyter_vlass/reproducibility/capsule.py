@@ -69,7 +69,11 @@ def run_record(job) -> dict:
     inputs = []
     for pin in status["inputs"]:
         record = registry.get(pin["id"], pin["version"])
-        inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256})
+        inputs.append({"id": pin["id"], "version": pin["version"], "uri": record.uri, "sha256": record.sha256,
+                       "how": "pinned"})
+    pinned = {(i["id"], i["version"]) for i in inputs}
+    inputs += [{**o, "how": "opened"} for o in (status["result"] or {}).get("opened") or []
+               if (o["id"], o["version"]) not in pinned]  # read by the notebook through a Registry
     site = job.jobs.sites.get(status["site"])
     result, manifest = status["result"] or {}, job.jobs.row(job.id).manifest or {}
     accounting = _slurm_accounting(site, status)
@@ -104,7 +108,8 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     import nbformat
 
     lines = ["**Data** (as read by this run; cite these versions):", ""]
-    lines += [f"- `{i['id']}` version `{i['version']}`, sha256 `{i['sha256']}` ({i['uri']})" for i in run["inputs"]]
+    lines += [f"- `{i['id']}` version `{i['version']}`, sha256 `{i['sha256']}` ({i['uri']})"
+              + (" (opened by the notebook)" if i.get("how") == "opened" else "") for i in run["inputs"]]
     if not run["inputs"]:
         lines.append("- no dataset")
     if run["error"]:

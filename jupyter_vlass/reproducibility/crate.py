@@ -29,6 +29,9 @@ def build(run: dict) -> dict:
     started, ended, parameters, inputs ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]),
     job_id, result_key, error (a failed run)."""
     run_id = f"#run-{run['job_id']}"
+    uris = [i["uri"] for i in run["inputs"]]  # two versions under one URI get the version as a fragment
+    run = {**run, "inputs": [{**i, "uri": i["uri"] if uris.count(i["uri"]) == 1 else f"{i['uri']}#{i['version']}"}
+                             for i in run["inputs"]]}
     params = sorted(run["parameters"].items())
     graph = [
         {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"},
@@ -78,7 +81,9 @@ def build(run: dict) -> dict:
                "sha256": o["sha256"], "exampleOfWork": {"@id": f"#output-{o['name']}"},
                **({"identifier": o["uri"]} if o.get("uri") else {})} for o in run["outputs"]]
     graph += [{"@id": i["uri"], "@type": "Dataset", "name": i["id"], "identifier": f"{i['id']}@{i['version']}",
-               "version": i["version"], "sha256": i["sha256"]} for i in run["inputs"]]
+               "version": i["version"], "sha256": i["sha256"],
+               "description": "opened by the notebook through the federation" if i.get("how") == "opened"
+               else "a pinned input of the job"} for i in run["inputs"]]
     accounting = run.get("accounting") or {}
     environment = [("site", run["site"]), ("site_kind", run["site_kind"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
                    ("gpu_type", run.get("gpu_type")),

@@ -52,6 +52,8 @@ class CapsuleStore:
         return {"id": capsule_id, "title": root["name"], "published": root["datePublished"],
                 "owner": entities["#agent"]["name"], "parent": parent, "site": manifest["site"],
                 "inputs": manifest.get("inputs", []), "parameters": manifest.get("parameters", {}),
+                "opened": [{"id": e["name"], "version": e["version"], "sha256": e["sha256"]} for e in crate["@graph"]
+                           if e.get("@type") == "Dataset" and e.get("description", "").startswith("opened")],
                 "outputs": [{"name": r["@id"].removeprefix("outputs/"), "sha256": entities[r["@id"]]["sha256"]}
                             for r in run.get("result", [])],
                 "started": run.get("startTime"), "ended": run.get("endTime"),
@@ -92,7 +94,7 @@ class CapsuleStore:
             wanted.setdefault(v["id"], []).append(v)
         affected = []
         for analysis in self.list() if wanted else []:
-            for pin in analysis["inputs"]:
+            for pin in analysis["inputs"] + analysis["opened"]:
                 for new in wanted.get(pin["id"], []):
                     if pin["version"] != new["version"]:
                         kind = "major" if major(pin["version"]) != major(new["version"]) else "minor"
