@@ -1,7 +1,7 @@
 """Reproducibility from a terminal: ``jupyter-vlass publish|verify|replay|fork|diff``, ``analyses
 list|show|manifest|leaderboard|affected`` and ``keys list|rotate``.
 
-The artifact store is ``--store`` (default ``$JUPYTER_VLASS_CAPSULES``, else
+The artifact store is ``--store`` (a directory or ``s3://bucket/prefix``; default ``$JUPYTER_VLASS_CAPSULES``, else
 ``$XDG_DATA_HOME/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
 else ``$XDG_DATA_HOME/jupyter-vlass/keys``; ``$XDG_DATA_HOME`` defaults to ``~/.local/share``); under a
 hub without ``--keys``, the hub service signs and its public keys verify. A CAPSULE is a capsule directory or the id of one in the store.
@@ -77,7 +77,7 @@ def cmd_publish(args) -> int:
         job = jobs.submit(doc)
         print(f"job {job.id} on the {args.site} site", file=sys.stderr)
         job.wait(timeout=24 * 3600)
-    capsule = publish(job, store=_store(args).folder, signer=signer(args.keys))
+    capsule = publish(job, store=_store(args), signer=signer(args.keys))
     if args.json:
         _print_json(capsule.to_json())
     elif capsule.status == "failed":
@@ -173,7 +173,7 @@ def cmd_keys(args) -> int:
 def add_commands(sub) -> None:
     def command(parent, name, help_, fn, *, jobs=False):
         p = parent.add_parser(name, help=help_)
-        p.add_argument("--store", help="the artifact store (a directory)")
+        p.add_argument("--store", help="the artifact store (a directory or s3://bucket/prefix)")
         p.add_argument("--keys", help="the site's keyring folder")
         p.add_argument("--json", action="store_true")
         if jobs:

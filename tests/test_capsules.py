@@ -457,3 +457,46 @@ def test_the_capsule_names_every_dataset_the_notebook_opened(sample_data, area, 
     assert f"`{racs}`" in citation and "(opened by the notebook)" in citation
     assert [o["id"] for o in store.show(capsule.capsule_id)["opened"]] == [racs]
     assert [a["id"] for a in store.affected_by(racs, "2027.1")] == [capsule.capsule_id]
+
+
+def test_capsules_in_an_s3_bucket_are_complete_or_absent_and_never_overwritten(done_job, seaweedfs, tmp_path):
+    """The deployment's artifact store, on SeaweedFS: the signature is written last, so a capsule whose upload
+    stopped is not listed; publishing the same run again writes nothing; readers verify a local copy."""
+    from jupyter_vlass.reproducibility.store import CapsuleStore, UnknownAnalysis
+
+    fs = seaweedfs.fs()
+    if not fs.exists("capsules-test"):
+        fs.mkdir("capsules-test")
+    options = {"key": "any", "secret": "any", "client_kwargs": {"endpoint_url": seaweedfs.endpoint}}
+    store = CapsuleStore("s3://capsules-test/published", storage_options=options, cache=tmp_path / "cache")
+    keyring = Keyring(tmp_path / "keys")
+    capsule = publish(done_job, store=store, keyring=keyring)
+    assert capsule.new and capsule.path.is_relative_to(tmp_path / "cache")
+    prefix = f"capsules-test/published/{capsule.capsule_id}"
+    stored = {p.removeprefix(prefix + "/") for p in fs.find(prefix)}
+    assert stored == {p.relative_to(capsule.path).as_posix() for p in capsule.path.rglob("*") if p.is_file()}
+    signature = fs.info(f"{prefix}/capsule.sig")["ETag"]
+
+    again = publish(done_job, store=store, keyring=keyring)
+    assert (again.capsule_id, again.new) == (capsule.capsule_id, False)
+    assert fs.info(f"{prefix}/capsule.sig")["ETag"] == signature  # a new signature would differ: not rewritten
+    assert verify(store.path(capsule.capsule_id), keyring=keyring)["capsule_id"] == capsule.capsule_id
+    assert [a["id"] for a in store.list()] == [capsule.capsule_id] and store.datacite(capsule.capsule_id)["name"]
+
+    # An upload that stopped before its signature: not a capsule, for the store and its readers.
+    half = "f" * 64
+    fs.pipe_file(f"capsules-test/published/{half}/ro-crate-metadata.json", b"{}")
+    assert [a["id"] for a in store.list()] == [capsule.capsule_id]
+    with pytest.raises(UnknownAnalysis):
+        store.path(half)
+
+    # The CLI finds the bucket through the environment.
+    env = {**os.environ, "JUPYTER_VLASS_CAPSULES": "s3://capsules-test/published", "AWS_ACCESS_KEY_ID": "any",
+           "AWS_SECRET_ACCESS_KEY": "any", "JUPYTER_VLASS_CAPSULES_ENDPOINT": seaweedfs.endpoint,
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    listed = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "analyses", "list", "--json"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert [a["id"] for a in json.loads(listed.stdout)] == [capsule.capsule_id], listed.stderr
+    checked = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "verify", capsule.capsule_id, "--keys",
+                              str(tmp_path / "keys")], env=env, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and "verified" in checked.stdout, checked.stderr

@@ -121,8 +121,9 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     return notebook
 
 
-def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=None) -> Capsule:
-    """Publish an ended job as a capsule in ``store`` (a directory), signed by ``signer`` (a
+def publish(job, *, store, keyring: Keyring | None = None, signer=None) -> Capsule:
+    """Publish an ended job as a capsule in ``store`` (a directory, or a
+    :class:`~jupyter_vlass.reproducibility.store.CapsuleStore` of a directory or bucket), signed by ``signer`` (a
     :mod:`~jupyter_vlass.reproducibility.signing` signer), else with the keyring's current key.
 
     A failed job becomes a capsule of a failed run (``status`` "failed", the error in its crate and at the
@@ -134,9 +135,10 @@ def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=No
     executed = job.executed_notebook()
     if executed is None:
         raise InvalidArgument(f"job {job.id} has no executed notebook left to publish")
-    store = Path(store)
-    store.mkdir(parents=True, exist_ok=True)
-    incoming = store / f".incoming-{uuid.uuid4().hex}"
+    from .store import CapsuleStore
+
+    store = store if isinstance(store, CapsuleStore) else CapsuleStore(store)
+    incoming = store.staging() / f".incoming-{uuid.uuid4().hex}"
     try:
         (incoming / "outputs").mkdir(parents=True)
         for item in run["outputs"]:
@@ -156,11 +158,9 @@ def publish(job, *, store: str | Path, keyring: Keyring | None = None, signer=No
             if files.get(f"outputs/{item['name']}") != item["sha256"]:
                 raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
         capsule_id = capsule_id_of(files)
-        final = store / capsule_id
-        if final.exists():  # content-identified: the same run, already published; never overwritten
-            return Capsule(capsule_id, final, _bundle_key(final / SIGNATURE), new=False, status=status)
-        incoming.rename(final)
-        return Capsule(capsule_id, final, key_id, new=True, status=status)
+        if not store.add(incoming, capsule_id):  # content-identified: the same run, already published
+            return Capsule(capsule_id, store.path(capsule_id), store.key_of(capsule_id), new=False, status=status)
+        return Capsule(capsule_id, store.path(capsule_id), key_id, new=True, status=status)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 
@@ -172,10 +172,6 @@ def _bundle(signature: Path) -> dict:
         raise CapsuleChanged(f"{SIGNATURE} is missing: the capsule is truncated or was never signed") from None
     except ValueError:
         raise CapsuleChanged(f"{SIGNATURE} is not a signature bundle") from None
-
-
-def _bundle_key(signature: Path) -> str:
-    return _bundle(signature)["verificationMaterial"]["publicKey"]["hint"]
 
 
 def _statement(bundle: dict) -> dict[str, str]:

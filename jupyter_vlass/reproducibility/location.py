@@ -40,9 +40,14 @@ def public_keys(folder: str | None = None):
     return HubKeys(hub) if hub else keyring(folder)
 
 
-def capsule_store(folder: str | None = None):
-    """The artifact store: ``folder``, else ``$JUPYTER_VLASS_CAPSULES``, else the data directory's ``capsules``."""
+def capsule_store(location: str | None = None):
+    """The artifact store: ``location``, else ``$JUPYTER_VLASS_CAPSULES``, else the data directory's
+    ``capsules``. An ``s3://bucket/prefix`` store takes its endpoint from ``$JUPYTER_VLASS_CAPSULES_ENDPOINT``
+    (else AWS's default) and its credentials as boto does (``$AWS_ACCESS_KEY_ID``...)."""
     from .store import CapsuleStore
     from ..store.location import data_dir
 
-    return CapsuleStore(folder or os.environ.get("JUPYTER_VLASS_CAPSULES") or data_dir() / "capsules")
+    where = str(location or os.environ.get("JUPYTER_VLASS_CAPSULES") or data_dir() / "capsules")
+    endpoint = os.environ.get("JUPYTER_VLASS_CAPSULES_ENDPOINT")
+    options = {"client_kwargs": {"endpoint_url": endpoint}} if where.startswith("s3://") and endpoint else {}
+    return CapsuleStore(where, storage_options=options)

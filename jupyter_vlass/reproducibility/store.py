@@ -1,4 +1,4 @@
-"""The published capsules of an artifact store (a directory): list, show, the DataCite-ready manifest,
+"""The published capsules of an artifact store (a directory or an S3 bucket): list, show, the DataCite-ready manifest,
 the most-reproduced leaderboard and the analyses a new dataset version affects.
 
 Everything is read from the capsules themselves (their crates and manifests), so a store copied or
@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+import uuid
 from collections import Counter
 from pathlib import Path
 
 from .. import __version__
 from ..exceptions import NotFound
-from .capsule import CRATE, MANIFEST
+from .capsule import CRATE, MANIFEST, SIGNATURE
 
 CAPSULE_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -28,23 +31,93 @@ def _entities(crate: dict) -> dict:
 
 
 class CapsuleStore:
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
+    """Capsules in a directory (the default) or an S3 bucket (``s3://bucket/prefix``, in a deployment).
+
+    A capsule is complete when its ``capsule.sig`` is there: in a directory a capsule arrives by one
+    rename; in a bucket its files are written first and its signature last, and a capsule id that already
+    has a signature is never written again. Capsules are read through fsspec; :meth:`path` gives a local
+    directory (for a bucket, a verified-on-use copy in the local cache) for verify, replay and diff.
+    """
+
+    def __init__(self, location: str | Path, *, storage_options: dict | None = None,
+                 cache: str | Path | None = None):
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
+        self.url = str(location)
+        options = dict(storage_options or {})
+        if self.url.startswith("s3://"):  # another publisher may add a capsule at any time: no stale listings
+            options = {"use_listings_cache": False, "skip_instance_cache": True, **options}
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **options)
+        self.root = self.root.rstrip("/")
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.folder = Path(self.root) if self.local else None
+        self._cache = Path(cache) if cache else None
+
+    def _key(self, capsule_id: str, name: str = "") -> str:
+        return f"{self.root}/{capsule_id}" + (f"/{name}" if name else "")
+
+    def _json(self, capsule_id: str, name: str) -> dict:
+        return json.loads(self.fs.cat_file(self._key(capsule_id, name)))
+
+    def exists(self, capsule_id: str) -> bool:
+        return bool(CAPSULE_ID.match(capsule_id)) and self.fs.exists(self._key(capsule_id, SIGNATURE))
 
     def path(self, capsule_id: str) -> Path:
-        if not isinstance(capsule_id, str) or not CAPSULE_ID.match(capsule_id) or not (self.folder / capsule_id).is_dir():
+        """A local directory holding the capsule (a bucket's capsule is copied to the local cache once)."""
+        if not isinstance(capsule_id, str) or not CAPSULE_ID.match(capsule_id) or not self.exists(capsule_id):
             raise UnknownAnalysis(f"no published analysis {str(capsule_id)[:64]!r}")
-        return self.folder / capsule_id
+        if self.local:
+            return Path(self._key(capsule_id))
+        from ..store.location import data_dir
+
+        target = (self._cache or data_dir() / "capsule-cache") / capsule_id
+        if not (target / SIGNATURE).exists():
+            partial = target.with_name(f".{capsule_id}.{uuid.uuid4().hex}")
+            self.fs.get(self._key(capsule_id) + "/", str(partial), recursive=True)
+            if target.exists():  # copied meanwhile by another process
+                shutil.rmtree(partial)
+            else:
+                partial.rename(target)
+        return target
+
+    def staging(self) -> Path:
+        """Where a capsule is put together before :meth:`add`: inside the store's directory (one rename
+        away), or the local temporary directory for a bucket."""
+        if self.local:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+            return Path(self.root)
+        return Path(tempfile.gettempdir())
+
+    def add(self, folder: Path, capsule_id: str) -> bool:
+        """Move a signed capsule in; False (nothing written) when the store already holds ``capsule_id``."""
+        if self.exists(capsule_id):
+            return False
+        if self.local:
+            try:
+                folder.rename(self._key(capsule_id))
+            except OSError:  # published meanwhile by another process: theirs stays
+                return False
+            return True
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != SIGNATURE)
+        for item in files + [folder / SIGNATURE]:  # the signature last: a capsule is complete with it
+            self.fs.put_file(str(item), self._key(capsule_id, item.relative_to(folder).as_posix()))
+        return True
+
+    def key_of(self, capsule_id: str) -> str:
+        """The id of the key that signed a stored capsule."""
+        return self._json(capsule_id, SIGNATURE)["verificationMaterial"]["publicKey"]["hint"]
 
     def _ids(self) -> list[str]:
-        if not self.folder.is_dir():
+        if not self.fs.exists(self.root):
             return []
-        return sorted(p.name for p in self.folder.iterdir() if p.is_dir() and CAPSULE_ID.match(p.name))
+        found = self.fs.glob(f"{self.root}/*/{SIGNATURE}")
+        return sorted(i for i in (f.rstrip("/").split("/")[-2] for f in found) if CAPSULE_ID.match(i))
 
     def show(self, capsule_id: str) -> dict:
-        path = self.path(capsule_id)
-        crate = json.loads((path / CRATE).read_text())
-        manifest = json.loads((path / MANIFEST).read_text())
+        if not isinstance(capsule_id, str) or not self.exists(capsule_id):
+            raise UnknownAnalysis(f"no published analysis {str(capsule_id)[:64]!r}")
+        crate, manifest = self._json(capsule_id, CRATE), self._json(capsule_id, MANIFEST)
         entities = _entities(crate)
         root = entities["./"]
         run = next(e for e in crate["@graph"] if e.get("@type") == "CreateAction")
@@ -110,7 +183,7 @@ class CapsuleStore:
         """DataCite-ready schema.org JSON-LD: creators, title, publisher, year, identifiers, and related
         identifiers for the datasets, the model and the parent analysis."""
         analysis = self.show(capsule_id)
-        crate = json.loads((self.path(capsule_id) / CRATE).read_text())
+        crate = self._json(capsule_id, CRATE)
         entities = _entities(crate)
         related = [{"@type": "Dataset", "@id": e["@id"], "identifier": e["identifier"], "version": e["version"],
                     "relationType": "IsDerivedFrom"}
@@ -137,7 +210,7 @@ class CapsuleStore:
         signed digest of the published notebook.
         """
         from ..compute.staging import sha256_file
-        from .capsule import NOTEBOOK, SIGNATURE, CapsuleChanged, _bundle, _statement, verify
+        from .capsule import NOTEBOOK, CapsuleChanged, _statement, verify
 
         try:
             document = json.loads(Path(path).read_text())
@@ -154,11 +227,10 @@ class CapsuleStore:
             return {"capsule_id": checked["capsule_id"], "status": "verified",
                     "message": f"verified: {checked['files']} files signed by key {checked['key_id'][:16]}"}
         for capsule_id in self._ids():
-            capsule = self.folder / capsule_id
-            published = json.loads((capsule / "ro-crate-metadata.json").read_text())
+            published = self._json(capsule_id, CRATE)
             if not any(e.get("@id") == run_id for e in published["@graph"]):
                 continue
-            signed = _statement(_bundle(capsule / SIGNATURE))
+            signed = _statement(self._json(capsule_id, SIGNATURE))
             if sha256_file(Path(path)) == signed.get(NOTEBOOK):
                 return {"capsule_id": capsule_id, "status": "verified",
                         "message": "the same bytes as the published notebook of this capsule"}

@@ -45,7 +45,7 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            capsule = publish(self.jobs().get(job_id), store=store().folder, signer=signer())
+            capsule = publish(self.jobs().get(job_id), store=store(), signer=signer())
             return {**capsule.to_json(), **store().show(capsule.capsule_id)}
         doc = await self.blocking(run)
         self.write_json(doc, status=201 if doc["new"] else 200)
