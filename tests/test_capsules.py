@@ -405,6 +405,7 @@ def test_a_run_on_the_local_slurm_records_its_accounting_and_replays_on_slurm(sl
     env = {e["name"]: e["value"] for e in crate["@graph"] if e["@id"].startswith("#env-")}
     assert env["site_kind"] == "slurm" and env["slurm_job_id"] == job.status()["site_job_id"]
     assert env["gpu_type"] == "a100" and env["slurm_partition"] == "gpu-a100" and env["slurm_state"] == "COMPLETED"
+    assert env["container_image"] == "none: the site's own environment"
     assert "gres/gpu=1" in env["slurm_alloc_tres"] and int(env["slurm_elapsed_s"]) >= 0, env
 
     replay, report = resubmit(original.path, jobs, keyring=keyring)  # Slurm to Slurm
@@ -500,3 +501,17 @@ def test_capsules_in_an_s3_bucket_are_complete_or_absent_and_never_overwritten(d
     checked = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "verify", capsule.capsule_id, "--keys",
                               str(tmp_path / "keys")], env=env, capture_output=True, text=True, timeout=120)
     assert checked.returncode == 0 and "verified" in checked.stdout, checked.stderr
+
+
+def test_the_crate_names_the_container_image_a_profile_pinned():
+    """A Slurm profile's image (its SHA-256 is checked by the batch script before the job runs) is named in
+    the run's environment; a run outside any image says so."""
+    from jupyter_vlass.reproducibility.crate import build
+
+    run = {"title": "t", "owner": "alice", "site": "slurm", "site_kind": "slurm", "site_job_id": "7", "started": None,
+           "ended": None, "parameters": {}, "inputs": [], "outputs": [], "job_id": "j1", "result_key": "k",
+           "image": {"name": "astro", "runtime": "charliecloud", "sha256": "a" * 64}}
+    environment = {e["name"]: e["value"] for e in build(run)["@graph"] if e["@id"].startswith("#env-")}
+    assert environment["container_image"] == f"astro (charliecloud) sha256:{'a' * 64}"
+    environment = {e["name"]: e["value"] for e in build({**run, "image": None})["@graph"] if e["@id"].startswith("#env-")}
+    assert environment["container_image"].startswith("none")

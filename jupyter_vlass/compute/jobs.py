@@ -144,6 +144,13 @@ class Jobs:
             stored = session.get(JobRow, job_id)
             stored.charged, stored.su = True, su
 
+    def image_of(self, job_id: str) -> dict | None:
+        """The container image a job ran in (name, runtime, sha256 digest), None for none."""
+        row = self.row(job_id)
+        request = self._request(self.sites[row.site], JobManifest.from_json(row.manifest))
+        image = request.image if request is not None else None
+        return {"name": image.name, "runtime": image.runtime, "sha256": image.digest} if image else None
+
     def _request(self, site: Site, manifest: JobManifest) -> ResourceRequest | None:
         if site.kind == "local":
             if manifest.resources or manifest.profile:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..compute.staging import sha256_file
-from ..exceptions import CorruptData, InvalidArgument
+from ..exceptions import CorruptData, InvalidArgument, VlassError
 from .crate import build
 from .keys import Keyring, UnknownKey
 from .signing import capsule_id_of
@@ -77,10 +77,15 @@ def run_record(job) -> dict:
     site = job.jobs.sites.get(status["site"])
     result, manifest = status["result"] or {}, job.jobs.row(job.id).manifest or {}
     accounting = _slurm_accounting(site, status)
+    try:
+        image = job.jobs.image_of(job.id)
+    except (VlassError, KeyError):  # the site or profile is no longer configured here
+        image = None
     return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
             "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
             "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
             "gpu_type": result.get("gpu_type") or (accounting or {}).get("gpu_type"), "accounting": accounting,
+            "image": image,
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],
             "inputs": inputs, "outputs": result.get("files") or [], "job_id": job.id,
             "result_key": status["result_key"], "location": result.get("location"),

@@ -87,6 +87,8 @@ def build(run: dict) -> dict:
     accounting = run.get("accounting") or {}
     environment = [("site", run["site"]), ("site_kind", run["site_kind"]), ("host", run.get("host")), ("gpus", run.get("gpus")),
                    ("gpu_type", run.get("gpu_type")),
+                   ("container_image", "{name} ({runtime}) sha256:{sha256}".format(**run["image"]) if run.get("image")
+                    else "none: the site's own environment"),
                    ("slurm_job_id", run.get("site_job_id") if run["site_kind"] == "slurm" else None),
                    ("result_key", run["result_key"])]
     environment += [(f"slurm_{name}", accounting.get(name)) for name in
