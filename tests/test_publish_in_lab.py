@@ -58,3 +58,30 @@ def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, t
         banner = page.locator(f".jp-VlassCapsuleBanner[data-status='{status}']")
         banner.wait_for(timeout=60_000)
         assert capsule_id[:16] in banner.inner_text()
+
+    # A run that failed mid-way is offered as such, and recorded as a failed run, never as a success.
+    import nbformat
+
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("inputs = {}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("raise RuntimeError('half-way')")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+        area / "fails.ipynb")
+    failing = requests.post(f"{lab}/vlass/api/jobs", headers=AUTH, timeout=60,
+                            data=json.dumps(manifest(area, notebook="fails.ipynb")))
+    assert failing.status_code == 201, failing.text
+    failed_id = failing.json()["id"]
+    deadline = time.monotonic() + 120
+    while requests.get(f"{lab}/vlass/api/jobs/{failed_id}", headers=AUTH, timeout=30).json()["state"] != "failed":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    page.evaluate("() => { window.jupyterapp.commands.execute('jupyter-vlass:publish'); }")
+    choice = page.locator(".jp-VlassPublish-job")
+    choice.wait_for(timeout=30_000)
+    assert "FAILED: recorded as a failed run" in choice.locator(f"option[value='{failed_id}']").inner_text()
+    choice.select_option(failed_id)
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    result = page.locator(".jp-VlassPublish-result[data-status='failed']")
+    result.wait_for(timeout=60_000)
+    assert result.inner_text().startswith("Recorded as a failed run") and "half-way" in result.inner_text()
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()

@@ -10,14 +10,16 @@ export const PUBLISH_COMMAND = 'jupyter-vlass:publish';
 interface IPin { id: string; version: string; sha256?: string }
 interface IJob {
   id: string; state: string; site: string; notebook: string | null; cached_from: string | null;
-  parameters: Record<string, unknown>; inputs: IPin[]; ended_at: string | null
+  parameters: Record<string, unknown>; inputs: IPin[]; ended_at: string | null; site_job_id: string | null
 }
 interface IPublished {
-  capsule_id: string; new: boolean; key_id: string; path: string; title: string; parent: string | null
+  capsule_id: string; new: boolean; key_id: string; path: string; title: string; parent: string | null;
+  status: 'completed' | 'failed'; error?: string
 }
 interface ICheck { capsule_id: string | null; status: 'verified' | 'modified' | 'unknown'; message: string }
 
-/** The dialog's body: pick a finished job; its manifest is shown before anything is published. */
+/** The dialog's body: pick an ended job (a failed one is recorded as a failed run); its manifest is shown
+ * before anything is published. */
 class PublishBody extends Widget {
   private select = document.createElement('select');
   private preview = document.createElement('pre');
@@ -28,7 +30,8 @@ class PublishBody extends Widget {
     for (const job of jobs) {
       const option = document.createElement('option');
       option.value = job.id;
-      option.textContent = `${job.notebook} on ${job.site} (${job.id}, ${job.ended_at ?? ''})`;
+      const failed = job.state === 'failed' ? ' FAILED: recorded as a failed run' : '';
+      option.textContent = `${job.notebook} on ${job.site} (${job.id}, ${job.ended_at ?? ''})${failed}`;
       this.select.append(option);
     }
     this.select.className = 'jp-VlassPublish-job';
@@ -52,9 +55,10 @@ class PublishBody extends Widget {
 
 async function publish(): Promise<void> {
   const { jobs } = await requestAPI<{ jobs: IJob[] }>('jobs');
-  const done = jobs.filter(j => j.state === 'done' && !j.cached_from);
+  // A failed run that got as far as its notebook is worth a record too; a refusal before it ran is not.
+  const done = jobs.filter(j => (j.state === 'done' && !j.cached_from) || (j.state === 'failed' && j.site_job_id));
   if (!done.length) {
-    await showErrorMessage('Publish analysis', 'No finished job of yours computed a result to publish yet.');
+    await showErrorMessage('Publish analysis', 'No job of yours has run to an end to publish yet.');
     return;
   }
   const choice = await showDialog({
@@ -70,7 +74,11 @@ async function publish(): Promise<void> {
   });
   const result = document.createElement('div');
   result.className = 'jp-VlassPublish-result';
-  result.textContent = `${published.new ? 'Published' : 'Already published'}: capsule ${published.capsule_id}, ` +
+  result.dataset.status = published.status;
+  const what = published.status === 'failed'
+    ? `Recorded as a failed run (${published.error ?? 'failed'})`
+    : published.new ? 'Published' : 'Already published';
+  result.textContent = `${what}: capsule ${published.capsule_id}, ` +
     `signed by key ${published.key_id.slice(0, 16)}; ${published.path}`;
   await showDialog({ title: published.title, body: new Widget({ node: result }), buttons: [Dialog.okButton()] });
 }
