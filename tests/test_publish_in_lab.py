@@ -26,15 +26,20 @@ def lab_environment(tmp_path) -> dict:
     return {"JUPYTER_VLASS_KEYS": str(tmp_path / "keys"), "JUPYTER_VLASS_CAPSULES": str(tmp_path / "capsules")}
 
 
-def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, tmp_path):
-    submitted = requests.post(f"{lab}/vlass/api/jobs", headers=AUTH, timeout=60, data=json.dumps(
-        manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0})))
+def run_job(lab: str, doc: dict, until: str) -> str:
+    """Submit a manifest over REST and wait until the job reaches ``until``; its id."""
+    submitted = requests.post(f"{lab}/vlass/api/jobs", headers=AUTH, timeout=60, data=json.dumps(doc))
     assert submitted.status_code == 201, submitted.text
     job_id = submitted.json()["id"]
     deadline = time.monotonic() + 120
-    while requests.get(f"{lab}/vlass/api/jobs/{job_id}", headers=AUTH, timeout=30).json()["state"] != "done":
+    while requests.get(f"{lab}/vlass/api/jobs/{job_id}", headers=AUTH, timeout=30).json()["state"] != until:
         assert time.monotonic() < deadline
         time.sleep(0.5)
+    return job_id
+
+
+def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, tmp_path):
+    run_job(lab, manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0}), "done")
 
     open_lab(page, lab, TOKEN)
     page.evaluate("() => { window.jupyterapp.commands.execute('jupyter-vlass:publish'); }")  # resolves on close
@@ -67,14 +72,7 @@ def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, t
         nbformat.v4.new_code_cell("raise RuntimeError('half-way')")],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
         area / "fails.ipynb")
-    failing = requests.post(f"{lab}/vlass/api/jobs", headers=AUTH, timeout=60,
-                            data=json.dumps(manifest(area, notebook="fails.ipynb")))
-    assert failing.status_code == 201, failing.text
-    failed_id = failing.json()["id"]
-    deadline = time.monotonic() + 120
-    while requests.get(f"{lab}/vlass/api/jobs/{failed_id}", headers=AUTH, timeout=30).json()["state"] != "failed":
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
+    failed_id = run_job(lab, manifest(area, notebook="fails.ipynb"), "failed")
     page.evaluate("() => { window.jupyterapp.commands.execute('jupyter-vlass:publish'); }")
     choice = page.locator(".jp-VlassPublish-job")
     choice.wait_for(timeout=30_000)
