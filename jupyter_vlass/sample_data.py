@@ -130,21 +130,26 @@ def synthesize_tile(components: Path, target: Path, *, ra: float, dec: float, se
     image = rng.normal(0.0, NOISE_JY, (pixels, pixels)).astype(np.float32)
     x, y = wcs.all_world2pix(c_ra, c_dec, 0)
     inside = (x >= 0) & (x < pixels) & (y >= 0) & (y < pixels) & np.isfinite(flux)
-    sigma = BEAM_FWHM_DEG / TILE_SCALE_DEG / 2.3548
-    half = int(np.ceil(4 * sigma))
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
-    for px, py, f in zip(x[inside], y[inside], flux[inside]):
-        ix, iy = int(round(px)), int(round(py))
-        stamp = f * np.exp(-((xx - (px - ix)) ** 2 + (yy - (py - iy)) ** 2) / (2 * sigma**2))
-        x0, x1, y0, y1 = ix - half, ix + half + 1, iy - half, iy + half + 1
-        sx0, sy0 = max(0, -x0), max(0, -y0)
-        sx1, sy1 = stamp.shape[1] - max(0, x1 - pixels), stamp.shape[0] - max(0, y1 - pixels)
-        image[max(0, y0):min(pixels, y1), max(0, x0):min(pixels, x1)] += stamp[sy0:sy1, sx0:sx1].astype(np.float32)
+    render_sources(image, x[inside], y[inside], flux[inside], BEAM_FWHM_DEG / TILE_SCALE_DEG / 2.3548)
     header["NSOURCES"] = (int(inside.sum()), "RACS components rendered in this tile")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     fits.PrimaryHDU(image[np.newaxis, np.newaxis], header=header).writeto(tmp, overwrite=True)
     os.replace(tmp, target)
+
+
+def render_sources(image: np.ndarray, x, y, flux, sigma: float) -> None:
+    """Add point sources (``flux`` in Jy, a Gaussian beam of ``sigma`` pixels) to ``image`` in place."""
+    ny, nx = image.shape
+    half = int(np.ceil(4 * sigma))
+    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    for px, py, f in zip(x, y, flux):
+        ix, iy = int(round(px)), int(round(py))
+        stamp = f * np.exp(-((xx - (px - ix)) ** 2 + (yy - (py - iy)) ** 2) / (2 * sigma**2))
+        x0, x1, y0, y1 = ix - half, ix + half + 1, iy - half, iy + half + 1
+        sx0, sy0 = max(0, -x0), max(0, -y0)
+        sx1, sy1 = stamp.shape[1] - max(0, x1 - nx), stamp.shape[0] - max(0, y1 - ny)
+        image[max(0, y0):min(ny, y1), max(0, x0):min(nx, x1)] += stamp[sy0:sy1, sx0:sx1].astype(image.dtype)
 
 
 def _sha256(path: Path) -> str:

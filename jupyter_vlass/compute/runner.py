@@ -12,8 +12,8 @@ from dataclasses import dataclass
 class Completed:
     argv: tuple[str, ...]
     returncode: int
-    stdout: str
-    stderr: str
+    stdout: str | bytes
+    stderr: str | bytes
 
 
 def _check_argv(argv: Sequence[str]) -> tuple[str, ...]:
@@ -40,10 +40,11 @@ async def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd:
 
 
 def run_sync(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None,
-             timeout: float = 600.0) -> Completed:
-    """Blocking twin of :func:`run` for command-line tools and set-up scripts."""
+             timeout: float = 600.0, text: bool = True) -> Completed:
+    """Blocking twin of :func:`run` for command-line tools and set-up scripts (``text=False``: stdout and
+    stderr as bytes)."""
     argv = _check_argv(argv)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False)
+    proc = subprocess.run(argv, capture_output=True, text=text, env=env, cwd=cwd, timeout=timeout, check=False)
     return Completed(argv, proc.returncode, proc.stdout, proc.stderr)
 
 
