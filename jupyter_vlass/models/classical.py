@@ -117,8 +117,6 @@ class ClassicalDetector:
 
     def maps(self, image):
         """Background and rms maps of ``image`` (an :func:`~.images.open_image` DataArray), as lazy DataArrays."""
-        import dask.array as da
-
         data = image.data
         if any(c % self.box for c in data.chunks[0][:-1] + data.chunks[1][:-1]):
             data = data.rechunk(max(self.box, data.chunksize[0] // self.box * self.box))

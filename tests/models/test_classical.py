@@ -88,7 +88,7 @@ def test_real_images_first_2d_and_racs_4d(real):
         y, x = np.unravel_index(np.nanargmax(data), data.shape)
         assert abs(brightest["x"] - x) <= 1 and abs(brightest["y"] - y) <= 1, key
         lon, lat = float(image.lon[y, x]), float(image.lat[y, x])  # the lazy sky coordinates
-        assert abs(lat - brightest["dec"]) < 2e-3, key
+        assert abs(lat - brightest["dec"]) < 2e-3 and abs(lon - brightest["ra"]) < 2e-3, key
 
 
 def test_a_pinned_version_resolves_from_a_git_repository_and_refuses_other_weights(tmp_path):
