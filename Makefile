@@ -39,7 +39,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q -U pip wheel
 
 install: $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]" -e "./spawners[oidc]"
+	$(BIN)/pip install -q -e ".[test,torch]" -e "./spawners[oidc]"
 	$(BIN)/jupyter server extension enable --sys-prefix jupyter_vlass >/dev/null
 
 job-env:  ## the world-readable Python environment notebook-server jobs run in (/opt/vlass-jobenv)

@@ -81,7 +81,8 @@ def make_tile(components, *, ra: float, dec: float, pixels: int, seed: int, fram
             rows.append(("source", px, py, f))
             _disc(mask, px, py, 1.5 * SIGMA_PX, 1)
     for source in np.argsort(-flux)[:artefacts.bright]:
-        rows += _inject(image, mask, x[source], y[source], flux[source], artefacts, rng)
+        if flux[source] * artefacts.amplitude >= min_snr * NOISE_JY:  # only lobes that could be seen
+            rows += _inject(image, mask, x[source], y[source], flux[source], artefacts, rng)
     positions = wcs.pixel_to_world([r[1] for r in rows], [r[2] for r in rows]).icrs if rows else None
     truth = Table(rows=[(k, p.ra.deg, p.dec.deg, px, py, f) for (k, px, py, f), p in zip(rows, positions or [])]
                   or None, names=("kind", "ra", "dec", "x", "y", "flux"), dtype=("U8", float, float, float, float, float))

@@ -1,0 +1,110 @@
+"""Detection models and their consensus on a full-size (3722²) VLASS-like tile whose truth is known.
+
+The tile: real RACS component positions and fluxes rendered in a 2.5" beam with 120 µJy noise, rings and
+stripes injected around the brightest sources at known positions (``jupyter_vlass.models.synthetic``).
+
+* per model: inference time on this machine's CPU (``inference_s``), and precision/recall of its sources
+  and artefacts against the injected truth;
+* ``aggregation_s``: the consensus of the models' outputs (median of ``--rounds``); goal <= 1 s;
+* ``peak_memory_tiles``: the peak of memory allocated while a model reads and analyses the tile
+  (tracemalloc, which sees numpy's buffers), in units of the tile's own size (3722² float32); goal <= 3;
+* precision/recall of the consensus's high-confidence selection; the site discrepancy of one model run
+  twice (as two sites would).
+
+    python benchmarks/consensus.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from jupyter_vlass.models.classical import ClassicalDetector  # noqa: E402
+from jupyter_vlass.models.consensus import Run, aggregate  # noqa: E402
+from jupyter_vlass.models.detections import score  # noqa: E402
+from jupyter_vlass.models.images import open_image  # noqa: E402
+from jupyter_vlass.models.synthetic import make_tile, write_tile  # noqa: E402
+from jupyter_vlass.sample_data import fetch_real_files  # noqa: E402
+
+BEAM_DEG = 2.5 / 3600
+
+
+def models() -> dict[str, object]:
+    """The models compared: every installed one that runs here (the CNN needs the torch extra)."""
+    found = {"classical": ClassicalDetector(), "classical-7sigma": ClassicalDetector(threshold=7.0)}
+    try:
+        from jupyter_vlass.models.cnn import CnnDetector
+
+        found["cnn"] = CnnDetector.packaged()
+    except ImportError:
+        pass
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pixels", type=int, default=3722)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cache", default=str(Path(__file__).resolve().parents[1] / "data" / "cache"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    real = fetch_real_files(args.cache)
+    image, header, truth, _ = make_tile(real["racs_components"], ra=209.25, dec=-18.0, pixels=args.pixels, seed=7)
+    path = Path(tempfile.mkdtemp(prefix="vlass-consensus-")) / "tile.fits"
+    write_tile(path, image, header)
+    tile_bytes = image.nbytes
+    del image
+
+    results, outputs, peak = {}, {}, 0
+    compared = models()
+    for name, model in compared.items():
+        tracemalloc.start()
+        started = time.perf_counter()
+        found = model.detect(open_image(path))
+        elapsed = time.perf_counter() - started
+        peak = max(peak, tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        outputs[name] = found
+        results[name] = {"inference_s": round(elapsed, 3), "detections": len(found),
+                         **{f"{kind}_{k}": v for kind in ("source", "artefact")
+                            for k, v in score(found, truth, radius_deg=BEAM_DEG, kind=kind).items()
+                            if k in ("precision", "recall")}}
+        results[name]["precision"], results[name]["recall"] = (results[name]["source_precision"],
+                                                                 results[name]["source_recall"])
+    runs = [Run(name, compared[name].version, "local", table) for name, table in outputs.items()]
+    times = []
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        consensus = aggregate(runs, radius_deg=BEAM_DEG)
+        times.append(time.perf_counter() - started)
+    chosen = consensus.table[consensus.table["high_confidence"]]
+    chosen["kind"] = "source"
+    twice = aggregate([Run("classical", "1.0.0", "local", outputs["classical"]),
+                       Run("classical", "1.0.0", "slurm", ClassicalDetector().detect(open_image(path, chunks=512)))],
+                      radius_deg=BEAM_DEG)
+    doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+           "pixels": args.pixels, "truth": {"sources": int((truth["kind"] == "source").sum()),
+                                            "artefacts": int((truth["kind"] == "artefact").sum())},
+           "models": results, "aggregation_s": round(statistics.median(times), 4),
+           "peak_memory_tiles": round(peak / tile_bytes, 2),
+           "consensus": {**consensus.summary(), "runs": len(runs),
+                         **{k: v for k, v in score(chosen, truth, radius_deg=BEAM_DEG).items()
+                            if k in ("precision", "recall", "detected")}},
+           "site_discrepancy": twice.site_discrepancy}
+    doc["consensus"].pop("site_discrepancy", None)
+    print(json.dumps(doc, indent=1) if args.json else doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
