@@ -31,7 +31,7 @@ NAME, VERSION = "classical", "1.0.0"
 def box_statistics(block: np.ndarray, box: int, clip: float = 3.0, iterations: int = 5):
     """Per-pixel background and rms of ``block``: each ``box``² box's sigma-clipped median and rms."""
     ny, nx = -(-block.shape[0] // box), -(-block.shape[1] // box)
-    padded = np.full((ny * box, nx * box), np.nan, dtype=np.float64)
+    padded = np.full((ny * box, nx * box), np.nan, dtype=np.float32)
     padded[:block.shape[0], :block.shape[1]] = block
     boxes = padded.reshape(ny, box, nx, box).transpose(0, 2, 1, 3).reshape(ny, nx, box * box)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():

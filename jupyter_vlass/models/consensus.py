@@ -7,7 +7,8 @@ Detections of every run are grouped on the sky (friends of friends within ``radi
 * **score**: the mean over the finished runs of each run's probability that it is a real source (its
   ``confidence`` for a ``source``, 1 − confidence for an ``artefact``, 0 when it saw nothing there), with
   its uncertainty (the runs' own uncertainties and their spread, combined);
-* **high confidence**: agree, score ≥ ``publish_score`` and uncertainty ≤ ``max_uncertainty``.
+* **high confidence**: agree, and the lower end of the score's interval, score − ``sigmas`` × uncertainty,
+  at least ``lower_bound`` (more likely real than not even when the runs are least sure).
 
 A run that failed (crashed, timed out) is named with its reason and left out; the others still count.
 The **site discrepancy** is, for a model run at two sites, the fraction of the detections either site
@@ -62,8 +63,10 @@ def _groups(positions: np.ndarray, radius_deg: float) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def aggregate(runs: list[Run], *, radius_deg: float, publish_score: float = 0.9,
-              max_uncertainty: float = 0.05) -> Consensus:
+def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, sigmas: float = 2.0,
+              publish_score: float = 0.9) -> Consensus:
+    """The consensus of ``runs``; ``publish_score``: the confidence above which a site's detection counts
+    in the site discrepancy."""
     from astropy.table import Table
 
     done = [r for r in runs if r.detections is not None and r.error is None]
@@ -99,7 +102,7 @@ def aggregate(runs: list[Run], *, radius_deg: float, publish_score: float = 0.9,
         ra, dec = positions[members].mean(axis=0)
         out.append((ra, dec, agreement, score, score_err, ",".join(sorted(kinds)),
                     ",".join(f"{k}:{v}" for k, v in sorted(kinds.items())),
-                    agreement == "agree" and score >= publish_score and score_err <= max_uncertainty))
+                    agreement == "agree" and score - sigmas * score_err >= lower_bound))
     table = Table(rows=out, names=names, dtype=(float, float, "U8", float, float, "U200", "U200", bool))
     table["ra"].unit = table["dec"].unit = "deg"
     return Consensus(table, [vars_of(r) for r in done], failed, site_discrepancy(done, radius_deg, publish_score))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..exceptions import InvalidArgument
 
-DEFAULT_CHUNK = 1024
+DEFAULT_CHUNK = 512
 
 
 def _plane(data: np.ndarray) -> np.ndarray:
