@@ -80,7 +80,7 @@ class Jobs:
             row = session.get(JobRow, job_id)
             if row is not None and row.state not in ("failed", "cancelled"):
                 return Job(self, job_id)
-        hit = None if manifest.replay_of else self.cache.lookup(key)  # a replay computes again
+        hit = None if manifest.replay_of or manifest.recompute else self.cache.lookup(key)  # computed again
         row = self._claim(job_id, manifest, key, site, attempt_if_ended=True,
                           cached=hit.site if hit else None)
         if row is None:  # another submission of the same manifest got there first

@@ -65,6 +65,7 @@ class JobManifest:
     resources: Mapping[str, object] = field(default_factory=dict)
     dask: Mapping[str, object] | None = None
     replay_of: str | None = None  # the parent capsule: the job is computed again, not taken from the cache
+    recompute: bool = False  # computed again even when the cache holds it (runs compared across sites)
 
     @classmethod
     def from_json(cls, doc: object) -> JobManifest:
@@ -84,7 +85,7 @@ class JobManifest:
             model=ModelRef(**model) if model else None, output_path=output.get("path"),
             retention_days=output.get("retention_days", DEFAULT_RETENTION_DAYS), profile=doc.get("profile"),
             resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None,
-            replay_of=doc.get("replay_of"))
+            replay_of=doc.get("replay_of"), recompute=bool(doc.get("recompute", False)))
         user_path(manifest.notebook_path, "$.notebook.path")
         if manifest.output_path is not None:
             user_path(manifest.output_path, "$.output.path")
@@ -110,6 +111,8 @@ class JobManifest:
             doc["dask"] = dict(self.dask)
         if self.replay_of:
             doc["replay_of"] = self.replay_of
+        if self.recompute:
+            doc["recompute"] = True
         return doc
 
     @property
