@@ -12,14 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch", reason="the torch extra (make test installs it)")
-
-from jupyter_vlass.models.cnn import WEIGHTS, CnnDetector  # noqa: E402
-from jupyter_vlass.models.detections import score  # noqa: E402
-from jupyter_vlass.models.images import open_image  # noqa: E402
-from tests.models.conftest import BEAM_DEG  # noqa: E402
+from jupyter_vlass.models.cnn import WEIGHTS, CnnDetector
+from jupyter_vlass.models.detections import score
+from jupyter_vlass.models.images import open_image
+from tests.models.conftest import BEAM_DEG
+from tests.services import require
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(autouse=True)
+def torch_installed():
+    import importlib.util
+
+    require(importlib.util.find_spec("torch") is not None, "torch (the torch extra)")
 
 
 def test_the_packaged_weights_are_pinned_and_signed(tmp_path):
