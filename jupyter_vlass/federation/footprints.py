@@ -73,6 +73,14 @@ class Footprint:
         return cls(moc, icrs, radius)
 
     @classmethod
+    def from_moc(cls, moc: MOC) -> Footprint:
+        """A footprint that is already a MOC (a region of agreement, say), with its bounding cone."""
+        if moc.empty():
+            raise CorruptData("an empty MOC is not a footprint")
+        center = moc.barycenter().icrs
+        return cls(moc, center, Angle(moc.largest_distance_from_coo_to_vertices(center)))
+
+    @classmethod
     def polygon(cls, vertices: SkyCoord) -> Footprint:
         """A convex or concave polygon given by its vertices (at least three)."""
         vertices = vertices.icrs
@@ -86,7 +94,8 @@ class Footprint:
 
     @classmethod
     def from_spec(cls, spec: dict) -> Footprint:
-        """From a manifest entry: a cone ``{"ra", "dec", "radius"}`` or ``{"polygon": [[ra, dec], ...]}`` (deg).
+        """From a manifest entry: a cone ``{"ra", "dec", "radius"}``, ``{"polygon": [[ra, dec], ...]}`` (deg) or
+        ``{"moc": "<ASCII MOC>"}`` (ICRS).
 
         Positions are ICRS unless ``"frame"`` says otherwise: ``fk5`` or ``fk4`` (with ``"equinox"``,
         e.g. ``"B1950"``), ``galactic`` (``"l"``, ``"b"`` or the same ``ra``/``dec`` keys), or an ecliptic
@@ -94,6 +103,11 @@ class Footprint:
         """
         if not isinstance(spec, dict):
             raise CorruptData(f"bad footprint {spec!r}: must be an object")
+        if "moc" in spec:  # an ASCII MOC in ICRS ("3/1-4 5/100")
+            try:
+                return cls.from_moc(MOC.from_string(str(spec["moc"]), format="ascii"))
+            except (ValueError, TypeError) as exc:
+                raise CorruptData(f"bad footprint MOC: {str(exc)[:200]}") from None
         frame = _spec_frame(spec)
         try:
             if "polygon" in spec:

@@ -17,6 +17,7 @@ from jupyter_vlass.compute.ledger import Ledger
 from jupyter_vlass.exceptions import DatabaseOutdated
 from jupyter_vlass.federation import Registry, Region
 from jupyter_vlass.store import Base, make_engine, session_factory
+from jupyter_vlass.store import consensus_models  # noqa: F401  (its tables are on Base.metadata)
 from jupyter_vlass.store.migrate import current, head, upgrade
 
 RELEASE_0_1_0 = Path(__file__).parent / "data" / "release-0.1.0.sql"
