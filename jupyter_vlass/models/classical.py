@@ -115,29 +115,33 @@ class ClassicalDetector:
         except (ValueError, KeyError, TypeError):
             raise InvalidArgument("classical detector: the weights are not its parameters as JSON") from None
 
-    def maps(self, image):
-        """Background and rms maps of ``image`` (an :func:`~.images.open_image` DataArray), as lazy DataArrays."""
-        data = image.data
+    def _blocks(self, data, depth: int = 0):
+        """``data`` rechunked so that chunks are whole boxes and none is thinner than ``depth``."""
         if any(c % self.box for c in data.chunks[0][:-1] + data.chunks[1][:-1]):
             data = data.rechunk(max(self.box, data.chunksize[0] // self.box * self.box))
-        both = data.map_blocks(lambda b: np.stack(box_statistics(b, self.box, self.clip)),
+        merged = tuple(c[:-2] + (c[-2] + c[-1],) if len(c) > 1 and c[-1] < depth else c for c in data.chunks)
+        return data.rechunk(merged) if merged != data.chunks else data  # a thin last chunk joins its neighbour
+
+    def _per_block(self, data, combine):
+        """A (2, y, x) dask array: ``combine(block, background, rms)`` of each block's box statistics."""
+        return data.map_blocks(lambda b: np.stack(combine(b, *box_statistics(b, self.box, self.clip))),
                                new_axis=0, chunks=((2,),) + data.chunks, dtype=np.float32)
-        return image.copy(data=both[0]), image.copy(data=both[1]), data
+
+    def maps(self, image):
+        """Background and rms maps of ``image`` (an :func:`~.images.open_image` DataArray), as lazy DataArrays."""
+        both = self._per_block(self._blocks(image.data), lambda _, background, rms: (background, rms))
+        return image.copy(data=both[0]), image.copy(data=both[1])
 
     def detect(self, image):
         """The detections of ``image`` as an astropy Table (:func:`~.detections.detection_table`)."""
         import dask
         import dask.array as da
 
-        background, rms, data = self.maps(image)
         beam = float(image.attrs.get("beam_fwhm_px", 2.5))
         depth = int(np.ceil(max(4 * beam, 8)))
-        merged = tuple(c[:-2] + (c[-2] + c[-1],) if len(c) > 1 and c[-1] < depth else c for c in data.chunks)
-        if merged != data.chunks:  # a last chunk thinner than the halo joins its neighbour
-            data, background, rms = (a.rechunk(merged) for a in (data, background.data, rms.data))
-            background, rms = image.copy(data=background), image.copy(data=rms)
+        data = self._blocks(image.data, depth)
         depth = min(depth, *data.chunks[0], *data.chunks[1])  # a small image is one chunk: no halo needed
-        stacked = da.stack([data - background.data, rms.data]).rechunk({0: 2})
+        stacked = self._per_block(data, lambda block, background, rms: (block - background, rms))
         padded = da.overlap.overlap(stacked, depth={0: 0, 1: depth, 2: depth}, boundary={0: "none", 1: np.nan, 2: np.nan})
         starts_y, starts_x = np.cumsum((0,) + data.chunks[0][:-1]), np.cumsum((0,) + data.chunks[1][:-1])
         tasks = []

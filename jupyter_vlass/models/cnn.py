@@ -43,12 +43,13 @@ def network(width: int = 16, dropout: float = 0.2):
     return nn.Sequential(*layers)
 
 
-def normalise(block: np.ndarray, box: int = 64) -> np.ndarray:
+def normalise(block: np.ndarray, box: int = 64, *, statistics: tuple | None = None) -> np.ndarray:
     """The network's input (2, y, x): asinh of the signal-to-noise ratio (NaN as zero), and the same of the
-    brightest pixel within the receptive field (the context a sidelobe is judged against)."""
+    brightest pixel within the receptive field (the context a sidelobe is judged against). ``statistics``:
+    the block's (background, rms) when already measured."""
     from scipy import ndimage
 
-    background, rms = box_statistics(block, box)
+    background, rms = statistics if statistics is not None else box_statistics(block, box)
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = np.nan_to_num((block - background) / rms, nan=0.0, posinf=0.0, neginf=0.0)
     context = ndimage.maximum_filter(snr, size=2 * HALO + 1, mode="constant")
@@ -105,10 +106,11 @@ class CnnDetector:
             raise WeightsMismatch(f"cnn {card['version']}: model.pt does not have the sha256 its card names")
         return cls.from_weights(data, card)
 
-    def probabilities(self, block: np.ndarray) -> np.ndarray:
-        """The per-pixel class probabilities (3, y, x) of one deterministic pass (dropout off)."""
+    def probabilities(self, normalised: np.ndarray) -> np.ndarray:
+        """The per-pixel class probabilities (3, y, x) of one deterministic pass (dropout off) over a
+        :func:`normalise` d block."""
         torch = self._torch
-        x = torch.from_numpy(normalise(block))[None].to(device())
+        x = torch.from_numpy(normalised)[None].to(device())
         self.net.eval()
         with torch.no_grad():
             return torch.softmax(self.net(x)[0], dim=0).cpu().numpy()
@@ -141,7 +143,9 @@ class CnnDetector:
                 ya, xa = max(0, y0 - HALO), max(0, x0 - HALO)
                 yb, xb = min(ny, y0 + self.chunk + HALO), min(nx, x0 + self.chunk + HALO)
                 block = np.asarray(data[ya:yb, xa:xb], dtype=np.float32)
-                mean = self.probabilities(block)
+                background, rms = box_statistics(block, 64)
+                normalised = normalise(block, statistics=(background, rms))
+                mean = self.probabilities(normalised)
                 signal = mean[1] + mean[2]
                 peaks = (signal > 0.5) & (signal == ndimage.maximum_filter(signal, size=5))
                 ys, xs = np.nonzero(peaks)
@@ -149,8 +153,7 @@ class CnnDetector:
                 points = list(zip(ys[inside], xs[inside]))
                 if not points:
                     continue
-                _, rms = box_statistics(block, 64)
-                probability, spread = self.sampled(normalise(block), points)
+                probability, spread = self.sampled(normalised, points)
                 for (y, x), p, e in zip(points, probability, spread):
                     kind = 1 if p[1] >= p[2] else 2
                     noise, peak = float(rms[y, x]), float(block[y, x])

@@ -117,6 +117,10 @@ class CapsuleStore:
     def show(self, capsule_id: str) -> dict:
         if not isinstance(capsule_id, str) or not self.exists(capsule_id):
             raise UnknownAnalysis(f"no published analysis {str(capsule_id)[:64]!r}")
+        return self._show(capsule_id)
+
+    def _show(self, capsule_id: str) -> dict:
+        """:meth:`show` of a capsule known to be complete (listed by :meth:`_ids`)."""
         crate, manifest = self._json(capsule_id, CRATE), self._json(capsule_id, MANIFEST)
         entities = _entities(crate)
         root = entities["./"]
@@ -134,7 +138,7 @@ class CapsuleStore:
                 **({"error": run["error"]} if run.get("error") else {})}
 
     def list(self) -> list[dict]:
-        return sorted((self.show(i) for i in self._ids()), key=lambda a: a["published"] or "", reverse=True)
+        return sorted((self._show(i) for i in self._ids()), key=lambda a: a["published"] or "", reverse=True)
 
     def leaderboard(self) -> list[dict]:
         """Capsules by how often they were replayed successfully (same inputs and parameters, a parent link),
