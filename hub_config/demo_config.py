@@ -7,7 +7,8 @@ may approve large requests at ``/services/vlass/approvals``.
 Environment: VLASS_HUB_DIR (state), VLASS_HUB_PORT (8000), VLASS_HUB_API_PORT (8081),
 VLASS_PROXY_API_PORT (8001), VLASS_JOB_ENV (/opt/vlass-jobenv), VLASS_PROFILES, JUPYTER_VLASS_HUB_DB,
 VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline),
-VLASS_REGISTRY_DB (the dataset registry every user's server searches; default: each user's own).
+VLASS_REGISTRY_DB (the dataset registry every user's server searches; default: each user's own),
+VLASS_DEMO_EXPERTS (who may vote on detections; default alice,admin; also anyone in the vlass-experts group).
 """
 
 import os
@@ -73,7 +74,8 @@ c.SlurmSpawner.startup_poll_interval = 0.5
 
 # The hub-wide service for approvals and allocations.
 add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_file,
-                  url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins)
+                  url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
+                  expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u])
 extra = os.environ.get("VLASS_HUB_EXTRA_CONFIG")
 if extra:
     load_subconfig(extra)  # noqa: F821

@@ -77,7 +77,9 @@ def cmd_publish(args) -> int:
         job = jobs.submit(doc)
         print(f"job {job.id} on the {args.site} site", file=sys.stderr)
         job.wait(timeout=24 * 3600)
-    capsule = publish(job, store=_store(args), signer=signer(args.keys))
+    from .models.review import review
+
+    capsule = publish(job, store=_store(args), signer=signer(args.keys), gate=review(jobs.registry.Session))
     if args.json:
         _print_json(capsule.to_json())
     elif capsule.status == "failed":

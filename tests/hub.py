@@ -95,7 +95,7 @@ class Hub:
                 "VLASS_SERVICE_PORT": str(self.service_port), "VLASS_PROFILES": str(self.profiles),
                 "JUPYTER_VLASS_HUB_DB": self.db_url, "VLASS_JOB_ENV": str(JOB_ENV),
                 "VLASS_DEMO_USERS": ",".join(TEST_USERS), "VLASS_DEMO_ADMINS": "vlt-admin",
-                "VLASS_DEMO_POWER_USERS": "",
+                "VLASS_DEMO_POWER_USERS": "", "VLASS_DEMO_EXPERTS": "",
                 "VLASS_POLL_INTERVAL": "2", "VLASS_HUB_EXTRA_CONFIG": str(extra),
                 "VLASS_APPROVAL_WAIT": "60"}
 

@@ -230,7 +230,11 @@ class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
         pass
 
 
-def make_app(*, db_url: str, profiles=None, keys: str | None = None) -> web.Application:
+def make_app(*, db_url: str, profiles=None, keys: str | None = None,
+             publish_threshold: float | None = None) -> web.Application:
+    from ..models.review import Review
+    from .review_api import routes as review_routes
+
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -252,6 +256,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None) -> web.Appl
             (url_path_join(prefix, "metrics"), MetricsHandler),
             (url_path_join(prefix, "approvals"), ApprovalsPage),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+            *review_routes(lambda path: url_path_join(prefix, path)),
         ],
         approvals=approvals,
         ledger=ledger,
@@ -260,6 +265,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None) -> web.Appl
         job_reports=JobReports(sessions),
         keyring=Keyring(keys or os.path.abspath("vlass-keys")),
         signature_log=SignatureLog(sessions),
+        review=Review(sessions, threshold=publish_threshold),
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
@@ -289,11 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="database URL shared with the spawner")
     parser.add_argument("--profiles", help="profiles YAML (for the cluster name and threshold)")
     parser.add_argument("--keys", help="the site's signing keyring folder (default: ./vlass-keys)")
+    parser.add_argument("--publish-threshold", type=float, default=None,
+                        help="the consensus score publishing needs (default: $JUPYTER_VLASS_PUBLISH_THRESHOLD, else 0.8)")
     args = parser.parse_args(argv)
     profiles = None
     if args.profiles:
         from ..compute.profiles import load_profiles
         profiles = load_profiles(args.profiles)
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys), url.port, url.hostname))
+    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys,
+                                     publish_threshold=args.publish_threshold), url.port, url.hostname))
     return 0

@@ -108,6 +108,16 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
     return Consensus(table, [vars_of(r) for r in done], failed, site_discrepancy(done, radius_deg, publish_score))
 
 
+def as_json(consensus: Consensus) -> dict:
+    """``{summary, detections}`` of a consensus, as the hub service and the REST API carry it."""
+    def plain(value):
+        return value.item() if hasattr(value, "item") else value
+
+    names = consensus.table.colnames
+    return {"summary": consensus.summary(),
+            "detections": [{k: plain(row[k]) for k in names} for row in consensus.table]}
+
+
 def vars_of(run: Run) -> dict:
     return {"run": run.label, "model": run.model, "version": run.version, "site": run.site,
             "detections": len(run.detections)}

@@ -36,18 +36,64 @@ def _entropy(counts: Counter) -> float:
     return -sum(x * math.log2(x) for x in p)
 
 
+def _checked(doc: dict) -> tuple[list[dict], dict]:
+    """The detections and summary of a consensus document, or InvalidArgument naming what is wrong."""
+    detections, summary = doc.get("detections"), doc.get("summary")
+    if not isinstance(detections, list) or not isinstance(summary, dict) or len(detections) > 100_000:
+        raise InvalidArgument("consensus: {summary: object, detections: [at most 100000 objects]}")
+    kept = []
+    for k, d in enumerate(detections):
+        try:
+            kept.append({"ra": float(d["ra"]), "dec": float(d["dec"]), "agreement": str(d["agreement"])[:8],
+                         "score": float(d["score"]), "score_err": float(d["score_err"]),
+                         "seen_by": str(d["seen_by"])[:400], "kinds": str(d["kinds"])[:400],
+                         "high_confidence": bool(d["high_confidence"])})
+        except (KeyError, TypeError, ValueError):
+            raise InvalidArgument(f"consensus detection {k}: needs {', '.join(DETECTION_FIELDS)}") from None
+        if kept[-1]["agreement"] not in ("agree", "conflict", "single") or not -90 <= kept[-1]["dec"] <= 90 or \
+                not all(math.isfinite(kept[-1][f]) for f in ("ra", "score", "score_err")):
+            raise InvalidArgument(f"consensus detection {k}: agreement agree|conflict|single, dec in [-90, 90], "
+                                  "finite numbers")
+    return kept, _checked_summary(summary)
+
+
+def _checked_summary(summary: dict) -> dict:
+    """The parts of a consensus summary the gate reads, in the shapes it reads them."""
+    runs, failed = summary.get("runs", []), summary.get("failed", [])
+    sites = summary.get("site_discrepancy", {})
+    try:
+        ok = (isinstance(runs, list) and all(isinstance(r, dict) for r in runs) and isinstance(failed, list)
+              and all(isinstance(f.get("run"), str) and isinstance(f.get("reason"), str) for f in failed)
+              and isinstance(sites, dict)
+              and all(isinstance(v["fraction"], (int, float)) and math.isfinite(v["fraction"])
+                      and isinstance(v["sites"], list) and len(v["sites"]) == 2
+                      and all(isinstance(x, str) for x in v["sites"]) for v in sites.values()))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidArgument("consensus summary: runs [objects], failed [{run, reason}], "
+                              "site_discrepancy {model: {sites: [2], fraction}}")
+    return summary
+
+
 class ExpertVotes:
     def __init__(self, sessions, *, review_below: float = 0.7):
         self.sessions, self.audit, self.review_below = sessions, AuditTrail(sessions), review_below
 
     def record(self, *, dataset_id: str, version: str, user: str, consensus) -> dict:
-        """Store a consensus (a :class:`~.consensus.Consensus`) of a dataset version; its detections are numbered."""
-        table = consensus.table
-        detections = [{k: (bool(row[k]) if k == "high_confidence" else row[k].item() if hasattr(row[k], "item")
-                           else row[k]) for k in DETECTION_FIELDS} for row in table]
+        """Store a consensus of a dataset version (a :class:`~.consensus.Consensus`, or its
+        :func:`~.consensus.as_json`); its detections are numbered."""
+        from .consensus import as_json
+
+        doc = consensus if isinstance(consensus, dict) else as_json(consensus)
+        detections, summary = _checked(doc)
+        if not isinstance(dataset_id, str) or not dataset_id or len(dataset_id) > 512:
+            raise InvalidArgument("dataset_id: a dataset id of at most 512 characters")
+        if not isinstance(version, str) or not version or len(version) > 128:
+            raise InvalidArgument("version: a version of at most 128 characters")
         with self.sessions.begin() as session:
             row = ConsensusResultRow(dataset_id=dataset_id, version=version, created_by=user, created_at=utcnow(),
-                                     summary=consensus.summary(), detections=detections)
+                                     summary=summary, detections=detections)
             session.add(row)
             session.flush()
             self.audit.append(actor=user, action="consensus", subject=f"{dataset_id}@{version}",
@@ -55,7 +101,8 @@ class ExpertVotes:
             return {"id": row.id, "dataset_id": dataset_id, "version": version}
 
     def _result(self, session, result_id) -> ConsensusResultRow:
-        row = session.get(ConsensusResultRow, result_id) if isinstance(result_id, int) else None
+        row = session.get(ConsensusResultRow, result_id) if isinstance(result_id, int) and 0 < result_id < 2 ** 62 \
+            else None
         if row is None:
             raise UnknownResult(f"no consensus result {str(result_id)[:40]}")
         return row
@@ -101,13 +148,16 @@ class ExpertVotes:
             votes = self._tallies(session, result_id).get(detection, Counter())
             return self._doc(result.detections[detection], detection, votes)
 
-    def latest(self, dataset_id: str) -> dict:
-        """The newest consensus of ``dataset_id`` with every detection's votes."""
+    def latest(self, dataset_id: str, version: str | None = None) -> dict:
+        """The newest consensus of ``dataset_id`` (of its ``version`` when given) with every detection's votes."""
+        query = select(ConsensusResultRow).where(ConsensusResultRow.dataset_id == dataset_id)
+        if version is not None:
+            query = query.where(ConsensusResultRow.version == version)
         with self.sessions() as session:
-            result = session.scalars(select(ConsensusResultRow).where(ConsensusResultRow.dataset_id == dataset_id)
-                                     .order_by(ConsensusResultRow.id.desc()).limit(1)).first()
+            result = session.scalars(query.order_by(ConsensusResultRow.id.desc()).limit(1)).first()
             if result is None:
-                raise UnknownResult(f"no consensus of {dataset_id[:200]!r} yet")
+                at = f"@{version[:60]}" if version else ""
+                raise UnknownResult(f"no consensus of {dataset_id[:200]!r}{at} yet")
             tallies = self._tallies(session, result.id)
             detections = [self._doc(d, k, tallies.get(k, Counter())) for k, d in enumerate(result.detections)]
             return {"id": result.id, "dataset_id": result.dataset_id, "version": result.version,

@@ -126,17 +126,31 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     return notebook
 
 
-def publish(job, *, store, keyring: Keyring | None = None, signer=None) -> Capsule:
+GATED_OUTPUT = "detections.ecsv"
+
+
+def check_gate(run: dict, gate) -> list:
+    """The publish gate's decisions for a detection analysis (a completed run with ``detections.ecsv``): one
+    per pinned input, each the consensus of that dataset version. Raises
+    :class:`~jupyter_vlass.models.review.PublishRefused` with the reasons; nothing is written."""
+    if gate is None or run["error"] or not any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in run["outputs"]):
+        return []
+    return [gate.check(i["id"], i["version"]) for i in run["inputs"] if i["how"] == "pinned"]
+
+
+def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=None) -> Capsule:
     """Publish an ended job as a capsule in ``store`` (a directory, or a
     :class:`~jupyter_vlass.reproducibility.store.CapsuleStore` of a directory or bucket), signed by ``signer`` (a
     :mod:`~jupyter_vlass.reproducibility.signing` signer), else with the keyring's current key.
 
     A failed job becomes a capsule of a failed run (``status`` "failed", the error in its crate and at the
-    top of its notebook): a record, never a success."""
+    top of its notebook): a record, never a success. A detection analysis passes ``gate`` first (a
+    :class:`~jupyter_vlass.models.review.Review`; see :func:`check_gate`)."""
     from .signing import KeyringSigner
 
     signer = signer or KeyringSigner(keyring)
     run = run_record(job)
+    check_gate(run, gate)
     executed = job.executed_notebook()
     if executed is None:
         raise InvalidArgument(f"job {job.id} has no executed notebook left to publish")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .handlers.datasets import DatasetHandler, DatasetSearchHandler, SourcesHandler, SourceSyncHandler
+from .handlers.datasets import (DatasetHandler, DatasetSearchHandler, MultiSiteConsensusHandler, SourcesHandler,
+                                SourceSyncHandler)
 from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
                                 NotebookCheckHandler, ReproducibilityManifestHandler)
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
@@ -13,6 +14,7 @@ from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
 def handlers() -> list[tuple]:
     return [
         (r"/vlass/api/datasets", DatasetSearchHandler),
+        (r"/vlass/api/datasets/(?P<dataset_id>.+)/multi-site-consensus", MultiSiteConsensusHandler),
         (r"/vlass/api/datasets/(?P<dataset_id>.+)", DatasetHandler),
         (r"/vlass/api/sources", SourcesHandler),
         (r"/vlass/api/sources/(?P<name>[^/]+)/sync", SourceSyncHandler),

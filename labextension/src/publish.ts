@@ -16,7 +16,10 @@ interface IPublished {
   capsule_id: string; new: boolean; key_id: string; path: string; title: string; parent: string | null;
   status: 'completed' | 'failed'; error?: string
 }
-interface ICheck { capsule_id: string | null; status: 'verified' | 'modified' | 'unknown'; message: string }
+interface IMark { mark: 'Updated' | 'Retracted'; explanation: string; by: string; at: string; because: string | null }
+interface ICheck {
+  capsule_id: string | null; status: 'verified' | 'modified' | 'unknown'; message: string; marks?: IMark[];
+}
 
 /** The dialog's body: pick an ended job (a failed one is recorded as a failed run); its manifest is shown
  * before anything is published. */
@@ -99,12 +102,19 @@ class CapsuleBanner extends Widget {
     try {
       const check = await requestAPI<ICheck>(
         `notebook-check?path=${encodeURIComponent(this.panel.context.path)}`);
-      this.node.dataset.status = check.status;
-      this.node.textContent = check.status === 'verified'
+      const marks = check.marks ?? [];
+      const last = marks[marks.length - 1];
+      this.node.dataset.status = last ? last.mark.toLowerCase() : check.status;
+      const said = check.status === 'verified'
         ? `Published capsule ${check.capsule_id?.slice(0, 16)}: verified. ${check.message}`
         : check.status === 'modified'
           ? `Published capsule ${check.capsule_id?.slice(0, 16)}: modified since publication. ${check.message}`
           : `A published analysis's notebook: ${check.message}`;
+      // A newer model or dataset that contradicts the result is said first, never a footnote.
+      this.node.textContent = last
+        ? `${last.mark} by ${last.by} on ${last.at.slice(0, 10)}: ${last.explanation}` +
+          (last.because ? ` (derived from ${last.because}, which was marked)` : '') + ` — ${said}`
+        : said;
     } catch (error) {
       this.node.dataset.status = 'error';
       this.node.textContent = `Could not check this capsule: ${(error as Error).message}`;

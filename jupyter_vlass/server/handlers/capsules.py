@@ -45,7 +45,10 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            capsule = publish(self.jobs().get(job_id), store=store(), signer=signer())
+            from ...models.review import review
+
+            jobs = self.jobs()
+            capsule = publish(jobs.get(job_id), store=store(), signer=signer(), gate=review(jobs.registry.Session))
             return {**capsule.to_json(), **store().show(capsule.capsule_id)}
         doc = await self.blocking(run)
         self.write_json(doc, status=201 if doc["new"] else 200)
@@ -81,7 +84,11 @@ class NotebookCheckHandler(JobsBase):
             target = (Path(root) / path).resolve()
             if not path or not target.is_relative_to(Path(root).resolve()) or not target.is_file():
                 raise InvalidArgument("path: a notebook inside your notebook directory")
-            return store().check_notebook(target, keyring=public_keys())
+            from ...models.review import review
+
+            checked = store().check_notebook(target, keyring=public_keys())
+            subject = f"capsule:{checked['capsule_id']}" if checked["capsule_id"] else None
+            return {**checked, "marks": review(self.registry.Session).marks(subject) if subject else []}
         self.write_json(await self.blocking(run))
 
 

@@ -53,6 +53,24 @@ class DatasetHandler(VlassHandler):
         self.write_json(await self.blocking(self.registry.describe, dataset_id))
 
 
+class MultiSiteConsensusHandler(VlassHandler):
+    """The newest consensus of a dataset's detection runs (models and sites), with the experts' votes and
+    the publish gate's decision; kept hub-wide by the hub service under a hub."""
+
+    @authenticated
+    @authorized
+    async def get(self, dataset_id: str):
+        version = self.get_query_argument("version", None)
+
+        def run():
+            from ...models.review import review
+
+            found = review(self.registry.Session)
+            latest = found.latest(dataset_id, version)
+            return {**latest, "gate": found.gate(dataset_id, latest["version"]).to_json()}
+        self.write_json(await self.blocking(run))
+
+
 class SourcesHandler(VlassHandler):
     @authenticated
     @authorized
