@@ -7,6 +7,7 @@ as running between calls, and that loop must never be the one pytest-jupyter clo
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 
@@ -69,5 +70,12 @@ def lab(tmp_path, area, demo_registry, job_env, job_accounts, lab_environment, m
              "job_sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
              "job_account": job_accounts[0], "jobs_dir": str(area / "jobs")}
     extra = "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
+    # No news popup over the page, and every cell rendered (JupyterLab's windowing detaches cells out of view).
+    settings = tmp_path / "lab-settings"
+    settings.mkdir(exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps({
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}))
+    extra += f"c.LabApp.app_settings_dir = {str(settings)!r}\n"
     with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
         yield url

@@ -95,12 +95,14 @@ class ConsensusViewer(w.VBox):
 
     def __init__(self, consensus, runs=(), *, review=None, survey: str = "/vlass/hips/vlass",
                  radius_deg: float = 2.5 / 3600, height: int = 520, fov: float | None = None):
-        self.doc, self.runs, self.review = _consensus_doc(consensus), list(runs), review
+        self.doc, self.runs, self.review, self.radius_deg = _consensus_doc(consensus), list(runs), review, radius_deg
         self.said = per_run(self.doc, self.runs, radius_deg)
         detections = self.doc["detections"]
         ra, dec = (float(np.mean([d[k] for d in detections])) if detections else 0.0 for k in ("ra", "dec"))
-        spread = max((np.ptp([d["dec"] for d in detections]) if detections else 0.1), 0.05)
-        self.aladin = _offline_aladin_class()(survey=survey, target=f"{ra} {dec}", fov=fov or spread * 1.3,
+        spread = max(np.ptp([d["dec"] for d in detections]) if detections else 0.1,
+                     np.ptp([d["ra"] for d in detections]) * np.cos(np.radians(dec)) if detections else 0.1, 0.05)
+        # Aladin's field of view is the width; a view about 1.6 times wider than high shows every detection
+        self.aladin = _offline_aladin_class()(survey=survey, target=f"{ra} {dec}", fov=fov or spread * 1.8,
                                               height=height, log=False, show_coo_grid=False)
         labels = [r.label for r in self.runs if r.detections is not None]
         self.mode = w.ToggleButtons(options=["all runs", *labels], value="all runs", description="Show")
@@ -148,7 +150,7 @@ class ConsensusViewer(w.VBox):
                     rows = [d for d in self.doc["detections"] if d["agreement"] == agreement
                             and (d["score_err"] > UNSURE) == unsure]
                     if rows:
-                        alpha = 0.4 if unsure else 1.0
+                        alpha = 0.55 if unsure else 1.0
                         self._add(f"{agreement}{' (uncertain)' if unsure else ''}", self._table(rows),
                                   shape="circle", color=f"rgba({r},{g},{b},{alpha})", source_size=18)
         for k, run in enumerate(self.runs):
@@ -160,15 +162,22 @@ class ConsensusViewer(w.VBox):
 
     # --- details and votes ---------------------------------------------------------------------------
     def _on_click(self, content: dict) -> None:
+        """A click on a consensus marker, or on a run's marker: the consensus detection there."""
         data = content.get("data") or {}
-        try:
-            number = int(data["detection"])
-        except (KeyError, TypeError, ValueError):
-            self.details.value = "<i>A single run's detection: switch to “all runs” to vote on the consensus.</i>"
-            self.selected = None
-            self.send.disabled = True
+        number = data.get("detection")
+        if number is None and self.doc["detections"]:
+            try:
+                ra, dec = float(content["ra"]), float(content["dec"])
+            except (KeyError, TypeError, ValueError):
+                return
+            separations = [_separation_deg(ra, dec, d["ra"], d["dec"]) for d in self.doc["detections"]]
+            nearest = int(np.argmin(separations))
+            number = self.doc["detections"][nearest]["detection"] if separations[nearest] <= 2 * self.radius_deg else None
+        if number is None:
+            self.details.value = "<i>No consensus detection here: this run alone saw it.</i>"
+            self.selected, self.send.disabled = None, True
             return
-        self.select(number)
+        self.select(int(number))
 
     def select(self, number: int) -> dict:
         """Show detection ``number``'s details (what a click does)."""
@@ -201,6 +210,13 @@ class ConsensusViewer(w.VBox):
         self.select(self.selected["detection"])
         self.message.value = f"Recorded: {html.escape(self.verdict.value.replace('_', ' '))}."
         return answer
+
+
+def _separation_deg(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    from astropy.coordinates import angular_separation
+    import astropy.units as u
+
+    return float(angular_separation(ra1 * u.deg, dec1 * u.deg, ra2 * u.deg, dec2 * u.deg).to_value(u.deg))
 
 
 def _user() -> str:
