@@ -132,7 +132,7 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
         "inside = [p for p in inside if 60 < p[1] < w - 60 and 60 < p[2] < h - 60]",
         "open('pixel.json', 'w').write(json.dumps([*inside[0], w, h]))"]))
     number, x, y, width, height = json.loads((area / "pixel.json").read_text())
-    agreed = review.latest(TILE)["detections"][number]
+    assert review.latest(TILE)["detections"][number]["high_confidence"]
     view = page.locator(".aladin-widget").first
     view.scroll_into_view_if_needed()
     box = view.bounding_box()
@@ -144,7 +144,8 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
         except Exception:
             continue
     details = page.locator(".widget-html", has_text=f"Detection {number} ").first
-    assert "agree" in details.inner_text() and "classical@local" in details.inner_text()
+    text = details.inner_text()
+    assert "agree" in text and "classical@local: source" in text and "classical-7sigma@slurm: source" in text, text
 
     page.locator(".widget-toggle-button", has_text="confirmed").first.click()
     page.locator(".widget-button", has_text="Vote").first.click()
