@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 
 from jupyter_vlass.models.classical import ClassicalDetector
 from jupyter_vlass.models.consensus import Run, aggregate
 from jupyter_vlass.models.detections import score
 from jupyter_vlass.models.images import open_image
+from jupyter_vlass.models.synthetic import make_tile, write_tile
 from tests.models.conftest import BEAM_DEG
 
 pytestmark = pytest.mark.timeout(300)
@@ -62,3 +64,32 @@ def test_site_discrepancy_is_a_number_and_sees_a_run_that_differs(runs):
 def test_nothing_to_aggregate_is_an_empty_answer_not_an_error():
     result = aggregate([Run("classical", "1.0.0", "local", None, error="crashed: exit 137")], radius_deg=BEAM_DEG)
     assert len(result.table) == 0 and result.summary()["failed"][0]["reason"] == "crashed: exit 137"
+
+
+def test_the_static_figure_draws_agree_and_conflict_on_the_image_frame(real, tmp_path):
+    """The matplotlib figure of the overlay, on a Galactic-frame tile: the circles land on the detections."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    from jupyter_vlass.models.figure import consensus_figure
+
+    centre = SkyCoord(209.25, -18.0, unit="deg").galactic
+    image, header, _, _ = make_tile(real["racs_components"], ra=centre.l.deg, dec=centre.b.deg, pixels=768, seed=11,
+                                    frame="galactic")
+    write_tile(tmp_path / "tile.fits", image, header)
+    tile = open_image(tmp_path / "tile.fits")
+    runs = [Run("classical", "1.0.0", "local", ClassicalDetector().detect(tile)),
+            Run("classical-7sigma", "1.0.0", "slurm", ClassicalDetector(threshold=7.0).detect(tile))]
+    result = aggregate(runs, radius_deg=BEAM_DEG)
+    figure = consensus_figure(tile, result, runs, path=tmp_path / "overlay.png")
+    rgb = np.asarray(Image.open(tmp_path / "overlay.png").convert("RGB")).astype(int)
+    green = ((rgb[..., 1] > 200) & (rgb[..., 0] < 40) & (rgb[..., 2] < 40)).sum()
+    yellow = ((rgb[..., 0] > 200) & (rgb[..., 1] > 150) & (rgb[..., 2] < 60)).sum()
+    assert green > 100 and (yellow > 50) == bool(result.summary()["conflict"]), (green, yellow)
+    # every agreed detection's circle is inside the image: the ICRS positions went through the Galactic WCS
+    axes = figure.axes[0]
+    agreed = result.table[result.table["agreement"] == "agree"]
+    x, y = tile.attrs["wcs"].world_to_pixel(SkyCoord(agreed["ra"], agreed["dec"], unit="deg"))
+    assert ((x > -1) & (x < 768) & (y > -1) & (y < 768)).all() and len(axes.collections) >= 3
