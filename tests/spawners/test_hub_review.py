@@ -1,0 +1,156 @@
+"""Expert review on a real hub, through the hub service's REST API and its HTML page, with several users: a
+real consensus recorded hub-wide, votes only with the experts' scope (one per user per detection, an update
+when cast again), the publish gate refusing with its reasons and an admin's override recorded with who and
+why, controversial analyses, marks, the audit trail verified; the page's forms need the XSRF token."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from jupyter_vlass.hubservice.config import DECIDE_SCOPE, EXPERTS_GROUP, VOTE_SCOPE
+from jupyter_vlass.models.classical import ClassicalDetector
+from jupyter_vlass.models.consensus import Run, aggregate, as_json
+from jupyter_vlass.models.images import open_image
+from jupyter_vlass.models.synthetic import make_tile, write_tile
+from tests.models.conftest import BEAM_DEG, real  # noqa: F401  (the real catalogue the tile is made from)
+
+pytestmark = pytest.mark.timeout(300)
+EXPERT, SECOND, OUTSIDER, ADMIN = "vlt-carol", "vlt-dave", "vlt-erin", "vlt-admin"
+
+
+@pytest.fixture(scope="module")
+def consensus_doc(real, tmp_path_factory):  # noqa: F811
+    image, header, _, _ = make_tile(real["racs_components"], ra=209.25, dec=-18.0, pixels=1024, seed=5)
+    path = tmp_path_factory.mktemp("review") / "tile.fits"
+    write_tile(path, image, header)
+    tile = open_image(path)
+    return as_json(aggregate([Run("classical", "1.0.0", "local", ClassicalDetector().detect(tile)),
+                              Run("classical-7sigma", "1.0.0", "slurm", ClassicalDetector(threshold=7.0).detect(tile))],
+                             radius_deg=BEAM_DEG))
+
+
+def _token(hub, name: str, scopes: list[str]) -> requests.Response:
+    return hub.api("POST", f"/users/{name}/tokens", json={"scopes": scopes, "expires_in": 3600})
+
+
+def _login(hub, name: str) -> requests.Session:
+    browser = requests.Session()
+    page = browser.get(f"{hub.url}/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    assert browser.post(f"{hub.url}/hub/login", data={"username": name, "password": "vlass-demo", "_xsrf": xsrf},
+                        timeout=30).ok
+    return browser
+
+
+def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, consensus_doc):
+    for name in (EXPERT, SECOND):
+        hub.user(name, groups=(EXPERTS_GROUP,), allocation=None)
+    hub.user(OUTSIDER, allocation=None)
+    assert _token(hub, OUTSIDER, ["access:services", VOTE_SCOPE]).status_code in (400, 403)  # not an expert
+    tokens = {name: _token(hub, name, ["access:services", VOTE_SCOPE]).json()["token"] for name in (EXPERT, SECOND)}
+    tokens[OUTSIDER] = _token(hub, OUTSIDER, ["access:services"]).json()["token"]
+    tokens[ADMIN] = _token(hub, ADMIN, ["access:services", DECIDE_SCOPE]).json()["token"]
+
+    def call(name, method, path, **kwargs):
+        return hub.service(method, path, token=tokens[name], **kwargs)
+
+    dataset, version = f"vlass:review-{uuid.uuid4().hex[:8]}", "v1"
+    recorded = call(OUTSIDER, "POST", "/api/consensus", json={"dataset_id": dataset, "version": version, **consensus_doc})
+    assert recorded.status_code == 200, recorded.text
+    result_id = recorded.json()["id"]
+    broken = call(OUTSIDER, "POST", "/api/consensus", json={"dataset_id": dataset, "version": version,
+                                                           "summary": {}, "detections": [{"ra": 1}]})
+    assert broken.status_code == 400 and broken.json()["reason"] == "invalid_argument"
+    latest = call(OUTSIDER, "GET", f"/api/consensus/{quote(dataset, safe='')}").json()
+    assert latest["id"] == result_id and len(latest["detections"]) == len(consensus_doc["detections"])
+    gate = call(OUTSIDER, "GET", "/api/gate", params={"dataset_id": dataset, "version": version}).json()
+    assert gate["passed"] and gate["allowed"] and gate["result_id"] == result_id, gate
+
+    # Votes: experts only; one per user per detection; bad input refused.
+    votes = f"/api/consensus/results/{result_id}/votes"
+    refused = call(OUTSIDER, "POST", votes, json={"detection": 0, "verdict": "confirmed"})
+    assert refused.status_code == 403 and VOTE_SCOPE in refused.json()["message"]
+    assert call(EXPERT, "POST", votes, json={"detection": 0, "verdict": "confirmed"}).status_code == 200
+    changed = call(EXPERT, "POST", votes, json={"detection": 0, "verdict": "false_positive", "comment": "sidelobe"})
+    assert changed.json()["votes"] == {"confirmed": 0, "false_positive": 1, "unsure": 0}, changed.text
+    for body, status, reason in (({"detection": 10 ** 6, "verdict": "confirmed"}, 404, "unknown_detection"),
+                                 ({"detection": 0, "verdict": "maybe"}, 400, "invalid_argument")):
+        answer = call(EXPERT, "POST", votes, json=body)
+        assert answer.status_code == status and answer.json()["reason"] == reason, answer.text
+    missing = call(EXPERT, "POST", "/api/consensus/results/999999999/votes", json={"detection": 0, "verdict": "unsure"})
+    assert missing.status_code == 404 and missing.json()["reason"] == "unknown_consensus"
+
+    # The experts sink most solid detections: the gate refuses, saying why.
+    solid = [d["detection"] for d in latest["detections"] if d["score"] >= 0.5 and d["high_confidence"]]
+    for number in solid[: len(solid) // 2 + 1]:
+        for name in (EXPERT, SECOND):
+            assert call(name, "POST", votes, json={"detection": number, "verdict": "false_positive"}).ok
+    gate = call(OUTSIDER, "GET", "/api/gate", params={"dataset_id": dataset, "version": version}).json()
+    assert not gate["allowed"] and any("false positive" in r for r in gate["reasons"]), gate
+
+    # Only an admin overrides, with a reason; who and why are kept.
+    override = {"dataset_id": dataset, "version": version, "reason": "experts reviewed an older calibration"}
+    assert call(EXPERT, "POST", "/api/gate/overrides", json=override).status_code == 403
+    assert call(ADMIN, "POST", "/api/gate/overrides", json={**override, "reason": ""}).status_code == 400
+    allowed = call(ADMIN, "POST", "/api/gate/overrides", json=override).json()
+    assert allowed["allowed"] and not allowed["passed"] and allowed["override"]["by"] == ADMIN, allowed
+
+    # Disagreement between experts makes the analysis controversial.
+    other = next(d["detection"] for d in latest["detections"] if d["detection"] not in solid[: len(solid) // 2 + 1])
+    call(EXPERT, "POST", votes, json={"detection": other, "verdict": "confirmed"})
+    call(SECOND, "POST", votes, json={"detection": other, "verdict": "false_positive"})
+    ranked = call(OUTSIDER, "GET", "/api/controversial", params={"limit": 100}).json()["analyses"]
+    mine = next(a for a in ranked if a["id"] == result_id)
+    assert mine["disagreement"] > 0 and mine["voted"] >= 2
+
+    # Marks: experts may; the derived result points back.
+    mark = {"subject": f"capsule:{'a' * 64}", "mark": "Retracted", "explanation": "cnn 0.2.0 sees none of it",
+            "derived": [f"capsule:{'b' * 64}"]}
+    assert call(OUTSIDER, "POST", "/api/marks", json=mark).status_code == 403
+    assert call(EXPERT, "POST", "/api/marks", json={**mark, "mark": "Hidden"}).status_code == 400
+    assert call(EXPERT, "POST", "/api/marks", json=mark).ok
+    [child] = call(OUTSIDER, "GET", "/api/marks", params={"subject": f"capsule:{'b' * 64}"}).json()["marks"]
+    assert child["because"] == mark["subject"] and child["by"] == EXPERT
+
+    # Everything above is in the audit trail, in order, and the chain verifies.
+    trail = call(OUTSIDER, "GET", "/api/audit", params={"subject": f"{dataset}@{version}"}).json()["entries"]
+    actions = [(e["actor"], e["action"]) for e in trail]
+    assert actions[0] == (OUTSIDER, "consensus") and (EXPERT, "vote changed") in actions
+    assert (ADMIN, "publish override") in actions
+    checked = call(OUTSIDER, "GET", "/api/audit/verify").json()
+    assert checked["entries"] >= len(trail) and len(checked["head"]) == 64
+
+
+def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, consensus_doc):
+    hub.user(EXPERT, groups=(EXPERTS_GROUP,), allocation=None)
+    hub.user(OUTSIDER, allocation=None)
+    token = _token(hub, OUTSIDER, ["access:services"]).json()["token"]
+    dataset = f"vlass:review-page-{uuid.uuid4().hex[:8]}"
+    result_id = hub.service("POST", "/api/consensus", token=token,
+                            json={"dataset_id": dataset, "version": "v1", **consensus_doc}).json()["id"]
+    url = f"{hub.url}/services/vlass/review"
+
+    expert = _login(hub, EXPERT)
+    page = expert.get(url, params={"dataset_id": dataset}, timeout=30)
+    assert page.ok and f"consensus #{result_id}" in page.text and 'value="confirmed"' in page.text, page.text[:500]
+    vote = {"action": "vote", "result": str(result_id), "detection": "1", "verdict": "confirmed",
+            "dataset_id": dataset, "version": "v1"}
+    forged = expert.post(url, data=vote, timeout=30, allow_redirects=False)
+    assert forged.status_code == 403
+    xsrf = expert.cookies.get("_xsrf", path="/services/vlass/") or expert.cookies.get("_xsrf")
+    honest = expert.post(url, data={**vote, "_xsrf": xsrf}, timeout=30, allow_redirects=False)
+    assert honest.status_code == 302, honest.text
+    detection = hub.service("GET", f"/api/consensus/{quote(dataset, safe='')}", token=token).json()["detections"][1]
+    assert detection["votes"]["confirmed"] == 1
+
+    outsider = _login(hub, OUTSIDER)
+    page = outsider.get(url, params={"dataset_id": dataset}, timeout=30)
+    assert page.ok and 'value="confirmed"' not in page.text  # no forms for someone who may not vote
+    xsrf = outsider.cookies.get("_xsrf", path="/services/vlass/") or outsider.cookies.get("_xsrf")
+    refused = outsider.post(url, data={**vote, "_xsrf": xsrf}, timeout=30, allow_redirects=False)
+    assert refused.status_code == 403 and VOTE_SCOPE in refused.json()["message"]
