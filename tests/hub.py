@@ -85,7 +85,8 @@ class Hub:
             "c.JupyterHub.services.append({'name': 'tests', 'api_token': %r})\n"
             "c.JupyterHub.load_roles.append({'name': 'tests-admin', 'services': ['tests'], 'scopes': [\n"
             "  'admin:users', 'admin:servers', 'access:servers', 'tokens', 'admin:groups', 'list:users',\n"
-            "  'read:users', 'admin:auth_state', 'custom:vlass-approvals:decide', 'access:services']})\n"
+            "  'read:users', 'admin:auth_state', 'custom:vlass-approvals:decide', 'custom:vlass-experts:vote',\n"
+            "  'access:services']})\n"
             % ADMIN_TOKEN)
         if self.start_timeout is not None:  # a common hub setting; queued servers must outlive it
             with extra.open("a") as config:

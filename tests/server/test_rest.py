@@ -144,3 +144,24 @@ async def test_hips_proxy_caches_tiles(jp_fetch, data_server, tmp_path):
     await jp_fetch("vlass", "hips", "hipsy", "properties")
     assert [r for r in data_server.handler.requests if r[1] == "/hips/properties"] == hits  # served from cache
     await expect_error(jp_fetch, "hips", "vlass", "properties", status=404)  # no HiPS configured
+
+
+async def test_multi_site_consensus_of_a_dataset(jp_fetch, demo_registry, sample_data):
+    """The newest consensus of a dataset with its votes and the gate's decision; 404 before there is one."""
+    from jupyter_vlass.models.classical import ClassicalDetector
+    from jupyter_vlass.models.consensus import Run, aggregate
+    from jupyter_vlass.models.images import open_image
+    from jupyter_vlass.models.review import Review
+
+    tile_id = "vlass:VLASS2.2.ql.T08t20.J135700-180000"
+    body = await expect_error(jp_fetch, "api", "datasets", tile_id, "multi-site-consensus", status=404)
+    assert body["reason"] == "unknown_consensus"
+    table = ClassicalDetector().detect(open_image(sample_data["tile_v1"]))
+    runs = [Run("classical", "1.0.0", "local", table), Run("classical", "1.0.0", "slurm", table)]
+    review = Review(demo_registry.Session)
+    result = review.record(dataset_id=tile_id, version="v1", user="alice", consensus=aggregate(runs, radius_deg=2.5 / 3600))
+    review.vote(result_id=result["id"], detection=0, user="bob", verdict="confirmed")
+    code, doc = await fetch_json(jp_fetch, "api", "datasets", tile_id, "multi-site-consensus")
+    assert code == 200 and doc["id"] == result["id"] and doc["detections"][0]["votes"]["confirmed"] == 1
+    assert doc["summary"]["site_discrepancy"]["classical"]["fraction"] == 0.0 and doc["gate"]["passed"], doc["gate"]
+    await expect_error(jp_fetch, "api", "datasets", tile_id, "multi-site-consensus", params={"version": "v9"}, status=404)

@@ -189,7 +189,24 @@ def check_capsules_are_signed_by_the_hub(hub, tokens, job_id):
     assert checked.returncode == 0, checked.stderr  # the third-party verifier, with the hub's public key
     banner = server(OWNER, "GET", "/notebook-check",
                     params={"path": Path(capsule["path"]).relative_to(home).as_posix() + "/notebook.ipynb"})
-    assert banner.json()["status"] == "verified", banner.text
+    assert banner.json()["status"] == "verified" and banner.json()["marks"] == [], banner.text
+
+    # Review is hub-wide: a mark made at the service shows on the owner's banner; a consensus recorded there
+    # is what the owner's server answers for the dataset.
+    marked = hub.service("POST", "/api/marks", json={"subject": f"capsule:{capsule['capsule_id']}", "mark": "Updated",
+                                                     "explanation": "a newer FIRST calibration moves two sources"})
+    assert marked.status_code == 200, marked.text
+    [mark] = server(OWNER, "GET", "/notebook-check", params={
+        "path": Path(capsule["path"]).relative_to(home).as_posix() + "/notebook.ipynb"}).json()["marks"]
+    assert mark["mark"] == "Updated" and "calibration" in mark["explanation"]
+    doc = {"dataset_id": "tacc:first/J105007+304037.fits", "version": "hub-test", "summary": {"runs": [{}, {}]},
+           "detections": [{"ra": 162.53, "dec": 30.68, "agreement": "agree", "score": 0.97, "score_err": 0.01,
+                           "seen_by": "a@local,b@slurm", "kinds": "a@local:source,b@slurm:source",
+                           "high_confidence": True}]}
+    result = hub.service("POST", "/api/consensus", token=tokens[OTHER], json=doc).json()
+    seen = server(OWNER, "GET", "/datasets/tacc:first/J105007+304037.fits/multi-site-consensus",
+                  params={"version": "hub-test"})
+    assert seen.status_code == 200 and seen.json()["id"] == result["id"] and seen.json()["gate"]["passed"], seen.text
 
     # The other user cannot publish the owner's job, nor have the owner's capsule signed as theirs.
     refused = server(OTHER, "POST", "/analyses", json={"job_id": job_id})
