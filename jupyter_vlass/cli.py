@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .cli_capsules import add_commands as add_capsule_commands
 from .cli_jobs import add_commands as add_job_commands
+from .cli_review import add_commands as add_review_commands
 from .exceptions import VlassError
 from .store import DB_ENV
 
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_job_commands(sub)
     add_capsule_commands(sub)
+    add_review_commands(sub)
 
     db = sub.add_parser("db", help="the database schema (migrations)").add_subparsers(dest="action", required=True)
     p = db.add_parser("upgrade", help="upgrade the schema (run after installing a new release; keeps all data)")

@@ -110,6 +110,14 @@ class Review:
                 for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
 
 
+    # --- the audit trail ----------------------------------------------------------------------------
+    def audit_entries(self, subject: str | None = None) -> list[dict]:
+        return self.audit.entries(subject=subject)
+
+    def audit_verify(self) -> dict:
+        return self.audit.verify()
+
+
 class HubReview:
     """:class:`Review` through the hub service (``client``: a :class:`~jupyter_vlass.hub_client.HubServiceClient`)."""
 
@@ -143,6 +151,19 @@ class HubReview:
         if not decision.allowed:
             raise PublishRefused("publishing refused: " + decision.explain())
         return decision
+
+    def override(self, *, dataset_id: str, version: str, by: str | None = None, reason: str) -> GateDecision:
+        doc = self.client.request("POST", "api/gate/overrides", {"dataset_id": dataset_id, "version": version,
+                                                                  "reason": reason})
+        doc.pop("allowed", None)
+        return GateDecision(**doc)
+
+    def audit_entries(self, subject: str | None = None) -> list[dict]:
+        query = f"?subject={quote(subject, safe='')}" if subject else ""
+        return self.client.request("GET", f"api/audit{query}")["entries"]
+
+    def audit_verify(self) -> dict:
+        return self.client.request("GET", "api/audit/verify")
 
     def mark(self, *, subject: str, mark: str, explanation: str, by: str | None = None, derived=()) -> list[dict]:
         return self.client.request("POST", "api/marks", {"subject": subject, "mark": mark, "explanation": explanation,

@@ -81,3 +81,52 @@ def test_the_cli_refuses_with_the_reasons_and_exit_2(detection_job, demo_registr
                               "--config", str(config), "--root", str(area)], capture_output=True, text=True, timeout=240)
     assert refused.returncode == 2 and "publishing refused" in refused.stderr and "no consensus" in refused.stderr
     assert not (tmp_path / "capsules").exists() or not any((tmp_path / "capsules").iterdir())
+
+
+def test_a_published_analysis_rechecked_is_marked_with_what_derives_from_it(detection_job, demo_registry, area,
+                                                                            tmp_path):
+    """``jupyter-vlass audit recheck``: the same model agrees (confirmed, nothing marked); a much stricter
+    one loses most published sources: Retracted, on the capsule and on its replay, in the audit trail."""
+    review = Review(demo_registry.Session, threshold=0.8)
+    store, keys = CapsuleStore(tmp_path / "capsules"), Keyring(tmp_path / "keys")
+    version = demo_registry.get(FIRST).version
+    table = Table.read(detection_job.result()["detections.ecsv"])
+    runs = [Run("classical", "1", "local", table), Run("classical", "1", "slurm", table)]
+    review.record(dataset_id=FIRST, version=version, user="alice", consensus=aggregate(runs, radius_deg=BEAM_DEG))
+    original = publish(detection_job, store=store, keyring=keys, gate=review).capsule_id
+    replay = detection_job.jobs.submit({**detection_job.jobs.row(detection_job.id).manifest, "replay_of": original,
+                                        "recompute": True})
+    assert replay.wait(timeout=240).state == "done", replay.log()
+    child = publish(replay, store=store, keyring=keys, gate=review).capsule_id
+    assert store.show(child)["parent"] == original
+
+    db = demo_registry.engine.url.render_as_string(hide_password=False)
+
+    def audit(*args):
+        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "audit", *args],
+                              capture_output=True, text=True, timeout=240)
+
+    same = audit("recheck", original, "--model", "classical", "--threshold", "4.0", "--store", str(tmp_path / "capsules"),
+                 "--json")
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)["verdict"] == "confirmed" and review.marks(f"capsule:{original}") == []
+    strict = audit("recheck", original, "--model", "classical", "--threshold", "60", "--store",
+                   str(tmp_path / "capsules"), "--json")
+    report = json.loads(strict.stdout)
+    assert report["verdict"] == "Retracted" and report["lost"] > report["kept"], report
+    assert report["marked"] == [f"capsule:{original}", f"capsule:{child}"]
+    [mark] = review.marks(f"capsule:{child}")
+    assert mark["mark"] == "Retracted" and mark["because"] == f"capsule:{original}" and "not found" in mark["explanation"]
+    shown = audit("marks", f"capsule:{original}")
+    assert shown.returncode == 0 and shown.stdout.startswith("Retracted by ")
+    assert audit("verify").returncode == 0
+
+    # Tampering with the trail is found and named.
+    from sqlalchemy import update
+
+    from jupyter_vlass.store.consensus_models import AuditEntryRow
+
+    with demo_registry.Session.begin() as session:
+        session.execute(update(AuditEntryRow).where(AuditEntryRow.seq == 2).values(actor="mallory"))
+    broken = audit("verify")
+    assert broken.returncode == 2 and "audit entry 2" in broken.stderr, broken.stderr
