@@ -16,7 +16,8 @@ trap 'rm -rf "$wheels"' EXIT
 wheel="$(ls "$wheels"/jupyter_vlass-*.whl)"
 # [dask]: analysis jobs may start a Dask cluster of Slurm jobs (dask-jobqueue) from inside the job;
 # [capsules]: users' servers publish and verify signed run capsules (OpenSSF Model Signing).
-"$target/bin/pip" install -q "${wheel}[dask,capsules,models]"
+# [models,torch]: detection models run as jobs (the CNN on CPU, or CUDA where a node has it; torch pinned).
+"$target/bin/pip" install -q "${wheel}[dask,capsules,models,torch]"
 "$target/bin/pip" install -q --force-reinstall --no-deps "$wheel"
 # rfc3987-syntax (pulled in by jsonschema[format-nongpl]) compiles 35 Lark parsers when imported, which
 # costs every server start about 0.9 s here; no Jupyter event schema uses the iri formats it checks, and

@@ -46,3 +46,34 @@ def test_jobs_notebook_runs_the_analysis_then_gets_a_cache_hit(demo_registry, ar
     outputs = _outputs(nb)
     assert "sources above 6.0 x rms" in outputs and "cached on the local site, not recomputed" in outputs
     assert (area / "results" / "tile-catalogue" / "catalogue.ecsv").is_file()
+
+
+def test_consensus_notebook_runs_two_models_records_draws_votes_and_publishes(demo_registry, area, job_env,
+                                                                            job_accounts, monkeypatch, tmp_path):
+    """``03-consensus``: the classical detector and the CNN as jobs on the sample tile (here both on the local
+    site), their consensus recorded, the overlay widget and the static figure made, a vote, and publishing
+    through the gate (the two models agree well enough on this tile: it publishes)."""
+    import json
+    import shutil
+
+    from tests.hub import JOB_ENV
+
+    config = area / "jobs.yaml"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    monkeypatch.setenv("JUPYTER_VLASS_JOBS_CONFIG", str(config))
+    monkeypatch.setenv("JUPYTER_VLASS_CAPSULES", str(tmp_path / "capsules"))
+    monkeypatch.setenv("JUPYTER_VLASS_KEYS", str(tmp_path / "keys"))
+    for name in ("03-consensus.ipynb", "detect-sources.ipynb"):
+        shutil.copy(NOTEBOOK.parent / name, area)
+    nb = nbformat.read(area / "03-consensus.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source += f"\ndb = {demo_registry.engine.url.render_as_string(hide_password=False)!r}\n"
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(area)}}).execute()
+    outputs = _outputs(nb)
+    assert "this server offers no 'slurm' site: cnn runs here too" in outputs
+    assert "consensus #1 of vlass:VLASS2.2.ql.T08t20.J135700-180000@v1" in outputs
+    assert "passes: consensus score" in outputs and "published capsule" in outputs, outputs[-2000:]
+    assert (area / "consensus.png").stat().st_size > 50_000
+    viewer = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert viewer, "the overlay widget was displayed"
