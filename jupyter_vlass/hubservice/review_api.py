@@ -52,7 +52,8 @@ class VotesAPI(ReviewHandler):
     def post(self, result_id):
         self.require_scope(VOTE_SCOPE, "voting")
         body = self.json_body()
-        self.finish(self.review.vote(result_id=int(result_id), detection=body.get("detection"), user=self.user_name,
+        number = int(result_id) if result_id.isdigit() and len(result_id) < 19 else -1  # -1: no such result
+        self.finish(self.review.vote(result_id=number, detection=body.get("detection"), user=self.user_name,
                                      verdict=body.get("verdict"), comment=body.get("comment", "")))
 
 
@@ -148,7 +149,7 @@ class ReviewPage(ReviewHandler):
 def routes(prefix_join) -> list:
     return [
         (prefix_join("api/consensus"), ConsensusAPI),
-        (prefix_join(r"api/consensus/results/(\d+)/votes"), VotesAPI),
+        (prefix_join(r"api/consensus/results/([^/]+)/votes"), VotesAPI),
         (prefix_join(r"api/consensus/([^/]+)"), DatasetConsensusAPI),
         (prefix_join("api/gate"), GateAPI),
         (prefix_join("api/gate/overrides"), OverrideAPI),

@@ -154,3 +154,14 @@ def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, consensus_doc)
     xsrf = outsider.cookies.get("_xsrf", path="/services/vlass/") or outsider.cookies.get("_xsrf")
     refused = outsider.post(url, data={**vote, "_xsrf": xsrf}, timeout=30, allow_redirects=False)
     assert refused.status_code == 403 and VOTE_SCOPE in refused.json()["message"]
+
+    # The admin's override form: refused without the token, recorded with it.
+    admin = _login(hub, ADMIN)
+    page = admin.get(url, params={"dataset_id": dataset}, timeout=30)
+    assert page.ok and "Publish gate" in page.text
+    override = {"action": "override", "dataset_id": dataset, "version": "v1", "reason": "checked by eye"}
+    assert admin.post(url, data=override, timeout=30, allow_redirects=False).status_code == 403
+    xsrf = admin.cookies.get("_xsrf", path="/services/vlass/") or admin.cookies.get("_xsrf")
+    assert admin.post(url, data={**override, "_xsrf": xsrf}, timeout=30, allow_redirects=False).status_code == 302
+    gate = hub.service("GET", "/api/gate", token=token, params={"dataset_id": dataset, "version": "v1"}).json()
+    assert gate["override"]["by"] == ADMIN and gate["override"]["reason"] == "checked by eye", gate
