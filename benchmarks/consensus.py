@@ -6,6 +6,7 @@ stripes injected around the brightest sources at known positions (``jupyter_vlas
 * per model: inference time on this machine's CPU (``inference_s``), and precision/recall of its sources
   and artefacts against the injected truth;
 * ``aggregation_s``: the consensus of the models' outputs (median of ``--rounds``); goal <= 1 s;
+* ``gate``: recording that consensus hub-wide and the publish gate's decision on it (times, score);
 * ``peak_memory_tiles``: the peak of memory allocated while a model reads and analyses the tile
   (tracemalloc, which sees numpy's buffers), in units of the tile's own size (3722² float32); goal <= 3;
 * precision/recall of the consensus's high-confidence selection; the site discrepancy of one model run
@@ -49,6 +50,25 @@ def models() -> dict[str, object]:
     except ImportError:
         pass
     return found
+
+
+def gate_figures(consensus, rounds: int) -> dict:
+    """Recording the consensus hub-wide (SQLite) and the publish gate's decision on it: times and the score."""
+    from jupyter_vlass.models.review import Review
+    from jupyter_vlass.store import make_engine, session_factory
+
+    folder = Path(tempfile.mkdtemp(prefix="vlass-gate-"))
+    review = Review(session_factory(make_engine(f"sqlite:///{folder / 'hub.sqlite'}")), threshold=0.8)
+    record_s, gate_s = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        review.record(dataset_id="vlass:bench-tile", version="v1", user="bench", consensus=consensus)
+        record_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        decision = review.gate("vlass:bench-tile", "v1")
+        gate_s.append(time.perf_counter() - started)
+    return {"record_s": round(statistics.median(record_s), 4), "gate_s": round(statistics.median(gate_s), 4),
+            "score": decision.score, "passed": decision.passed, "reasons": decision.reasons}
 
 
 def main() -> int:
@@ -103,7 +123,7 @@ def main() -> int:
            "consensus": {**consensus.summary(), "runs": len(runs),
                          **{k: v for k, v in score(chosen, truth, radius_deg=BEAM_DEG).items()
                             if k in ("precision", "recall", "detected")}},
-           "site_discrepancy": twice.site_discrepancy}
+           "site_discrepancy": twice.site_discrepancy, "gate": gate_figures(consensus, args.rounds)}
     doc["consensus"].pop("site_discrepancy", None)
     print(json.dumps(doc, indent=1) if args.json else doc)
     return 0

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jupyter_vlass.federation import Region, Registry  # noqa: E402
 from jupyter_vlass.federation.footprints import index_order_for  # noqa: E402
-from jupyter_vlass.federation.rows import utcnow  # noqa: E402
+from jupyter_vlass.store.times import utcnow  # noqa: E402
 from jupyter_vlass.store import DatasetRow, SourceRow  # noqa: E402
 
 DEC_MIN = -40.0

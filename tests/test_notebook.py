@@ -48,18 +48,22 @@ def test_jobs_notebook_runs_the_analysis_then_gets_a_cache_hit(demo_registry, ar
     assert (area / "results" / "tile-catalogue" / "catalogue.ecsv").is_file()
 
 
-def test_consensus_notebook_runs_two_models_records_draws_votes_and_publishes(demo_registry, area, job_env,
+def test_consensus_notebook_runs_two_models_records_draws_votes_and_publishes(slurm, demo_registry, area, job_env,
                                                                             job_accounts, monkeypatch, tmp_path):
-    """``03-consensus``: the classical detector and the CNN as jobs on the sample tile (here both on the local
-    site), their consensus recorded, the overlay widget and the static figure made, a vote, and publishing
-    through the gate (the two models agree well enough on this tile: it publishes)."""
+    """``03-consensus``: the classical detector as a job here and the CNN as a job on the local Slurm's GPU
+    partition, on the sample tile; their consensus recorded, the overlay widget and the static figure made,
+    a vote, and publishing through the gate (the two models agree well enough on this tile: it publishes)."""
     import json
     import shutil
 
     from tests.hub import JOB_ENV
+    from tests.services import REPO
 
     config = area / "jobs.yaml"
-    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")},
+                                            "slurm": {"kind": "slurm", "environment": str(JOB_ENV),
+                                                      "poll_interval": 1.0}},
+                                  "profiles": str(REPO / "hub_config" / "profiles.yaml"),
                                   "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
     monkeypatch.setenv("JUPYTER_VLASS_JOBS_CONFIG", str(config))
     monkeypatch.setenv("JUPYTER_VLASS_CAPSULES", str(tmp_path / "capsules"))
@@ -71,7 +75,8 @@ def test_consensus_notebook_runs_two_models_records_draws_votes_and_publishes(de
     params.source += f"\ndb = {demo_registry.engine.url.render_as_string(hide_password=False)!r}\n"
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(area)}}).execute()
     outputs = _outputs(nb)
-    assert "this server offers no 'slurm' site: cnn runs here too" in outputs
+    assert "'cnn': 'j" in outputs and " on slurm'" in outputs and "'classical': 'j" in outputs, outputs[:1500]
+    assert "'failed': []" in outputs
     assert "consensus #1 of vlass:VLASS2.2.ql.T08t20.J135700-180000@v1" in outputs
     assert "passes: consensus score" in outputs and "published capsule" in outputs, outputs[-2000:]
     assert (area / "consensus.png").stat().st_size > 50_000

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,17 @@ from .ssh import LoginNode
 
 EXECUTE = "jupyter_vlass.compute.execute"
 JOB_NAME = "vlass-analysis"
+
+
+def run_sync(coroutine):
+    """Run ``coroutine`` to the end from synchronous code, also where an event loop already runs (a
+    notebook's kernel, a server's handler thread): then in a thread of its own, with a loop of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlass-slurm") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,7 @@ class SlurmJobSite(Site):
             command=self.command(workdir), export_vars=["PATH", "HOME", "USER", "LANG"],
             environment=self.environment, account=project or ""))
         env = {**self.job_env(), "SLURM_EXPORT_ENV": "ALL"}
-        return asyncio.run(self.slurm.submit(script, account=self.account, env=env))
+        return run_sync(self.slurm.submit(script, account=self.account, env=env))
 
     def _queue(self, *, after: float | None = None) -> dict[str, scheduler.JobState]:
         """One ``squeue`` per poll interval for every job of this site, however many ask (a snapshot taken
@@ -195,7 +207,7 @@ class SlurmJobSite(Site):
         with self._lock:
             taken, jobs = self._snapshot
             if time.monotonic() - taken >= self.poll_interval or (after is not None and taken < after):
-                jobs = asyncio.run(self.slurm.queue(job_name=JOB_NAME))
+                jobs = run_sync(self.slurm.queue(job_name=JOB_NAME))
                 self._snapshot = (time.monotonic(), jobs)
             return jobs
 
@@ -231,7 +243,7 @@ class SlurmJobSite(Site):
         # slurmctld hands a job to slurmdbd a moment after it ends, and its fields in more than one message
         deadline = time.monotonic() + 20
         while True:
-            found = asyncio.run(self.slurm.accounting(since=Time(since - timedelta(days=1)), job=site_job_id))
+            found = run_sync(self.slurm.accounting(since=Time(since - timedelta(days=1)), job=site_job_id))
             record = next((j for j in found if j.job_id == site_job_id), None)
             ended = record is not None and record.state not in scheduler.PENDING_STATES | scheduler.RUNNING_STATES
             if (ended and record.partition and record.end is not None) or time.monotonic() > deadline:
@@ -239,7 +251,7 @@ class SlurmJobSite(Site):
             time.sleep(1)
 
     def cancel(self, site_job_id: str) -> None:
-        asyncio.run(self.slurm.cancel(site_job_id, account=self.account))
+        run_sync(self.slurm.cancel(site_job_id, account=self.account))
         with self._lock:
             self._snapshot = (0.0, {})
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import astropy.units as u
 import cdshealpix
 import numpy as np
 from astropy.coordinates import Latitude, Longitude
@@ -18,8 +17,6 @@ from .footprints import Footprint, index_order_for
 from .region import Region
 
 MAX_RANGES = 48
-COLUMNS = ("pk", "dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec",
-           "radius_deg", "moc_depth", "moc", "access_tier", "release_date", "ingested_at")
 
 
 def index_cell(footprint: Footprint) -> tuple[int, int]:
@@ -35,8 +32,7 @@ def cell_ranges(region: Region, pad_deg: float, order: int) -> np.ndarray:
         return np.array([[0, 12 * 4**order - 1]], dtype=np.int64)
     depth = order
     while True:
-        moc = MOC.from_cone(Longitude(region.ra_deg * u.deg), Latitude(region.dec_deg * u.deg),
-                            radius=radius * u.deg, max_depth=depth, delta_depth=2)
+        moc = region.moc(depth, pad_deg=radius - region.radius_deg)
         ranges = moc.to_depth29_ranges.astype(np.int64) >> (2 * (29 - order))
         if len(ranges) <= MAX_RANGES or depth == 0:
             break

@@ -43,7 +43,10 @@ class Region:
             raise InvalidRegion(f"Dec must be in [-90, 90] degrees, got {dec:g}")
         if not 0.0 < radius <= MAX_RADIUS_DEG:
             raise InvalidRegion(f"radius must be in (0, 180] degrees, got {radius:g}")
-        return cls(SkyCoord(ra * u.deg, dec * u.deg, frame="icrs"), Angle(radius, u.deg))
+        region = cls(SkyCoord(ra * u.deg, dec * u.deg, frame="icrs"), Angle(radius, u.deg))
+        # The numbers a search reads, known now (reading them back through SkyCoord costs ~0.1 ms each).
+        region.__dict__.update(ra_deg=ra, dec_deg=dec, radius_deg=radius)
+        return region
 
     @classmethod
     def cone(cls, center: SkyCoord, radius: Angle | u.Quantity) -> Region:
@@ -79,15 +82,15 @@ class Region:
     def radius_deg(self) -> float:
         return float(self.radius.deg)
 
-    def moc(self, depth: int) -> MOC:
-        """The region as a MOC at ``depth`` (cells partially inside are included)."""
-        return MOC.from_cone(
-            Longitude(self.ra_deg * u.deg),
-            Latitude(self.dec_deg * u.deg),
-            radius=Angle(self.radius_deg, u.deg),
-            max_depth=depth,
-            delta_depth=2,
-        )
+    @cached_property
+    def lonlat(self) -> tuple[Longitude, Latitude]:
+        """The centre as mocpy and cdshealpix take it (made once per region)."""
+        return Longitude(self.ra_deg * u.deg), Latitude(self.dec_deg * u.deg)
+
+    def moc(self, depth: int, *, pad_deg: float = 0.0) -> MOC:
+        """The region (widened by ``pad_deg``) as a MOC at ``depth`` (cells partially inside are included)."""
+        return MOC.from_cone(*self.lonlat, radius=Angle(min(180.0, self.radius_deg + pad_deg), u.deg),
+                             max_depth=depth, delta_depth=2)
 
     def __str__(self) -> str:
         return f"{self.ra_deg:.6f},{self.dec_deg:.6f},{self.radius_deg:.6f}"

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 
 import astropy.units as u
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -18,7 +17,8 @@ from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_fact
 from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
-from .index import COLUMNS, CoverageMeter, angular_distance_deg, cell_ranges
+from . import index_query
+from .index import CoverageMeter
 from .limits import Limits
 from .opened import note_opened
 from .plugins import source_class
@@ -191,30 +191,6 @@ class Registry:
             self._orders = {int(o): float(r) for o, r in rows}
         return self._orders
 
-    def _candidates(self, region: Region, source_names: list[str]) -> list[tuple]:
-        """Rows whose bounding circle may touch the region and the caller may see, through the cell index."""
-        if not source_names:
-            return []
-        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        granted = sorted(set(source_names) & self._readable_sources())
-        public_only = [n for n in source_names if n not in granted]
-        in_sources = " OR ".join(
-            ([f"(access_tier = 'public' AND source IN ({', '.join([ph] * len(public_only))}))"] if public_only else [])
-            + ([f"source IN ({', '.join([ph] * len(granted))})"] if granted else []))
-        in_sources = f"({in_sources})"
-        source_names = public_only + granted
-        rows = []
-        with self.engine.connect() as conn:
-            for order, pad in self._index_orders().items():
-                ranges = cell_ranges(region, pad, order)
-                # One index range scan per cell range (a UNION ALL keeps every branch on the index).
-                branch = (f"SELECT {', '.join(COLUMNS)} FROM datasets WHERE index_order = {ph} "
-                          f"AND index_cell BETWEEN {ph} AND {ph} AND withdrawn_at IS NULL AND {in_sources}")
-                sql = " UNION ALL ".join([branch] * len(ranges))
-                params = tuple(v for lo, hi in ranges for v in (order, int(lo), int(hi), *source_names))
-                rows.extend(conn.exec_driver_sql(sql, params).all())
-        return rows
-
     def search(self, region: Region, *, sources: Iterable[str] | None = None,
                deadline: u.Quantity | float = 2 * u.s, user: str | None = None,
                limit: int | None = None) -> SearchResult:
@@ -225,8 +201,8 @@ class Registry:
         if not 0 < deadline_s <= 600:
             raise InvalidArgument(f"deadline must be in (0, 600] seconds, got {deadline_s:g}")
         started = time.perf_counter()
-        with self.Session() as session:
-            rows = {r.name: r for r in session.scalars(select(SourceRow).where(SourceRow.enabled.is_(True)))}
+        with self.engine.connect() as conn:  # one read: kinds, access options, latencies, sync state
+            rows = index_query.source_rows(conn)
         selected = list(rows) if sources is None else list(dict.fromkeys(sources))
         for name in selected:
             if name not in rows:
@@ -239,7 +215,8 @@ class Registry:
         harvested = [n for n in selected if not source_class(rows[n].kind).live]
         live = [n for n in selected if source_class(rows[n].kind).live]
         meter = CoverageMeter(region)
-        tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter)} if harvested else {}
+        readable = readable_sources({n: r.options or {} for n, r in rows.items()}, self.groups)
+        tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter, readable)} if harvested else {}
         for name in live:
             tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
         # With no live source to wait for, the local index lookup runs inline (no thread hop).
@@ -259,7 +236,6 @@ class Registry:
         for name in live:
             outcome = outcomes[name]
             if outcome.status.status == "ok":
-                readable = self._readable_sources()
                 found = [self._hit(rec, meter) for rec in outcome.value
                          if visible(rec.source, rec.access_tier, readable)]
                 found = [h for h in found if h.coverage > 0]
@@ -268,7 +244,8 @@ class Registry:
             if outcome.status.status in ("ok", "timeout"):
                 live_latency[name] = outcome.status.elapsed_s
             statuses.append(outcome.status)
-        latencies = self._update_latencies(live_latency)
+        latencies = self._update_latencies(live_latency) if live_latency else \
+            {n: r.latency_s for n, r in rows.items()}
         ranked = rank(hits, latencies, self.weights)
         if limit is not None:
             ranked = ranked[: max(0, int(limit))]
@@ -284,9 +261,6 @@ class Registry:
 
     def _update_latencies(self, samples: dict[str, float]) -> dict[str, float | None]:
         """Fold this search's live-source timings into each source's moving average."""
-        if not samples:
-            with self.engine.connect() as conn:
-                return dict(conn.execute(select(SourceRow.name, SourceRow.latency_s)).all())
         with self.Session.begin() as session:
             result = {}
             for row in session.scalars(select(SourceRow)):
@@ -295,21 +269,13 @@ class Registry:
                 result[row.name] = row.latency_s
         return result
 
-    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter) -> list[Hit]:
-        rows = self._candidates(region, names)
-        if not rows:
-            return []
-        ra = np.fromiter((r[7] for r in rows), float, len(rows))
-        dec = np.fromiter((r[8] for r in rows), float, len(rows))
-        rad = np.fromiter((r[9] for r in rows), float, len(rows))
-        near = angular_distance_deg(region.ra_deg, region.dec_deg, ra, dec) <= region.radius_deg + rad + 1e-9
-        rows = [row for row, keep in zip(rows, near) if keep]
-        coverage, inside = meter.measure_ranges(
-            [np.frombuffer(row[11], dtype="<u8").reshape(-1, 2) for row in rows],
-            max((row[10] for row in rows), default=0))
-        return [Hit(row[1], row[2], row[3], row[4], row[5], row[6], float(row[7]), float(row[8]),
-                    2 * float(row[9]), row[12], float(c), float(f))
-                for row, c, f in zip(rows, coverage, inside) if c > 0]
+    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> list[Hit]:
+        """Harvested datasets of ``names`` overlapping ``region`` that the caller may see."""
+        granted = sorted(set(names) & readable)
+        public_only = [n for n in names if n not in readable]
+        with self.engine.connect() as conn:
+            rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted)
+        return index_query.index_hits(rows, region, meter)
 
     @staticmethod
     def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:
