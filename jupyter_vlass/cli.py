@@ -12,7 +12,7 @@ from . import __version__
 from .cli_capsules import add_commands as add_capsule_commands
 from .cli_jobs import add_commands as add_job_commands
 from .cli_review import add_commands as add_review_commands
-from .exceptions import VlassError
+from .exceptions import InvalidArgument, VlassError
 from .store import DB_ENV
 
 EXIT_USAGE = 2
@@ -108,7 +108,16 @@ def cmd_datasets_search(args) -> int:
 
     region = Region.parse(args.region)
     sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
-    result = _registry(args).search(region, sources=sources, deadline=args.deadline, limit=args.limit)
+    registry, limit, cursor = _registry(args), args.limit, None
+    if args.page is not None:
+        from .federation.paging import DEFAULT_LIMIT, encode_cursor
+
+        if args.page < 1:
+            raise InvalidArgument("--page: 1 or more")
+        limit = DEFAULT_LIMIT if limit is None else limit
+        searched = sources or [s["name"] for s in registry.sources() if s["enabled"]]
+        cursor = encode_cursor((args.page - 1) * limit, region, searched) if args.page > 1 else None
+    result = registry.search(region, sources=sources, deadline=args.deadline, limit=limit, cursor=cursor)
     if args.json:
         _print_json(result.to_json())
         return 0
@@ -116,7 +125,9 @@ def cmd_datasets_search(args) -> int:
         print(f"# {s.name}: {s.status} ({s.count})" + (f" — {s.message}" if s.message else ""))
     for h in result.hits:
         print(f"{h.score:.3f}  {h.coverage:6.1%}  {h.dataset_id}  {h.version}  sha256:{(h.sha256 or '-')[:16]}")
-    print(f"# {len(result.hits)} dataset versions in {result.elapsed_s * 1000:.0f} ms")
+    shown = f"{result.offset + 1}-{result.offset + len(result.hits)} of {result.total}" if result.total is not None \
+        else str(len(result.hits))
+    print(f"# {shown} dataset versions in {result.elapsed_s * 1000:.0f} ms")
     return 0
 
 
@@ -251,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", required=True, help="RA,DEC,RADIUS in degrees")
     p.add_argument("--sources", help="comma-separated source names (default: all)")
     p.add_argument("--deadline", type=float, default=2.0, help="seconds per source (default 2)")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--limit", type=int, help="results per page (0-1000; default: all, or 100 with --page)")
+    p.add_argument("--page", type=int, help="which page of --limit results (1 = the best); exact ranking")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_datasets_search)
     p = datasets.add_parser("show", help="versions, citations and lineage of a dataset")

@@ -72,6 +72,9 @@ class SearchResult:
     hits: list[Hit]
     sources: list[SourceStatus]
     elapsed_s: float
+    total: int | None = None  # with paging: every overlapping version, of which ``hits`` is one page
+    offset: int = 0
+    next_cursor: str | None = None
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -95,6 +98,9 @@ class SearchResult:
             "elapsed_s": round(self.elapsed_s, 4),
             "sources": [s.to_json() for s in self.sources],
             "datasets": [h.to_json() for h in self.hits],
+            "total": len(self.hits) if self.total is None else self.total,
+            "offset": self.offset,
+            "next_cursor": self.next_cursor,
         }
 
     def _repr_html_(self) -> str:

@@ -42,7 +42,8 @@ class DatasetSearchHandler(VlassHandler):
             raise InvalidArgument("limit must be >= 0")
         result = await self.blocking(self.registry.search, region,
                                      sources=parse_sources(self.get_query_argument("sources", None)),
-                                     deadline=deadline, user=self.username, limit=limit)
+                                     deadline=deadline, user=self.username, limit=limit,
+                                     cursor=self.get_query_argument("cursor", None))
         self.write_json(result.to_json())
 
 
