@@ -11,10 +11,10 @@ from the cone's centre, meets the cone of radius ``R``) gets an upper bound on i
   whole circle inside it, ``d + r ≤ R``);
 * speed is known: the source's measured latency.
 
-Candidates are then measured in the order of their bounds, a dataset's versions together (so recency is
-exact). Once the (offset + limit)-th best exact score is above the largest bound not yet measured, no
-unmeasured candidate can reach the page: it is the page a full sort would give (ties ordered by dataset id
-and version, as the full sort orders them). ``tests/federation/test_paging.py`` checks this against a full
+The candidates with the highest bounds are measured first, a dataset's versions together (so recency is
+exact), in reads that double in size. Once the (offset + limit)-th best exact score is above the largest
+bound not yet measured, no unmeasured candidate can reach the page: it is the page a full sort would give
+(ties ordered by dataset id and version, as the full sort orders them). ``tests/federation/test_paging.py`` checks this against a full
 sort. The **total** is exact too: candidates whose circle lies inside the cone overlap it without being read;
 the others (the rim) are read and measured.
 """
@@ -110,21 +110,23 @@ def top(candidates: list, region: Region, meter: CoverageMeter, latencies: dict,
     for i in np.flatnonzero(near):
         groups[candidates[i].dataset_id].append(int(i))
     order = sorted(np.flatnonzero(near), key=lambda i: -bound[i])
-    done, hits, position = set(), [], 0
+    # The most promising candidates first, in reads that double in size until the page is settled (a few
+    # reads, however little the bounds prune).
+    done, hits, position, size = set(), [], 0, max(2 * needed, BATCH)
     while True:
         batch = []
-        while position < len(order) and len(batch) < BATCH:
+        while position < len(order) and len(batch) < size:
             dataset = candidates[order[position]].dataset_id
             if dataset not in done:
                 done.add(dataset)
                 batch.extend(groups[dataset])
             position += 1
-        if batch:
-            hits.extend(read([candidates[i] for i in batch]))
+        hits += read([candidates[i] for i in batch]) if batch else []
         ranked = rank(hits, latencies, weights)
-        remaining = [bound[i] for i in order[position:] if candidates[i].dataset_id not in done]
-        if not remaining or (len(ranked) >= needed and (needed == 0 or ranked[needed - 1].score > max(remaining) + 1e-9)):
+        rest = [bound[i] for i in order[position:] if candidates[i].dataset_id not in done]
+        if not rest or (len(ranked) >= needed and (needed == 0 or ranked[needed - 1].score > max(rest) + 1e-9)):
             break
+        size *= 2
     unread = [i for i in np.flatnonzero(near) if candidates[i].dataset_id not in done]
     rim = [candidates[i] for i in unread if not inside[i]]
     totals: dict[str, int] = defaultdict(int)
