@@ -22,7 +22,6 @@ from .results import Hit
 DATASETS, SOURCES = DatasetRow.__table__, SourceRow.__table__
 HIT_COLUMNS = ("dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec", "radius_deg",
                "moc_depth", "moc", "access_tier")
-LIGHT_COLUMNS = ("pk", "dataset_id", "version", "source", "s_ra", "s_dec", "radius_deg", "moc_depth", "access_tier")
 
 
 def source_rows(conn) -> dict:
@@ -33,17 +32,16 @@ def source_rows(conn) -> dict:
 
 
 @lru_cache(maxsize=256)
-def _index_statement(branches: int, public_only: bool, granted: bool, light: bool = False):
+def _index_statement(branches: int, public_only: bool, granted: bool):
     """``SELECT <hit columns> ... UNION ALL ...``: ``branches`` cell ranges, each with its own order and
-    bounds (``order_k``, ``lo_k``, ``hi_k``), and the access clauses asked for (``public``, ``granted``);
-    ``light``: without the footprints (what paging needs before it reads any)."""
+    bounds (``order_k``, ``lo_k``, ``hi_k``), and the access clauses asked for (``public``, ``granted``)."""
     d = DATASETS.c
     access = []
     if public_only:
         access.append(and_(d.access_tier == "public", d.source.in_(bindparam("public", expanding=True))))
     if granted:
         access.append(d.source.in_(bindparam("granted", expanding=True)))
-    columns = [getattr(d, name) for name in (LIGHT_COLUMNS if light else HIT_COLUMNS)]
+    columns = [getattr(d, name) for name in HIT_COLUMNS]
     parts = [select(*columns).where(d.index_order == bindparam(f"order_{k}"),
                                     d.index_cell.between(bindparam(f"lo_{k}"), bindparam(f"hi_{k}")),
                                     d.withdrawn_at.is_(None), or_(*access))
@@ -51,11 +49,9 @@ def _index_statement(branches: int, public_only: bool, granted: bool, light: boo
     return union_all(*parts) if branches > 1 else parts[0]
 
 
-def candidates(conn, region: Region, orders: dict[int, float], *, public_only: list[str], granted: list[str],
-               light: bool = False) -> list:
+def candidates(conn, region: Region, orders: dict[int, float], *, public_only: list[str], granted: list[str]) -> list:
     """Rows whose bounding circle may touch ``region``: public datasets of ``public_only`` and every dataset
-    of ``granted`` sources; ``orders``: the index orders present, each with its largest footprint radius;
-    ``light``: only ``LIGHT_COLUMNS`` (no footprint)."""
+    of ``granted`` sources; ``orders``: the index orders present, each with its largest footprint radius."""
     if not (public_only or granted):
         return []
     bounds = [(order, int(lo), int(hi)) for order, pad in orders.items() for lo, hi in cell_ranges(region, pad, order)]
@@ -66,16 +62,7 @@ def candidates(conn, region: Region, orders: dict[int, float], *, public_only: l
         params["public"] = public_only
     if granted:
         params["granted"] = granted
-    return conn.execute(_index_statement(len(bounds), bool(public_only), bool(granted), light), params).all()
-
-
-def rows_by_pk(conn, pks: list[int]) -> list:
-    """The full rows (``HIT_COLUMNS``) of the datasets ``pks``."""
-    d = DATASETS.c
-    if not pks:
-        return []
-    statement = select(*[getattr(d, name) for name in HIT_COLUMNS]).where(d.pk.in_(bindparam("pks", expanding=True)))
-    return conn.execute(statement, {"pks": list(pks)}).all()
+    return conn.execute(_index_statement(len(bounds), bool(public_only), bool(granted)), params).all()
 
 
 def index_hits(rows: list, region: Region, meter: CoverageMeter) -> list[Hit]:

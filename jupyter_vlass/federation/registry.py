@@ -195,8 +195,7 @@ class Registry:
                deadline: u.Quantity | float = 2 * u.s, user: str | None = None,
                limit: int | None = None, cursor: str | None = None) -> SearchResult:
         """Every dataset version overlapping ``region``, ranked, with a status per source; with ``limit``
-        (and the ``next_cursor`` of the page before), one page of them, exactly as ranked (:mod:`.paging`),
-        and their ``total``."""
+        (and the ``next_cursor`` of the page before), one page of that ranking and its ``total``."""
         if not isinstance(region, Region):
             raise InvalidArgument("region must be a jupyter_vlass.federation.Region")
         deadline_s = deadline.to_value(u.s) if isinstance(deadline, u.Quantity) else float(deadline)
@@ -221,9 +220,7 @@ class Registry:
         live = [n for n in selected if source_class(rows[n].kind).live]
         meter = CoverageMeter(region)
         readable = readable_sources({n: r.options or {} for n, r in rows.items()}, self.groups)
-        index_task = (lambda: self._index_hits(region, harvested, meter, readable, light=True)) if paged else \
-            (lambda: self._index_hits(region, harvested, meter, readable))
-        tasks = {INDEX_TASK: index_task} if harvested else {}
+        tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter, readable)} if harvested else {}
         for name in live:
             tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
         # With no live source to wait for, the local index lookup runs inline (no thread hop).
@@ -232,7 +229,7 @@ class Registry:
         index = outcomes.get(INDEX_TASK)
         for name in harvested:
             if index.status.status == "ok":
-                found = [] if paged else [h for h in index.value if h.source == name]
+                found = [h for h in index.value if h.source == name]
                 hits.extend(found)
                 statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found),
                                              **staleness(rows[name])))
@@ -253,17 +250,9 @@ class Registry:
             statuses.append(outcome.status)
         latencies = self._update_latencies(live_latency) if live_latency else \
             {n: r.latency_s for n, r in rows.items()}
-        total, next_cursor = None, None
-        if paged:
-            rows_found = index.value if index is not None and index.status.status == "ok" else []
-            found, totals = paging.top(rows_found, region, meter, latencies, self.weights, needed=offset + limit,
-                                       read=self._read_hits(region, meter))
-            for status in statuses:
-                status.count = totals.get(status.name, status.count)
-            total = sum(totals.values()) + len(hits)
-            hits = found + hits  # the live sources' hits are measured already
         ranked = rank(hits, latencies, self.weights)
-        if paged:
+        total, next_cursor = (len(ranked), None) if paged else (None, None)
+        if paged:  # a page of the full ranking (see .paging)
             ranked = ranked[offset:offset + limit]
             next_cursor = paging.encode_cursor(offset + limit, region, selected) if offset + limit < total else None
         order = {n: i for i, n in enumerate(selected)}
@@ -287,22 +276,13 @@ class Registry:
                 result[row.name] = row.latency_s
         return result
 
-    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str], *,
-                    light: bool = False) -> list:
-        """Harvested datasets of ``names`` overlapping ``region`` that the caller may see (``light``: the
-        candidates, unread and unmeasured, for :mod:`.paging`)."""
+    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> list[Hit]:
+        """Harvested datasets of ``names`` overlapping ``region`` that the caller may see."""
         granted = sorted(set(names) & readable)
         public_only = [n for n in names if n not in readable]
         with self.engine.connect() as conn:
-            rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted,
-                                          light=light)
-        return rows if light else index_query.index_hits(rows, region, meter)
-
-    def _read_hits(self, region: Region, meter: CoverageMeter):
-        def read(rows) -> list[Hit]:
-            with self.engine.connect() as conn:
-                return index_query.index_hits(index_query.rows_by_pk(conn, [r.pk for r in rows]), region, meter)
-        return read
+            rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted)
+        return index_query.index_hits(rows, region, meter)
 
     @staticmethod
     def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:

@@ -1,6 +1,6 @@
 """Paged search is exact: the pages, followed by their cursors, are the full ranking cut into pieces (same
-versions, same order, same scores) and the total is the number of overlapping versions; footprints inside
-the cone are counted without being read. Bad limits and foreign cursors are refused.
+versions, same order, same scores, ties included) and the total is the number of overlapping versions. Bad
+limits and foreign cursors are refused.
 
 The footprints here are synthetic boxes in one patch of sky (sizes 0.2-1.5 deg, one to three versions each,
 two sources of different speed): geometry, not astronomy data."""
@@ -17,7 +17,6 @@ from sqlalchemy import insert
 
 from jupyter_vlass.exceptions import InvalidArgument
 from jupyter_vlass.federation import Region, Registry
-from jupyter_vlass.federation import index_query
 from jupyter_vlass.federation.footprints import index_order_for
 from jupyter_vlass.store import DatasetRow, SourceRow
 from jupyter_vlass.store.times import utcnow
@@ -76,14 +75,6 @@ def test_pages_are_the_full_ranking_cut_into_pieces(patch_registry, radius, limi
             break
     assert [_key(h) for h in pages] == [_key(h) for h in full.hits]
     assert {s.name: s.count for s in page.sources} == {n: sum(h.source == n for h in full.hits) for n in ("fast", "slow")}
-
-
-def test_the_first_page_reads_fewer_footprints_than_it_finds(patch_registry, monkeypatch):
-    read = []
-    original = index_query.rows_by_pk
-    monkeypatch.setattr(index_query, "rows_by_pk", lambda conn, pks: read.extend(pks) or original(conn, pks))
-    page = patch_registry.search(Region.from_degrees(210.0, -15.0, 5.0), limit=10)
-    assert page.total > 300 and len(read) < page.total, (len(read), page.total)
 
 
 def test_bad_limits_and_foreign_cursors_are_refused(patch_registry):
