@@ -85,6 +85,8 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)], metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), area / "overlay.ipynb")
     open_lab(page, lab, TOKEN)
+    console = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"[:300]))
     requests_out, sky_tiles = [], []
     page.on("request", lambda r: requests_out.append(r.url) if not r.url.startswith(lab) and
             not r.url.startswith(("blob:", "data:")) else None)
@@ -98,15 +100,23 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
     }""")
     widget = page.locator(".aladin-widget canvas").first
     widget.wait_for(timeout=120_000)
+    # Aladin Lite says it has loaded (the layers are sent then); software WebGL on a busy machine is slow.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            _run(page, "assert viewer.aladin._is_loaded")
+            break
+        except Exception:
+            time.sleep(1)
 
     # The sky and both kinds of region drawn, offline.
-    deadline, seen = time.monotonic() + 60, {}
+    deadline, seen = time.monotonic() + 90, {}
     while time.monotonic() < deadline:
         seen = _colour_pixels(page.locator(".aladin-widget").first.screenshot())
         if seen["green"] > 50 and seen["yellow"] > 20:
             break
         time.sleep(1)
-    assert seen["green"] > 50 and seen["yellow"] > 20, seen
+    assert seen["green"] > 50 and seen["yellow"] > 20, (seen, sky_tiles[:3], requests_out[:3], console[-20:])
     assert not requests_out, requests_out[:5]
     assert any(re.search(r"/Norder\d+/Dir\d+/Npix\d+\.", url) for url in sky_tiles), sky_tiles[:5]
 
