@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..reproducibility.capsule import GATED_OUTPUT
+from ..reproducibility.capsule import GATED_OUTPUT, is_detection_analysis
 from .detections import match
 
 
@@ -77,7 +77,7 @@ def recheck(capsule_id: str, *, store, registry, detector, review, by: str, radi
     from .images import open_image
 
     analysis = store.show(capsule_id)
-    if not any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in analysis["outputs"]):
+    if not is_detection_analysis(analysis["outputs"]):
         raise InvalidArgument(f"capsule {capsule_id[:16]} is not a detection analysis (no {GATED_OUTPUT})")
     published = Table.read(store.path(capsule_id) / "outputs" / GATED_OUTPUT)
     pins = analysis["inputs"]

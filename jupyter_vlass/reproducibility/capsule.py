@@ -129,11 +129,16 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
 GATED_OUTPUT = "detections.ecsv"
 
 
+def is_detection_analysis(outputs: list[dict]) -> bool:
+    """Whether a run's outputs (``[{name, ...}]``) hold a detection table: the runs the publish gate judges."""
+    return any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in outputs)
+
+
 def check_gate(run: dict, gate) -> list:
     """The publish gate's decisions for a detection analysis (a completed run with ``detections.ecsv``): one
     per pinned input, each the consensus of that dataset version. Raises
     :class:`~jupyter_vlass.models.review.PublishRefused` with the reasons; nothing is written."""
-    if gate is None or run["error"] or not any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in run["outputs"]):
+    if gate is None or run["error"] or not is_detection_analysis(run["outputs"]):
         return []
     return [gate.check(i["id"], i["version"]) for i in run["inputs"] if i["how"] == "pinned"]
 
