@@ -87,6 +87,7 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
     open_lab(page, lab, TOKEN)
     console = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"[:300]))
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"[:600]))
     requests_out, sky_tiles = [], []
     page.on("request", lambda r: requests_out.append(r.url) if not r.url.startswith(lab) and
             not r.url.startswith(("blob:", "data:")) else None)
@@ -101,13 +102,16 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
     widget = page.locator(".aladin-widget canvas").first
     widget.wait_for(timeout=120_000)
     # Aladin Lite says it has loaded (the layers are sent then); software WebGL on a busy machine is slow.
-    deadline = time.monotonic() + 120
+    deadline, loaded = time.monotonic() + 120, None
     while time.monotonic() < deadline:
         try:
             _run(page, "assert viewer.aladin._is_loaded")
+            loaded = True
             break
-        except Exception:
+        except Exception as error:
+            loaded = error
             time.sleep(1)
+    assert loaded is True, (loaded, page.locator(".jp-OutputArea").first.inner_text()[:500], console[-20:])
 
     # The sky and both kinds of region drawn, offline.
     deadline, seen = time.monotonic() + 90, {}
@@ -159,6 +163,11 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded):
 
     page.locator(".widget-toggle-button", has_text="confirmed").first.click()
     page.locator(".widget-button", has_text="Vote").first.click()
-    page.locator(".widget-html", has_text="Recorded: confirmed").wait_for(timeout=30_000)
+    try:
+        page.locator(".widget-html", has_text="Recorded: confirmed").wait_for(timeout=30_000)
+    except Exception:
+        _run(page, "open('state.json', 'w').write(json.dumps([viewer.verdict.value, viewer.message.value, "
+                   "viewer.send.disabled, viewer.selected and viewer.selected['detection']]))")
+        raise AssertionError(((area / "state.json").read_text(), console[-20:]))
     voted = review.latest(TILE)["detections"][number]
     assert voted["votes"]["confirmed"] == 1, voted

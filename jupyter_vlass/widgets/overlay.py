@@ -11,6 +11,7 @@ HiPS of the sample tile, served by this server), so nothing is fetched from outs
 from __future__ import annotations
 
 import html
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..exceptions import VlassError
 
+log = logging.getLogger(__name__)
 ALADIN_PATH = "lab/extensions/jupyter-vlass/static/aladin.js"
 CDN_IMPORT = 'import C from"https://esm.sh/aladin-lite@3.9.2-beta";'
 UNSURE = 0.1  # a consensus score uncertainty above this is drawn faint
@@ -205,6 +207,10 @@ class ConsensusViewer(w.VBox):
                                       user=_user(), verdict=self.verdict.value, comment=self.comment.value)
         except VlassError as error:
             self.message.value = f"<span style='color:#b00'>{html.escape(error.message)}</span>"
+            return None
+        except Exception as error:  # from a button's callback it would only reach the kernel's log
+            log.exception("vote on detection %s not recorded", self.selected["detection"])
+            self.message.value = f"<span style='color:#b00'>Not recorded: {html.escape(repr(error))}</span>"
             return None
         self.selected["votes"] = answer["votes"]
         self.select(self.selected["detection"])
