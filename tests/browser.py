@@ -64,6 +64,7 @@ def lab(tmp_path, area, demo_registry, job_env, job_accounts, lab_environment, m
     from tests.hub import JOB_ENV
     from tests.jupyter_process import jupyter
 
+    monkeypatch.setenv("PYTHONFAULTHANDLER", "1")  # a kernel that crashes says where, in jupyterlab.log
     for name, value in lab_environment.items():
         monkeypatch.setenv(name, value)
     vlass = {"db_url": demo_registry.engine.url.render_as_string(hide_password=False),

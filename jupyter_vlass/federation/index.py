@@ -26,13 +26,13 @@ def index_cell(footprint: Footprint) -> tuple[int, int]:
 
 
 def cell_ranges(region: Region, pad_deg: float, order: int) -> np.ndarray:
-    """Ranges ``[lo, hi]`` (inclusive) of cells at ``order`` touching the padded cone."""
+    """Ranges ``[lo, hi]`` (inclusive) of cells at ``order`` touching the region's padded bounding cone."""
     radius = min(180.0, region.radius_deg + pad_deg + 1e-6)
     if radius >= 180.0:
         return np.array([[0, 12 * 4**order - 1]], dtype=np.int64)
     depth = order
     while True:
-        moc = region.moc(depth, pad_deg=radius - region.radius_deg)
+        moc = region.bounds_moc(depth, pad_deg=radius - region.radius_deg)
         ranges = moc.to_depth29_ranges.astype(np.int64) >> (2 * (29 - order))
         if len(ranges) <= MAX_RANGES or depth == 0:
             break

@@ -36,14 +36,24 @@ COLUMNS = [
 ]
 
 
+POS_FORMS = "'CIRCLE ra dec radius', 'RANGE ra1 ra2 dec1 dec2' or 'POLYGON ra1 dec1 ra2 dec2 ra3 dec3 ...'"
+
+
 def parse_pos(values: list[str]) -> list[Region]:
-    """SIA2 ``POS=CIRCLE ra dec radius`` (several POS values are OR-ed)."""
+    """SIA2 ``POS`` values (several are OR-ed): ``CIRCLE``, ``RANGE`` (``-Inf``/``+Inf`` for open ends)
+    and ``POLYGON``, in degrees (ICRS)."""
     regions = []
     for value in values:
         words = value.split()
-        if not words or words[0].upper() != "CIRCLE" or len(words) != 4:
-            raise InvalidArgument(f"POS must be 'CIRCLE ra dec radius' (degrees), got {value!r}", reason="UsageFault")
-        regions.append(Region.from_degrees(*words[1:]))
+        shape = words[0].upper() if words else ""
+        if shape == "CIRCLE" and len(words) == 4:
+            regions.append(Region.from_degrees(*words[1:]))
+        elif shape == "RANGE" and len(words) == 5:
+            regions.append(Region.range(*words[1:]))
+        elif shape == "POLYGON" and len(words) >= 7 and len(words) % 2 == 1:
+            regions.append(Region.polygon(list(zip(words[1::2], words[2::2]))))
+        else:
+            raise InvalidArgument(f"POS must be {POS_FORMS} in degrees, got {value[:200]!r}", reason="UsageFault")
     return regions
 
 
@@ -94,7 +104,8 @@ def obscore_row(record: DatasetRecord) -> dict:
     }
 
 
-def votable_bytes(records: list[DatasetRecord]) -> bytes:
+def votable_bytes(records: list[DatasetRecord], *, overflow: bool = False) -> bytes:
+    """The records as an ObsCore VOTable; ``overflow``: MAXREC cut the result (DALI's ``OVERFLOW`` status)."""
     rows = [obscore_row(r) for r in records]
     table = Table(names=[c[0] for c in COLUMNS], dtype=[object if c[1] is str else c[1] for c in COLUMNS],
                   rows=[[row[c[0]] for c in COLUMNS] for row in rows] or None)
@@ -112,7 +123,11 @@ def votable_bytes(records: list[DatasetRecord]) -> bytes:
         field.ucd = dict((c[0], c[3]) for c in COLUMNS)[field.name]
     out = io.BytesIO()
     vot.to_xml(out)
-    return out.getvalue()
+    if not overflow:
+        return out.getvalue()
+    # DALI 1.1 §4.4.1: the OVERFLOW status goes after the table, where a client reads the last status
+    head, tail = out.getvalue().rsplit(b"</RESOURCE>", 1)
+    return head + b' <INFO name="QUERY_STATUS" value="OVERFLOW"/>\n </RESOURCE>' + tail
 
 
 def error_votable(message: str) -> bytes:

@@ -1,4 +1,9 @@
-"""Sky regions: a validated cone, built from astropy types or parsed from user text."""
+"""Sky regions: a validated cone, built from astropy types or parsed from user text.
+
+Every region has a bounding cone (``center``, ``radius``) that the index reads candidates with, and an
+exact shape (:meth:`Region.moc`) that they are measured against; for a cone the two are the same.
+Polygons and RA/Dec ranges (SIA2 ``POS=POLYGON`` and ``POS=RANGE``) are in :mod:`.shapes`.
+"""
 
 from __future__ import annotations
 
@@ -87,10 +92,33 @@ class Region:
         """The centre as mocpy and cdshealpix take it (made once per region)."""
         return Longitude(self.ra_deg * u.deg), Latitude(self.dec_deg * u.deg)
 
-    def moc(self, depth: int, *, pad_deg: float = 0.0) -> MOC:
-        """The region (widened by ``pad_deg``) as a MOC at ``depth`` (cells partially inside are included)."""
+    @classmethod
+    def polygon(cls, ra_dec_deg) -> Region:
+        """A spherical polygon with great-circle edges from ``[(ra, dec), ...]`` in degrees (ICRS)."""
+        from .shapes import polygon
+
+        return polygon(ra_dec_deg)
+
+    @classmethod
+    def range(cls, ra_min: float, ra_max: float, dec_min: float, dec_max: float) -> Region:
+        """Everything with ``ra_min <= ra <= ra_max`` and ``dec_min <= dec <= dec_max`` (degrees, ICRS);
+        ``ra_min > ra_max`` wraps through RA 0."""
+        from .shapes import ra_dec_range
+
+        return ra_dec_range(ra_min, ra_max, dec_min, dec_max)
+
+    def moc(self, depth: int) -> MOC:
+        """The region's exact shape as a MOC at ``depth`` (cells partially inside are included)."""
+        return self.bounds_moc(depth)
+
+    def bounds_moc(self, depth: int, *, pad_deg: float = 0.0) -> MOC:
+        """The bounding cone (widened by ``pad_deg``) as a MOC at ``depth`` (cells partially inside included)."""
         return MOC.from_cone(*self.lonlat, radius=Angle(min(180.0, self.radius_deg + pad_deg), u.deg),
                              max_depth=depth, delta_depth=2)
+
+    def as_json(self) -> dict:
+        """The bounding cone, and the shape when it is not that cone."""
+        return {"ra": self.ra_deg, "dec": self.dec_deg, "radius": self.radius_deg}
 
     def __str__(self) -> str:
         return f"{self.ra_deg:.6f},{self.dec_deg:.6f},{self.radius_deg:.6f}"

@@ -94,7 +94,7 @@ class SearchResult:
 
     def to_json(self) -> dict:
         return {
-            "region": {"ra": self.region.ra_deg, "dec": self.region.dec_deg, "radius": self.region.radius_deg},
+            "region": self.region.as_json(),
             "elapsed_s": round(self.elapsed_s, 4),
             "sources": [s.to_json() for s in self.sources],
             "datasets": [h.to_json() for h in self.hits],

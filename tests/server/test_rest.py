@@ -127,6 +127,42 @@ async def test_sia2_endpoint_queried_by_pyvo(jp_fetch, jp_base_url, jp_http_port
     assert response.status_code == 400 and b'value="ERROR"' in response.content
 
 
+async def test_sia2_ranges_polygons_and_maxrec_through_pyvo(jp_fetch, jp_base_url, jp_http_port, jp_serverapp):
+    """``POS=RANGE`` and ``POS=POLYGON`` find what the cone finds; MAXREC cuts the ranked result and says
+    OVERFLOW (pyvo warns); a malformed shape is a VOTable with ``QUERY_STATUS=ERROR``."""
+    import warnings
+
+    from pyvo.dal.sia2 import SIA2Service
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {jp_serverapp.identity_provider.token}"
+    base = f"http://localhost:{jp_http_port}{jp_base_url}vlass/sia2"
+
+    def query(pos, **kw):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = SIA2Service(base, session=session).search(pos=pos, collection="vlass", **kw)
+        return result, [str(w.message) for w in caught]
+
+    ranged, _ = await asyncio.to_thread(query, (209.0, 209.5, -18.3, -17.8))
+    polygon, _ = await asyncio.to_thread(query, (209.0, -18.6, 210.2, -18.6, 209.6, -17.6))
+    cone, _ = await asyncio.to_thread(query, (209.25, -18.0, 0.5))
+    expected = set(cone.to_table()["obs_publisher_did"])
+    assert len(expected) == 2 and set(ranged.to_table()["obs_publisher_did"]) == expected
+    assert set(polygon.to_table()["obs_publisher_did"]) == expected
+    assert ranged.status[0] == "OK" and polygon.status[0] == "OK"
+
+    cut, said = await asyncio.to_thread(query, (209.25, -18.0, 0.5), maxrec=1)
+    assert len(cut) == 1 and cut.status[0] == "OVERFLOW", (cut.status, said)
+    assert list(cut.to_table()["obs_publisher_did"]) == list(cone.to_table()["obs_publisher_did"][:1])
+    whole, _ = await asyncio.to_thread(query, (209.25, -18.0, 0.5), maxrec=2)
+    assert len(whole) == 2 and whole.status[0] == "OK"
+
+    for pos in ("POLYGON 1 2 3 4", "POLYGON 0 0 120 0 240 0", "RANGE 10 20 5 1", "RANGE 1 2 3", "CIRCLE 1 2"):
+        response = await asyncio.to_thread(session.get, f"{base}/query", params={"POS": pos})
+        assert response.status_code == 400 and b'value="ERROR"' in response.content, pos
+
+
 async def test_fits_cutout(jp_fetch):
     response = await jp_fetch("vlass", "api", "cutout", params={
         "id": "vlass:VLASS2.2.ql.T08t20.J135700-180000", "version": "v1", "region": "209.25,-18.0,0.01"})

@@ -8,6 +8,7 @@ from ...exceptions import InvalidArgument, VlassError
 from .base import VlassHandler, authenticated
 
 VOTABLE = "application/x-votable+xml"
+CHUNK = 500
 
 CAPABILITIES = """<?xml version="1.0" encoding="UTF-8"?>
 <vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0"
@@ -66,17 +67,21 @@ class Sia2QueryHandler(VlassHandler):
             for region in regions:
                 result = await self.blocking(self.registry.search, region, sources=collections,
                                              deadline=self.settings["vlass_deadline"], user=self.username)
-                for record in await self.blocking(self.registry.records_for, result.hits):
-                    if record.key in seen or not in_band(record, bands):
-                        continue
-                    if ids and not any(i.endswith(f"?{record.dataset_id}@{record.version}") for i in ids):
-                        continue
-                    seen.add(record.key)
-                    records.append(record)
+                # ranked: read records a chunk at a time until MAXREC and one more (which says OVERFLOW)
+                for start in range(0, len(result.hits), CHUNK):
+                    if len(records) > maxrec:
+                        break
+                    for record in await self.blocking(self.registry.records_for, result.hits[start:start + CHUNK]):
+                        if record.key in seen or not in_band(record, bands):
+                            continue
+                        if ids and not any(i.endswith(f"?{record.dataset_id}@{record.version}") for i in ids):
+                            continue
+                        seen.add(record.key)
+                        records.append(record)
         except VlassError as exc:
             return self._fail(exc.message, exc.status)
         self.set_header("Content-Type", VOTABLE)
-        self.finish(votable_bytes(records[:maxrec]))
+        self.finish(votable_bytes(records[:maxrec], overflow=len(records) > maxrec))
 
 
 class Sia2CapabilitiesHandler(VlassHandler):
