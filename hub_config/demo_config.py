@@ -75,7 +75,8 @@ c.SlurmSpawner.startup_poll_interval = 0.5
 # The hub-wide service for approvals and allocations.
 add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_file,
                   url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
-                  expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u])
+                  expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
+                  search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None)
 extra = os.environ.get("VLASS_HUB_EXTRA_CONFIG")
 if extra:
     load_subconfig(extra)  # noqa: F821

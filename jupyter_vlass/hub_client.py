@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .exceptions import SourceUnavailable, VlassError
+from .exceptions import RateLimited, SourceUnavailable, VlassError
 
 SERVICE_ENV = "JUPYTER_VLASS_HUB_SERVICE"
 
@@ -47,7 +47,29 @@ class HubServiceClient:
             doc = {}
         if answer.status_code >= 400:
             cls = _error_classes().get(doc.get("reason"), VlassError)
-            error = cls(doc.get("message") or f"the hub service answered {answer.status_code}")
+            message = doc.get("message") or f"the hub service answered {answer.status_code}"
+            if cls is RateLimited:
+                raise RateLimited(message, retry_after=float(doc.get("retry_after") or 1.0))
+            error = cls(message)
             error.status = answer.status_code if cls is VlassError else cls.status
             raise error
         return doc
+
+
+class HubSearchQuota:
+    """The user's search quota held by the hub service (``--search-quota``), shared by all their servers.
+
+    Called before each search; raises :class:`RateLimited` when the quota is spent. When the service does
+    does not answer or fails, the search goes ahead (a quota protects shared sources; it must not stop
+    discovery)."""
+
+    def __init__(self, client: HubServiceClient):
+        self.client = client
+
+    def __call__(self, user: str) -> None:
+        try:
+            self.client.request("POST", "api/quotas/search")
+        except RateLimited:
+            raise
+        except VlassError:  # unreachable, or a service without quotas
+            return

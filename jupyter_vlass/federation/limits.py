@@ -47,8 +47,11 @@ class TokenBucket:
 class Limits:
     """The buckets of one registry: one per rate-limited source, one per user with a quota."""
 
-    def __init__(self, *, user_quota: str | None = None, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
+    def __init__(self, *, user_quota: str | None = None, shared: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        """``shared``: takes a search from a quota held elsewhere (the hub service's, for all the user's
+        servers), raising :class:`RateLimited`; it replaces the per-process quota."""
+        self._clock, self._shared = clock, shared
         self._user_rate = parse_rate(user_quota) if user_quota else None
         self._user_capacity = max(1.0, self._user_rate * 3600) if self._user_rate else 0.0
         self._sources: dict[tuple[str, float, float], TokenBucket] = {}
@@ -66,6 +69,8 @@ class Limits:
         bucket.take(f"source {name!r}")
 
     def check_user(self, user: str | None) -> None:
+        if self._shared is not None and user:
+            return self._shared(user)
         if not self._user_rate or not user:
             return
         with self._lock:

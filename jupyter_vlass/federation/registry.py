@@ -6,7 +6,7 @@ import copy
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import astropy.units as u
 from sqlalchemy import func, select
@@ -43,13 +43,13 @@ class Registry:
 
     def __init__(self, url: str | Engine | None = None, *, credentials: Mapping | None = None,
                  use_hub_token: bool = False, user_quota: str | None = None, weights: Weights | None = None,
-                 groups: Iterable[str] | None = None):
+                 groups: Iterable[str] | None = None, shared_quota: Callable[[str], None] | None = None):
         """``groups``: the caller's groups, for restricted and embargoed datasets (default: the groups of
         the hub user this process runs for, none outside a hub)."""
         self.engine = url if isinstance(url, Engine) else make_engine(url)
         self.groups = frozenset(hub_groups() if groups is None else groups)
         self.Session = session_factory(self.engine)
-        self.limits = Limits(user_quota=user_quota)
+        self.limits = Limits(user_quota=user_quota, shared=shared_quota)
         self.weights = weights or Weights()
         self._credentials = dict(credentials or {})
         self._use_hub_token = use_hub_token

@@ -231,8 +231,10 @@ class NoSuchPage(TypedErrorsMixin, web.RequestHandler):
 
 
 def make_app(*, db_url: str, profiles=None, keys: str | None = None,
-             publish_threshold: float | None = None) -> web.Application:
+             publish_threshold: float | None = None, search_quota: str | None = None) -> web.Application:
+    from ..federation.limits import Limits
     from ..models.review import Review
+    from .quota_api import routes as quota_routes
     from .review_api import routes as review_routes
 
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
@@ -257,7 +259,10 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None,
             (url_path_join(prefix, "approvals"), ApprovalsPage),
             (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
             *review_routes(lambda path: url_path_join(prefix, path)),
+            *quota_routes(lambda path: url_path_join(prefix, path)),
         ],
+        search_quota=Limits(user_quota=search_quota) if search_quota else None,
+        search_quota_text=search_quota,
         approvals=approvals,
         ledger=ledger,
         job_accounting=JobAccounting(ledger, approvals, profiles),
@@ -297,12 +302,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", help="the site's signing keyring folder (default: ./vlass-keys)")
     parser.add_argument("--publish-threshold", type=float, default=None,
                         help="the consensus score publishing needs (default: $JUPYTER_VLASS_PUBLISH_THRESHOLD, else 0.8)")
+    parser.add_argument("--search-quota", default=None,
+                        help="searches each user may make across all their servers, such as '600/h' (default: none)")
     args = parser.parse_args(argv)
+    if args.search_quota:
+        from ..federation.limits import parse_rate
+        try:
+            parse_rate(args.search_quota)
+        except InvalidArgument as error:
+            parser.error(error.message)
     profiles = None
     if args.profiles:
         from ..compute.profiles import load_profiles
         profiles = load_profiles(args.profiles)
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys,
-                                     publish_threshold=args.publish_threshold), url.port, url.hostname))
+                                     publish_threshold=args.publish_threshold, search_quota=args.search_quota),
+                     url.port, url.hostname))
     return 0

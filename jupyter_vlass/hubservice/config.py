@@ -14,18 +14,19 @@ EXPERTS_GROUP = "vlass-experts"
 def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
                       approver_users: Iterable[str] = (), approver_groups: Iterable[str] = (),
                       keys: str | None = None, expert_users: Iterable[str] = (),
-                      expert_groups: Iterable[str] = (EXPERTS_GROUP,)) -> None:
+                      expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide (and to
     override the publish gate), experts (members of the ``vlass-experts`` group by default) the scope to
     vote on detections and mark published results, and users' servers the scope to reach it (their
     analysis jobs are authorized and charged there, their capsules signed with the site's key in ``keys``,
-    default ``vlass-keys`` in the hub's directory)."""
+    default ``vlass-keys`` in the hub's directory). ``search_quota`` (such as ``"600/h"``): the searches each
+    user may make, across all their servers."""
     keys = os.path.abspath(keys or "vlass-keys")
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
         "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles,
-                    "--keys", keys],
+                    "--keys", keys, *(["--search-quota", search_quota] if search_quota else [])],
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [DECIDE_SCOPE, VOTE_SCOPE],
     }]
