@@ -113,7 +113,7 @@ class VlassApp(ExtensionApp):
         hub = service_from_environment()  # under a hub, the quota is the hub service's, for all the user's servers
         registry = RegistryOnDemand(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,
                                     user_quota=self.user_quota or None, groups=(),
-                                    shared_quota=HubSearchQuota(HubServiceClient(*hub[:1], token=hub[1])) if hub else None)
+                                    shared_quota=HubSearchQuota(HubServiceClient(hub[0], token=hub[1])) if hub else None)
         jobs = JobSitesOnDemand(self.job_sites, account=self.job_account or None, profiles=self.job_profiles_file,
                                 jobs_dir=self.jobs_dir, root=self.serverapp.root_dir)
         self.settings.update({"vlass_registry": registry, "vlass_jobs": jobs, "vlass_deadline": self.deadline,
