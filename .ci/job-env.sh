@@ -5,8 +5,10 @@ set -euo pipefail
 target="${1:-/opt/vlass-jobenv}"
 if ! { [ -x "$target/bin/batchspawner-singleuser" ] && [ -x "$target/bin/jupyter-lab" ]; }; then
   /usr/bin/python3 -m venv "$target"
-  "$target/bin/pip" install -q "jupyterhub==6.1.1" "batchspawner==1.3.0" "jupyterlab>=4.4,<4.7" ipykernel
+  "$target/bin/pip" install -q "jupyterhub==6.1.1" "batchspawner==1.3.0" "jupyterlab>=4.4,<4.7" "ipykernel<7"
 fi
+# ipykernel 6.x, as in pyproject.toml (version 7's subshell thread: kernels crashed under load).
+"$target/bin/pip" install -q "ipykernel>=6.29,<7"
 # This checkout's jupyter-vlass (the server extension every user's server loads), rebuilt on each run
 # so the job environment never runs older code than the hub.
 repo="$(cd "$(dirname "$0")/.." && pwd)"

@@ -200,12 +200,70 @@ def fan_out(tmp: Path, repeats: int = 10):
             "total_over_slowest": total * 1000 / max(latencies), "total_over_sum": total * 1000 / sum(latencies)}
 
 
+def rest_load(db_url: str, tmp: Path, seconds: int, connections: int) -> dict:
+    """``wrk`` for ``seconds`` against a Jupyter server with the extension on ``db_url``: random 1° cones, the
+    first page of 100 with the total (``benchmarks/rest_load.lua``); and ``/api/status`` of the same server."""
+    import shutil
+    import socket
+    import subprocess
+
+    import requests
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("--wrk needs wrk (Debian package wrk)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "vlass-bench-token"
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "jcfg"), "JUPYTER_RUNTIME_DIR": str(tmp / "jrt"),
+           "VLASS_BENCH_TOKEN": token}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--ServerApp.jpserver_extensions={'jupyter_vlass': True}",
+         f"--VlassApp.db_url={db_url}", "--VlassApp.deadline=30", f"--ServerApp.root_dir={tmp}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{url}/vlass/api/datasets?region=10,10,1&limit=100", timeout=30,
+                                headers={"Authorization": f"token {token}"}).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"the server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        out = {}
+        for name, conns in (("search", connections), ("search_1conn", 1)):
+            done = subprocess.run(["wrk", "-t2" if conns > 1 else "-t1", f"-c{conns}", f"-d{seconds}s", "--timeout", "10s",
+                                   "-s", str(Path(__file__).with_name("rest_load.lua")), url],
+                                  env=env, capture_output=True, text=True, check=True)
+            out[name] = json.loads(done.stdout.split("WRK-JSON ", 1)[1].splitlines()[0])
+            out[name]["connections"] = conns
+        status = subprocess.run(["wrk", "-t2", f"-c{connections}", "-d10s", "-H", f"Authorization: token {token}",
+                                 f"{url}/api/status"], capture_output=True, text=True, check=True).stdout
+        out["api_status_rps"] = float(status.split("Requests/sec:")[1].split()[0])
+        return out
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1_000_000, help="footprints in the registry")
     parser.add_argument("--queries", type=int, default=200, help="index queries per radius")
     parser.add_argument("--brute-queries", type=int, default=20, help="brute-force queries per radius")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS",
+                        help="also load the REST search with wrk for this long (random 1° cones, first page)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--skip-queries", action="store_true", help="only build (and --wrk)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vlass-bench-") as tmp:
@@ -214,20 +272,36 @@ def main(argv=None):
         t0 = time.perf_counter()
         ra, dec, radius = build(registry, args.n, args.seed)
         build_s = time.perf_counter() - t0
-        queries = run_queries(registry, ra, dec, radius, args.queries, args.brute_queries, args.seed)
-        shapes = run_shapes(registry, ra, dec, min(args.queries, 100), args.seed)
-        fan = fan_out(tmp)
         db_mb = (tmp / "bench.sqlite").stat().st_size / 1e6
+        queries = shapes = fan = None
+        if not args.skip_queries:
+            queries = run_queries(registry, ra, dec, radius, args.queries, args.brute_queries, args.seed)
+            shapes = run_shapes(registry, ra, dec, min(args.queries, 100), args.seed)
+            fan = fan_out(tmp)
+        rest = rest_load(f"sqlite:///{tmp / 'bench.sqlite'}", tmp, args.wrk, args.connections) if args.wrk else None
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "footprints": args.n, "build_s": build_s, "db_mb": db_mb, "cone_queries": queries, "shape_queries_1deg": shapes,
         "fan_out": fan,
     }
+    if queries:
+        report.update(p95_ms_1deg=queries["1deg"]["index"]["p95_ms"], ratio_1deg=queries["1deg"]["speedup_p95"],
+                      p95_ms_5deg=queries["5deg"]["first_page"]["p95_ms"])
+    if rest:
+        report.update(rest=rest, rest_rps=rest["search"]["rps"], rest_p99_ms=rest["search"]["p99_ms"])
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"{args.n} footprints built in {build_s:.1f} s ({db_mb:.0f} MB)")
+        if rest:
+            for name in ("search", "search_1conn"):
+                r = rest[name]
+                print(f"REST {r['connections']} connections: {r['rps']:.1f} req/s, p50 {r['p50_ms']:.1f} ms, "
+                      f"p99 {r['p99_ms']:.1f} ms, errors {r['errors']}")
+            print(f"/api/status: {rest['api_status_rps']:.0f} req/s")
+        if not queries:
+            return
         for name, q in queries.items():
             print(f"radius {name}: index p50 {q['index']['p50_ms']:.2f} ms p95 {q['index']['p95_ms']:.2f} ms "
                   f"({q['mean_results']:.0f} results); brute force p50 {q['brute_force_astropy']['p50_ms']:.1f} ms "

@@ -6,6 +6,10 @@
   would see the same part of that second every time). Both ask gpu-a100
   with one A100, 2 GB; both run in the same job environment on the local Slurm of
   ``hub_config/local_slurm.py``.
+* Spawn storm (``--storm N``): N users ask for GPU servers at once through the hub's REST API (this
+  spawner only). Each must end up running or told its queue state (a progress event "pending in
+  <partition> (<reason>)"); counted: running, queued and told, failed spawns; then all are stopped and the
+  server jobs still in Slurm's queue after 60 s are counted as zombies.
 * Scheduler load: ``--pending`` servers left pending (a root job holds both GPUs), then slurmctld's
   own RPC counters (``sdiag``) over ``--window`` seconds: job-info calls (what ``squeue`` sends) per
   minute, for each spawner.
@@ -114,23 +118,81 @@ def scheduler_load(hub: Hub, users: list[str], options: dict, window: float) -> 
                 pass
 
 
+def _fate(hub: Hub, name: str, response, deadline: float) -> str:
+    """running, queued (told its queue state) or failed, for one user of the storm."""
+    if response.status_code not in (201, 202):
+        return "failed"
+    while time.monotonic() < deadline:
+        model = hub.server(name)
+        if model is None:
+            return "failed"  # the spawn ended without a server
+        if model.get("ready"):
+            return "running"
+        told = [e.get("message", "") for e in hub.events(name, until="pending in", timeout=10)]
+        if any("pending in" in m for m in told):
+            return "queued"
+        if any("listening on" in m for m in told):
+            continue  # running in a moment
+    return "failed"
+
+
+def spawn_storm(users: list[str], root: Path) -> dict:
+    hub = start_hub(OURS, users, root)
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:
+            responses = list(pool.map(lambda name: hub.spawn(name, OURS_OPTIONS), users))
+        answered = time.monotonic() - started
+        deadline = time.monotonic() + 300
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            fates = list(pool.map(lambda pair: _fate(hub, pair[0], pair[1], deadline), zip(users, responses)))
+        settled = time.monotonic() - started
+        for name in users:
+            hub.api("DELETE", f"/users/{name}/server")
+        for name in users:
+            try:
+                hub.wait_stopped(name, timeout=120)
+            except AssertionError:
+                pass
+        zombies, waited = [], time.monotonic()
+        while time.monotonic() - waited < 60:
+            zombies = subprocess.run(["squeue", "-h", "--name=jupyterhub-vlass", "-o", "%i %u %T"],
+                                     capture_output=True, text=True).stdout.split("\n")
+            zombies = [z for z in zombies if z.strip()]
+            if not zombies:
+                break
+            time.sleep(2)
+        return {"users": len(users), "all_answered_s": round(answered, 2), "all_settled_s": round(settled, 2),
+                "status_codes": {str(c): sum(1 for r in responses if r.status_code == c)
+                                 for c in sorted({r.status_code for r in responses})},
+                "running": fates.count("running"), "queued_and_told": fates.count("queued"),
+                "failed_spawns": fates.count("failed"), "zombie_jobs": len(zombies), "zombies": zombies[:5]}
+    finally:
+        hub.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pending", type=int, default=50, help="0 measures latency only")
     parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--storm", type=int, default=0, help="only the spawn storm, with this many users")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("benchmarks/spawn.py needs root (it starts Slurm and runs jobs as other users)", file=sys.stderr)
         return 2
     _local_slurm().up()
-    users = [f"vlb-{i:03d}" for i in range(max(args.pending, 1))]
+    users = [f"vlb-{i:03d}" for i in range(max(args.pending, args.storm, 1))]
     ensure_users(users)
     root = Path(tempfile.mkdtemp(prefix="vlass-spawn-bench-"))
     results: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores",
                      "rounds": args.rounds}
+    if args.storm:
+        results["storm"] = spawn_storm(users[:args.storm], root)
+        print(json.dumps(results, indent=2) if args.json else results["storm"])
+        return 0 if results["storm"]["failed_spawns"] == results["storm"]["zombie_jobs"] == 0 else 1
     hubs = {OURS: start_hub(OURS, users, root), STOCK: start_hub(STOCK, users, root)}
     options = {OURS: OURS_OPTIONS, STOCK: {}}
     try:

@@ -52,6 +52,15 @@ def open_lab(page, url: str, token: str) -> None:
     page.evaluate("() => window.jupyterapp.started.then(() => window.jupyterapp.restored)")
 
 
+def run_in_kernel(page, code: str) -> None:
+    """Run ``code`` in the kernel of the notebook in the main area (the one its widgets talk to), to the end."""
+    page.evaluate("""async (code) => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const reply = await panel.sessionContext.session.kernel.requestExecute({code}).done;
+        if (reply.content.status !== 'ok') { throw new Error(reply.content.evalue || 'failed'); }
+    }""", code)
+
+
 @pytest.fixture
 def lab_environment(tmp_path) -> dict:
     """Environment of the ``lab`` fixture's server; a test module overrides this fixture to add to it."""

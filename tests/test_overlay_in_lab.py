@@ -21,6 +21,7 @@ from jupyter_vlass.models.images import open_image
 from jupyter_vlass.models.review import Review
 from jupyter_vlass.sample_data import build_hips
 from tests.browser import open_lab
+from tests.browser import run_in_kernel as _run
 from tests.jupyter_process import TOKEN
 
 pytestmark = pytest.mark.timeout(400)
@@ -49,15 +50,6 @@ def recorded(demo_registry, sample_data, area, tmp_path):
     hips = build_hips(sample_data["tile_v1"], tmp_path / "hips")
     demo_registry.add_source("tilesky", "vlass", str(sample_data["vlass"]), options={"hips": str(hips)})
     return review, result, runs
-
-
-def _run(page, code: str) -> None:
-    """Run ``code`` in the open notebook's kernel (the one its widgets talk to), to the end."""
-    page.evaluate("""async (code) => {
-        const panel = window.jupyterapp.shell.currentWidget;
-        const reply = await panel.sessionContext.session.kernel.requestExecute({code}).done;
-        if (reply.content.status !== 'ok') { throw new Error(reply.content.evalue || 'failed'); }
-    }""", code)
 
 
 def _colour_pixels(png: bytes) -> dict:

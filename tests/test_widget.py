@@ -1,5 +1,7 @@
 """The dataset browser widget (region -> sources -> dataset)."""
 
+import pytest
+
 from jupyter_vlass.widgets import DatasetBrowser
 
 
@@ -54,3 +56,21 @@ def test_job_launcher_toggles_sites_submits_and_monitors(demo_registry, area, jo
     status = launcher.refresh()
     assert status["state"] == "done" and "done" in launcher.monitor.value and "catalogue.ecsv" in launcher.monitor.value
     assert launcher.cancel_button.disabled
+
+
+def test_current_aladin_view_is_the_one_moved_last():
+    from jupyter_vlass.widgets.overlay import _offline_aladin_class
+    from jupyter_vlass.widgets.views import current_view, watch
+
+    first = _offline_aladin_class()(target="209.25 -18.0", fov=0.5)
+    second = _offline_aladin_class()(target="10 20", fov=2)
+    watch(first)
+    watch(second)
+    assert current_view()._repr_json_() == {"ra": 10.0, "dec": 20.0, "fov": 2.0}
+    first._target = "200.5 -10.25"  # what ipyaladin's frontend sets when the user pans
+    view = current_view()
+    assert view._repr_json_() == {"ra": 200.5, "dec": -10.25, "fov": 0.5}
+    assert view.region().radius_deg == pytest.approx(0.25) and view.region().ra_deg == pytest.approx(200.5)
+    first.close()
+    assert current_view() is None  # the view moved last is gone
+    second.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
              "gpu_type": gpu_type()}
     write_status(job_dir, state="running", **where)
     import papermill
+
+    # The job's log shows what the papermill command shows: the kernel, each cell as it starts, its output.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("papermill").setLevel(logging.INFO)
 
     def cancelled(signum, _frame):  # scancel or the local site: stop the kernel too, then say so
         raise SystemExit(128 + signum)

@@ -18,6 +18,8 @@ from mocpy import MOC
 from ..exceptions import InvalidRegion
 
 MAX_RADIUS_DEG = 180.0
+# Frames a region may be given in (FK5 at J2000 and FK4 at B1950, their astropy defaults).
+FRAMES = {"fk5": "fk5", "fk4": "fk4", "galactic": "galactic"}
 
 
 def _finite(value: float, name: str) -> float:
@@ -66,14 +68,23 @@ class Region:
         return cls.from_degrees(icrs.ra.deg % 360.0, icrs.dec.deg, radius_deg)
 
     @classmethod
-    def parse(cls, text: str) -> Region:
-        """Parse ``"RA,DEC,RADIUS"`` in degrees (the CLI and REST form)."""
+    def parse(cls, text: str, frame: str = "icrs") -> Region:
+        """Parse ``"LON,LAT,RADIUS"`` in degrees (the CLI and REST form); ``frame``: ``icrs`` (the default),
+        ``fk5`` (J2000), ``fk4`` (B1950) or ``galactic``, converted to ICRS."""
         if not isinstance(text, str):
             raise InvalidRegion("region must be a string 'RA,DEC,RADIUS' in degrees")
         parts = [p.strip() for p in text.split(",")]
         if len(parts) != 3 or not all(parts):
             raise InvalidRegion(f"region must be 'RA,DEC,RADIUS' in degrees, got {text!r}")
-        return cls.from_degrees(*parts)
+        name = (frame or "icrs").strip().lower()
+        if name == "icrs":
+            return cls.from_degrees(*parts)
+        if name not in FRAMES:
+            raise InvalidRegion(f"frame must be one of {', '.join(('icrs',) + tuple(FRAMES))}, got {frame!r}")
+        lon, lat, radius = (_finite(v, n) for v, n in zip(parts, ("longitude", "latitude", "radius")))
+        if not -90.0 <= lat <= 90.0:
+            raise InvalidRegion(f"latitude must be in [-90, 90] degrees, got {lat:g}")
+        return cls.cone(SkyCoord(lon * u.deg, lat * u.deg, frame=FRAMES[name]), radius * u.deg)
 
     @cached_property
     def ra_deg(self) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .handlers.datasets import (DatasetHandler, DatasetSearchHandler, MultiSiteConsensusHandler, SourcesHandler,
+from .handlers.datasets import (DatasetCodeHandler, DatasetHandler, DatasetSearchHandler, MultiSiteConsensusHandler, SourcesHandler,
                                 SourceSyncHandler)
 from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
                                 NotebookCheckHandler, ReproducibilityManifestHandler)
@@ -15,6 +15,7 @@ def handlers() -> list[tuple]:
     return [
         (r"/vlass/api/datasets", DatasetSearchHandler),
         (r"/vlass/api/datasets/(?P<dataset_id>.+)/multi-site-consensus", MultiSiteConsensusHandler),
+        (r"/vlass/api/datasets/(?P<dataset_id>.+)/code", DatasetCodeHandler),
         (r"/vlass/api/datasets/(?P<dataset_id>.+)", DatasetHandler),
         (r"/vlass/api/sources", SourcesHandler),
         (r"/vlass/api/sources/(?P<name>[^/]+)/sync", SourceSyncHandler),

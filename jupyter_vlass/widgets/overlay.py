@@ -19,6 +19,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..exceptions import VlassError
+from .views import watch
 
 log = logging.getLogger(__name__)
 ALADIN_PATH = "lab/extensions/jupyter-vlass/static/aladin.js"
@@ -106,6 +107,7 @@ class ConsensusViewer(w.VBox):
         # Aladin's field of view is the width; a view about 1.6 times wider than high shows every detection
         self.aladin = _offline_aladin_class()(survey=survey, target=f"{ra} {dec}", fov=fov or spread * 1.8,
                                               height=height, log=False, show_coo_grid=False)
+        watch(self.aladin)  # the search sidebar's "use the current Aladin view"
         labels = [r.label for r in self.runs if r.detections is not None]
         self.mode = w.ToggleButtons(options=["all runs", *labels], value="all runs", description="Show")
         self.details = w.HTML("<i>Click a detection for its details.</i>")

@@ -54,3 +54,21 @@ def test_region_moc_covers_its_area():
     region = Region.from_degrees(100, 20, 1)
     area = region.moc(12).sky_fraction * 4 * math.pi * (180 / math.pi) ** 2
     assert area == pytest.approx(math.pi, rel=0.05)
+
+
+@pytest.mark.parametrize("frame, lon, lat", [("galactic", 327.5, 42.5), ("fk5", 209.25, -18.0),
+                                             ("fk4", 208.58, -17.76), ("FK4", 208.58, -17.76)])
+def test_parse_in_a_frame_is_the_same_cone_as_astropy_gives(frame, lon, lat):
+    region = Region.parse(f"{lon},{lat},0.5", frame)
+    expected = SkyCoord(lon * u.deg, lat * u.deg, frame=frame.lower()).icrs
+    assert region.center.separation(expected) < 1 * u.mas
+    assert region.radius_deg == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("frame, text, fragment", [("b1950", "1,2,3", "frame must be one of"),
+                                                   ("galactic", "1,95,3", "latitude must be in"),
+                                                   ("galactic", "1,2,0", "radius must be in")])
+def test_bad_frames_and_latitudes_are_rejected(frame, text, fragment):
+    with pytest.raises(InvalidRegion) as info:
+        Region.parse(text, frame)
+    assert fragment in info.value.message

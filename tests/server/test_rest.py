@@ -64,6 +64,8 @@ async def test_search_endpoint(jp_fetch):
     ({}, "invalid_argument"),
     ({"region": "10,0,1", "deadline": "soon"}, "invalid_argument"),
     ({"region": "10,0,1", "limit": "-1"}, "invalid_argument"),
+    ({"region": "10,0,1", "frame": "b1950"}, "invalid_region"),
+    ({"region": "10,95,1", "frame": "galactic"}, "invalid_region"),
 ])
 async def test_bad_search_input_is_a_400_json(jp_fetch, params, reason):
     body = await expect_error(jp_fetch, "api", "datasets", params=params, status=400)
@@ -74,6 +76,28 @@ async def test_unknown_source_and_dataset_are_404(jp_fetch):
     body = await expect_error(jp_fetch, "api", "datasets", params={"region": "1,1,1", "sources": "nope"}, status=404)
     assert body["reason"] == "unknown_source"
     await expect_error(jp_fetch, "api", "datasets", "vlass:nothing-here", status=404)
+
+
+async def test_search_in_another_frame_is_the_same_search_in_icrs(jp_fetch):
+    from astropy.coordinates import SkyCoord
+
+    icrs = SkyCoord(209.25, -18.0, unit="deg")
+    gal = icrs.galactic
+    _, direct = await fetch_json(jp_fetch, "api", "datasets", params={"region": "209.25,-18.0,0.5"})
+    _, galactic = await fetch_json(jp_fetch, "api", "datasets", params={
+        "region": f"{gal.l.deg:.9f},{gal.b.deg:.9f},0.5", "frame": "galactic"})
+    assert galactic["region"]["ra"] == pytest.approx(209.25, abs=1e-6)
+    assert [d["id"] for d in galactic["datasets"]] == [d["id"] for d in direct["datasets"]] != []
+
+
+async def test_code_to_open_a_dataset_pins_and_cites_it(jp_fetch):
+    _, doc = await fetch_json(jp_fetch, "api", "datasets", "vlass:VLASS2.2.ql.T08t20.J135700-180000", "code",
+                              params={"version": "v1"})
+    assert doc["version"] == "v1" and "sha256:" in doc["citation"]
+    assert "version='v1'" in doc["code"] and doc["citation"] in doc["code"]
+    body = await expect_error(jp_fetch, "api", "datasets", "vlass:VLASS2.2.ql.T08t20.J135700-180000", "code",
+                              params={"version": "v9"}, status=404)
+    assert body["reason"] == "unknown_dataset"
 
 
 async def test_dataset_details_with_versions_and_lineage(jp_fetch):
@@ -94,7 +118,7 @@ async def test_sources_add_bad_input_writes_nothing(jp_fetch):
 
 async def test_every_route_needs_authentication(jp_fetch, jp_base_url, jp_http_port):
     client = AsyncHTTPClient()
-    for path in ("vlass/api/datasets?region=1,1,1", "vlass/api/sources", "vlass/api/datasets/x",
+    for path in ("vlass/api/datasets?region=1,1,1", "vlass/api/sources", "vlass/api/datasets/x", "vlass/api/datasets/x/code",
                  "vlass/sia2/query?POS=CIRCLE+1+1+1", "vlass/sia2/capabilities",
                  "vlass/hips/hipsy/properties", "vlass/api/cutout?id=x&region=1,1,1"):
         with pytest.raises(HTTPClientError) as info:

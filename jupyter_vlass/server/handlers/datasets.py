@@ -34,7 +34,7 @@ class DatasetSearchHandler(VlassHandler):
         region_text = self.get_query_argument("region", None)
         if not region_text:
             raise InvalidArgument("missing query parameter 'region' (RA,DEC,RADIUS in degrees)")
-        region = federation.Region.parse(region_text)
+        region = federation.Region.parse(region_text, self.get_query_argument("frame", "icrs"))
         deadline = parse_number(self.get_query_argument("deadline", None), "deadline",
                                 default=self.settings["vlass_deadline"])
         limit = parse_number(self.get_query_argument("limit", None), "limit", cast=int)
@@ -52,6 +52,23 @@ class DatasetHandler(VlassHandler):
     @authorized
     async def get(self, dataset_id: str):
         self.write_json(await self.blocking(self.registry.describe, dataset_id))
+
+
+class DatasetCodeHandler(VlassHandler):
+    """Python that opens one version of a dataset, pinned by version and sha256 and citing it."""
+
+    @authenticated
+    @authorized
+    async def get(self, dataset_id: str):
+        version = self.get_query_argument("version", None)
+
+        def run():
+            from ...federation.snippet import open_code
+
+            record = self.registry.get(dataset_id, version)
+            return {"id": record.dataset_id, "version": record.version, "citation": federation.cite(record),
+                    "code": open_code(record)}
+        self.write_json(await self.blocking(run))
 
 
 class MultiSiteConsensusHandler(VlassHandler):
