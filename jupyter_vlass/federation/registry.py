@@ -53,7 +53,9 @@ class Registry:
         self.weights = weights or Weights()
         self._credentials = dict(credentials or {})
         self._use_hub_token = use_hub_token
-        self._orders: dict[int, float] | None = None
+        # Shared with every viewer() copy: the index orders present, each with its largest footprint radius
+        # (a scan of the whole table; once per process and sync, never per request).
+        self._shared: dict[str, dict[int, float] | None] = {"orders": None}
         self._instances: dict[str, tuple[tuple, Source]] = {}
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vlass-source")  # live sources
 
@@ -99,7 +101,7 @@ class Registry:
             row = self._source_row(session, name)
             session.query(DatasetRow).filter(DatasetRow.source == name).delete()
             session.delete(row)
-        self._orders = None
+        self._shared["orders"] = None
 
     def _source_row(self, session, name: str) -> SourceRow:
         row = session.scalar(select(SourceRow).where(SourceRow.name == name))
@@ -179,17 +181,17 @@ class Registry:
                 mark_failed(session, name, report)
         finally:
             report.elapsed_s = time.perf_counter() - started
-            self._orders = None
+            self._shared["orders"] = None
         return report
 
     # search ------------------------------------------------------------------------------------
     def _index_orders(self) -> dict[int, float]:
-        if self._orders is None:
+        if self._shared["orders"] is None:
             with self.engine.connect() as conn:
                 rows = conn.execute(select(DatasetRow.index_order, func.max(DatasetRow.radius_deg))
                                     .group_by(DatasetRow.index_order)).all()
-            self._orders = {int(o): float(r) for o, r in rows}
-        return self._orders
+            self._shared["orders"] = {int(o): float(r) for o, r in rows}
+        return self._shared["orders"]
 
     def search(self, region: Region, *, sources: Iterable[str] | None = None,
                deadline: u.Quantity | float = 2 * u.s, user: str | None = None,
