@@ -200,7 +200,7 @@ def fan_out(tmp: Path, repeats: int = 10):
             "total_over_slowest": total * 1000 / max(latencies), "total_over_sum": total * 1000 / sum(latencies)}
 
 
-def rest_load(db_url: str, tmp: Path, seconds: int, connections: int) -> dict:
+def rest_load(db_url: str, tmp: Path, seconds: int, connections: int, threads: int = 0) -> dict:
     """``wrk`` for ``seconds`` against a Jupyter server with the extension on ``db_url``: random 1° cones, the
     first page of 100 with the total (``benchmarks/rest_load.lua``); and ``/api/status`` of the same server."""
     import shutil
@@ -220,7 +220,8 @@ def rest_load(db_url: str, tmp: Path, seconds: int, connections: int) -> dict:
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--ServerApp.jpserver_extensions={'jupyter_vlass': True}",
-         f"--VlassApp.db_url={db_url}", "--VlassApp.deadline=30", f"--ServerApp.root_dir={tmp}"],
+         f"--VlassApp.db_url={db_url}", "--VlassApp.deadline=30", f"--VlassApp.worker_threads={threads}",
+         f"--ServerApp.root_dir={tmp}"],
         env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "server.log", "w"))
     url = f"http://127.0.0.1:{port}"
     try:
@@ -263,6 +264,7 @@ def main(argv=None):
     parser.add_argument("--wrk", type=int, default=0, metavar="SECONDS",
                         help="also load the REST search with wrk for this long (random 1° cones, first page)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=0, help="the server's worker_threads (0: its default)")
     parser.add_argument("--skip-queries", action="store_true", help="only build (and --wrk)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -278,7 +280,7 @@ def main(argv=None):
             queries = run_queries(registry, ra, dec, radius, args.queries, args.brute_queries, args.seed)
             shapes = run_shapes(registry, ra, dec, min(args.queries, 100), args.seed)
             fan = fan_out(tmp)
-        rest = rest_load(f"sqlite:///{tmp / 'bench.sqlite'}", tmp, args.wrk, args.connections) if args.wrk else None
+        rest = rest_load(f"sqlite:///{tmp / 'bench.sqlite'}", tmp, args.wrk, args.connections, args.threads) if args.wrk else None
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",

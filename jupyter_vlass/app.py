@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Float, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, validate
 
 from .federation.limits import parse_rate
 from .server.routes import handlers
@@ -50,6 +51,9 @@ class VlassApp(ExtensionApp):
                           "in the user's data directory; a hub shares one PostgreSQL URL).").tag(config=True)
     deadline = Float(2.0, help="Seconds each source may take to answer a search.").tag(config=True)
     user_quota = Unicode("", help="Per-user search quota such as '600/h' (empty: no quota).").tag(config=True)
+    worker_threads = Integer(0, help="Threads that run the API's database and source work (0: one per CPU, at "
+                                     "least 2). Searches are CPU-bound under the GIL: more threads than "
+                                     "cores only make them wait for each other.").tag(config=True)
     cache_dir = Unicode(help="Directory caching proxied HiPS tiles and FITS cutouts.").tag(config=True)
     source_credentials = Dict(
         help="Credentials per source name, e.g. {'tacc': {'key': ..., 'secret': ...}}. Never logged or "
@@ -118,6 +122,9 @@ class VlassApp(ExtensionApp):
                                 jobs_dir=self.jobs_dir, root=self.serverapp.root_dir)
         self.settings.update({"vlass_registry": registry, "vlass_jobs": jobs, "vlass_deadline": self.deadline,
                               "vlass_cache_dir": self.cache_dir,
+                              "vlass_executor": ThreadPoolExecutor(
+                                  max_workers=self.worker_threads or max(2, os.cpu_count() or 2),
+                                  thread_name_prefix="vlass-api"),
                               "vlass_local_groups": list(self.local_groups)})
         self.log.info("jupyter-vlass registry: %s", redacted_url(self.db_url))
 

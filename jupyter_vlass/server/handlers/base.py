@@ -50,7 +50,7 @@ class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
 
     async def blocking(self, fn, *args, **kwargs):
         """Run domain code (database, remote sources) off the event loop."""
-        return await IOLoop.current().run_in_executor(None, lambda: fn(*args, **kwargs))
+        return await IOLoop.current().run_in_executor(self.settings.get("vlass_executor"), lambda: fn(*args, **kwargs))
 
 
 authenticated = web.authenticated
