@@ -7,6 +7,7 @@ component must be there.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import shutil
@@ -295,9 +296,9 @@ def seaweedfs_private(tmp_path):
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A PostgreSQL server of the tests' own; yields the URL of its ``postgres`` database."""
+@contextlib.contextmanager
+def running_postgres(extra_options: str = ""):
+    """A PostgreSQL server of our own, stopped and removed on exit; yields the URL of its ``postgres`` database."""
     require((PG_BIN / "initdb").exists(), "PostgreSQL 15 server (Debian package postgresql)")
     base = Path(tempfile.mkdtemp(prefix="vlass-pg-"))
     os.chmod(base, 0o777)
@@ -309,7 +310,7 @@ def postgres_server():
     subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)
     subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-w", "start",
-                    "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"],
+                    "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off {extra_options}"],
                    check=True, capture_output=True)
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
@@ -317,6 +318,13 @@ def postgres_server():
         subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of the tests' own; yields the URL of its ``postgres`` database."""
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture
