@@ -23,6 +23,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Q3C for the PostgreSQL registry's sky index (migration 0007), matching the installed server's major version.
+pg_major="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
+if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/q3c.control" ]; then
+  echo "installing postgresql-$pg_major-q3c"
+  [ ${#need[@]} -gt 0 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "postgresql-$pg_major-q3c" >/dev/null
+fi
 # configurable-http-proxy (JupyterHub's proxy) from npm.
 if ! command -v configurable-http-proxy >/dev/null 2>&1; then
   echo "installing configurable-http-proxy from npm"

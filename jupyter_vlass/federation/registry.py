@@ -54,8 +54,9 @@ class Registry:
         self._credentials = dict(credentials or {})
         self._use_hub_token = use_hub_token
         # Shared with every viewer() copy: the index orders present, each with its largest footprint radius
-        # (a scan of the whole table; once per process and sync, never per request).
-        self._shared: dict[str, dict[int, float] | None] = {"orders": None}
+        # (a scan of the whole table: once per process and sync, never per request), and whether the table
+        # has the Q3C index (PostgreSQL, migration 0007).
+        self._shared: dict[str, object] = {"orders": None, "q3c": None}
         self._instances: dict[str, tuple[tuple, Source]] = {}
         self.executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="vlass-source")  # live sources
 
@@ -283,7 +284,10 @@ class Registry:
         granted = sorted(set(names) & readable)
         public_only = [n for n in names if n not in readable]
         with self.engine.connect() as conn:
-            rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted)
+            if self._shared.get("q3c") is None:
+                self._shared["q3c"] = index_query.has_q3c_index(conn)
+            rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted,
+                                          q3c=self._shared["q3c"])
         return index_query.index_hits(rows, region, meter)
 
     @staticmethod
