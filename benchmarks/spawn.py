@@ -118,22 +118,12 @@ def scheduler_load(hub: Hub, users: list[str], options: dict, window: float) -> 
                 pass
 
 
-def _fate(hub: Hub, name: str, response, deadline: float) -> str:
+def _fate(hub: Hub, name: str, response) -> str:
     """running, queued (told its queue state) or failed, for one user of the storm."""
-    if response.status_code not in (201, 202):
+    try:
+        return hub.fate(name, response, timeout=300)
+    except AssertionError:
         return "failed"
-    while time.monotonic() < deadline:
-        model = hub.server(name)
-        if model is None:
-            return "failed"  # the spawn ended without a server
-        if model.get("ready"):
-            return "running"
-        told = [e.get("message", "") for e in hub.events(name, until="pending in", timeout=10)]
-        if any("pending in" in m for m in told):
-            return "queued"
-        if any("listening on" in m for m in told):
-            continue  # running in a moment
-    return "failed"
 
 
 def spawn_storm(users: list[str], root: Path) -> dict:
@@ -143,9 +133,8 @@ def spawn_storm(users: list[str], root: Path) -> dict:
         with ThreadPoolExecutor(max_workers=len(users)) as pool:
             responses = list(pool.map(lambda name: hub.spawn(name, OURS_OPTIONS), users))
         answered = time.monotonic() - started
-        deadline = time.monotonic() + 300
         with ThreadPoolExecutor(max_workers=16) as pool:
-            fates = list(pool.map(lambda pair: _fate(hub, pair[0], pair[1], deadline), zip(users, responses)))
+            fates = list(pool.map(lambda pair: _fate(hub, *pair), zip(users, responses)))
         settled = time.monotonic() - started
         for name in users:
             hub.api("DELETE", f"/users/{name}/server")

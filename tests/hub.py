@@ -197,6 +197,23 @@ class Hub:
             pass
         return events
 
+    def fate(self, name: str, response: requests.Response, *, partition: str = "gpu-a100",
+             timeout: float = 120) -> str:
+        """``running`` or ``queued`` (told its place: a progress event "pending in <partition>") for a spawn
+        the hub answered with ``response``; AssertionError for a failed one, with the hub's view of it."""
+        assert response.status_code in (201, 202), (name, response.status_code, response.text)
+        told = f"pending in {partition}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.server(name)
+            assert model is not None, f"{name}'s spawn ended without a server"
+            if model.get("ready"):
+                return "running"
+            assert model.get("pending") == "spawn", f"{name}: neither running nor starting: {model}"
+            if any(told in e.get("message", "") for e in self.events(name, until=told, timeout=10)):
+                return "queued"
+        raise AssertionError(f"{name}: neither running nor told its queue state in {timeout:.0f} s")
+
     def stop_server(self, name: str) -> None:
         if self.server(name) is not None:
             self.api("DELETE", f"/users/{name}/server")

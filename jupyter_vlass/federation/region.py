@@ -19,7 +19,7 @@ from ..exceptions import InvalidRegion
 
 MAX_RADIUS_DEG = 180.0
 # Frames a region may be given in (FK5 at J2000 and FK4 at B1950, their astropy defaults).
-FRAMES = {"fk5": "fk5", "fk4": "fk4", "galactic": "galactic"}
+FRAMES = ("fk5", "fk4", "galactic")
 
 
 def _finite(value: float, name: str) -> float:
@@ -80,11 +80,11 @@ class Region:
         if name == "icrs":
             return cls.from_degrees(*parts)
         if name not in FRAMES:
-            raise InvalidRegion(f"frame must be one of {', '.join(('icrs',) + tuple(FRAMES))}, got {frame!r}")
+            raise InvalidRegion(f"frame must be one of {', '.join(('icrs',) + FRAMES)}, got {frame!r}")
         lon, lat, radius = (_finite(v, n) for v, n in zip(parts, ("longitude", "latitude", "radius")))
         if not -90.0 <= lat <= 90.0:
             raise InvalidRegion(f"latitude must be in [-90, 90] degrees, got {lat:g}")
-        return cls.cone(SkyCoord(lon * u.deg, lat * u.deg, frame=FRAMES[name]), radius * u.deg)
+        return cls.cone(SkyCoord(lon * u.deg, lat * u.deg, frame=name), radius * u.deg)
 
     @cached_property
     def ra_deg(self) -> float:

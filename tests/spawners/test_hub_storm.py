@@ -16,21 +16,6 @@ pytestmark = pytest.mark.timeout(300)
 OPTIONS = {"profile": "tacc-a100", "gpus": "1", "walltime": "1h", "memory": "2G"}
 
 
-def _fate(hub, name: str, response) -> str:
-    assert response.status_code in (201, 202), (name, response.status_code, response.text)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        model = hub.server(name)
-        assert model is not None, f"{name}'s spawn ended without a server"
-        if model.get("ready"):
-            return "running"
-        assert model.get("pending") == "spawn", f"{name}: neither running nor starting: {model}"
-        if any("pending in gpu-a100" in e.get("message", "")
-               for e in hub.events(name, until="pending in gpu-a100", timeout=10)):
-            return "queued"
-    raise AssertionError(f"{name}: neither running nor told its queue state in 120 s")
-
-
 def _server_jobs() -> list[str]:
     out = subprocess.run(["squeue", "-h", "--name=jupyterhub-vlass", "-o", "%i %u %T"], capture_output=True,
                          text=True, check=True).stdout
@@ -42,7 +27,7 @@ def test_all_users_spawn_at_once_run_or_are_told_their_place(hub):
     try:
         with ThreadPoolExecutor(max_workers=len(users)) as pool:
             responses = list(pool.map(lambda name: hub.spawn(name, OPTIONS), users))
-            fates = list(pool.map(lambda pair: _fate(hub, *pair), zip(users, responses)))
+            fates = list(pool.map(lambda pair: hub.fate(*pair), zip(users, responses)))
         assert fates.count("running") >= 1 and fates.count("queued") >= 1, fates
         assert fates.count("running") <= 2, fates  # two GPUs
     finally:
