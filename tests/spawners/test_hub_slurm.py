@@ -127,7 +127,12 @@ def test_short_allocation_is_refused_with_the_balance(hub):
     response = hub.spawn(name, {"profile": "tacc-a100", "walltime": "1h"})  # 1 node-hour x 4 SU
     assert response.status_code == 403, response.text
     message = response.json()["message"]
-    assert "may use 4.0 SU" in message and "project vlt-erin has 2.0 SU left" in message
+    # The spawn charged the ledger from Slurm accounting (any finished job of this project earlier in the
+    # session, or on this cluster this week), so the balance said is the granted 2.0 less what was spent.
+    balance = hub.service("GET", f"/api/allocations/{name}").json()
+    assert balance["granted_su"] == 2.0 and balance["running_su"] == 0 and balance["available_su"] <= 2.0
+    assert "may use 4.0 SU" in message and f"project vlt-erin has {balance['available_su']:.1f} SU left" in message
+    assert f"granted 2.0, spent {balance['spent_su']:.1f}" in message
     assert squeue_jobs(name) == []
 
 
