@@ -19,6 +19,7 @@ from ..exceptions import CorruptData
 
 MIN_DEPTH = 4
 MAX_DEPTH = 14
+COMPACT_MAX_DEPTH = 14  # the deepest MOC whose cell numbers fit in uint32 (see encode_ranges)
 # Index orders: each footprint is filed under the HEALPix cell holding its centre,
 # at the deepest order whose cells are still at least as wide as the footprint.
 MIN_INDEX_ORDER = 2
@@ -35,6 +36,23 @@ def moc_depth_for(size_deg: float) -> int:
     target = max(size_deg / 10.0, 1e-9)
     depth = math.ceil(math.log2(cell_size_deg(0) / target))
     return int(min(MAX_DEPTH, max(MIN_DEPTH, depth)))
+
+
+def encode_ranges(ranges29: np.ndarray, depth: int) -> bytes:
+    """A MOC's depth-29 ranges as stored: at the MOC's own ``depth`` as little-endian uint32 pairs when every
+    cell number fits (depth <= 14: 12 * 4**14 < 2**32), else as depth-29 uint64 pairs; ``depth`` is stored
+    beside the blob (``moc_depth``), so :func:`decode_ranges` knows which. Half the bytes of uint64 at depth 29."""
+    ranges29 = np.asarray(ranges29, dtype=np.uint64).reshape(-1, 2)
+    if depth > COMPACT_MAX_DEPTH:
+        return np.ascontiguousarray(ranges29, dtype="<u8").tobytes()
+    return np.ascontiguousarray(ranges29 >> np.uint64(2 * (29 - depth)), dtype="<u4").tobytes()
+
+
+def decode_ranges(data: bytes, depth: int) -> np.ndarray:
+    """Depth-29 ranges (uint64, shape ``(n, 2)``) of a blob :func:`encode_ranges` wrote at ``depth``."""
+    if depth > COMPACT_MAX_DEPTH:
+        return np.frombuffer(data, dtype="<u8").reshape(-1, 2)
+    return (np.frombuffer(data, dtype="<u4").astype(np.uint64) << np.uint64(2 * (29 - depth))).reshape(-1, 2)
 
 
 def index_order_for(radius_deg: float) -> int:
@@ -57,12 +75,11 @@ class Footprint:
         return int(self.moc.max_order)
 
     def to_bytes(self) -> bytes:
-        return np.ascontiguousarray(self.moc.to_depth29_ranges, dtype="<u8").tobytes()
+        return encode_ranges(self.moc.to_depth29_ranges, self.depth)
 
     @staticmethod
     def moc_from_bytes(depth: int, data: bytes) -> MOC:
-        ranges = np.frombuffer(data, dtype="<u8").reshape(-1, 2)
-        return MOC.from_depth29_ranges(depth, ranges)
+        return MOC.from_depth29_ranges(depth, decode_ranges(data, depth))
 
     @classmethod
     def cone(cls, center: SkyCoord, radius: Angle | u.Quantity) -> Footprint:

@@ -72,9 +72,16 @@ class CoverageMeter:
         """(fraction of the region covered, fraction of each footprint inside the region)."""
         if not footprints:
             return np.zeros(0), np.zeros(0)
-        starts, ends, cum, region_area = self._region_ranges(max(depth, self._min_depth))
         counts = np.fromiter((len(f) for f in footprints), np.int64, len(footprints))
-        flat = np.concatenate(footprints).astype(np.int64).reshape(-1, 2)
+        return self.measure_flat(np.concatenate(footprints).reshape(-1, 2), counts, depth)
+
+    def measure_flat(self, flat: np.ndarray, counts: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`measure_ranges`, for footprints given as one array of ranges, ``counts[i]`` of them
+        footprint ``i``'s, in order."""
+        if not len(counts):
+            return np.zeros(0), np.zeros(0)
+        starts, ends, cum, region_area = self._region_ranges(max(depth, self._min_depth))
+        flat = flat.astype(np.int64).reshape(-1, 2)
 
         def below(x):
             i = np.searchsorted(starts, x, side="right") - 1
@@ -85,12 +92,12 @@ class CoverageMeter:
         own = flat[:, 1] - flat[:, 0]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
         nonempty = counts > 0
-        inter = np.zeros(len(footprints))
-        area_own = np.zeros(len(footprints))
+        inter = np.zeros(len(counts))
+        area_own = np.zeros(len(counts))
         inter[nonempty] = np.add.reduceat(overlap, offsets[nonempty]).astype(float)
         area_own[nonempty] = np.add.reduceat(own, offsets[nonempty]).astype(float)
-        coverage = np.minimum(1.0, inter / region_area) if region_area else np.zeros(len(footprints))
-        inside = np.divide(inter, area_own, out=np.zeros(len(footprints)), where=area_own > 0)
+        coverage = np.minimum(1.0, inter / region_area) if region_area else np.zeros(len(counts))
+        inside = np.divide(inter, area_own, out=np.zeros(len(counts)), where=area_own > 0)
         return coverage, inside
 
     def measure(self, moc: MOC) -> tuple[float, float]:

@@ -13,11 +13,13 @@ parameters; its rows are read by name.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import groupby
 
 import numpy as np
 from sqlalchemy import and_, bindparam, func, or_, select, text, union_all
 
 from ..store import DatasetRow, SourceRow
+from .footprints import COMPACT_MAX_DEPTH, decode_ranges
 from .index import CoverageMeter, angular_distance_deg, cell_ranges
 from .region import Region
 from .results import Hit
@@ -102,9 +104,23 @@ def index_hits(rows: list, region: Region, meter: CoverageMeter) -> list[Hit]:
     dec = np.fromiter((r.s_dec for r in rows), float, len(rows))
     rad = np.fromiter((r.radius_deg for r in rows), float, len(rows))
     near = angular_distance_deg(region.ra_deg, region.dec_deg, ra, dec) <= region.radius_deg + rad + 1e-9
-    rows = [row for row, keep in zip(rows, near) if keep]
-    coverage, inside = meter.measure_ranges([np.frombuffer(r.moc, dtype="<u8").reshape(-1, 2) for r in rows],
-                                            max((r.moc_depth for r in rows), default=0))
+    rows = sorted((row for row, keep in zip(rows, near) if keep), key=lambda r: r.moc_depth)
+    flat, counts = _stored_ranges(rows)
+    coverage, inside = meter.measure_flat(flat, counts, max((r.moc_depth for r in rows), default=0))
     return [Hit(r.dataset_id, r.version, r.source, r.uri, r.sha256, r.title, float(r.s_ra), float(r.s_dec),
                 2 * float(r.radius_deg), r.access_tier, float(c), float(f))
             for r, c, f in zip(rows, coverage, inside) if c > 0]
+
+
+def _stored_ranges(rows: list) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' MOCs as one array of depth-29 ranges and the count of each row's, decoded a depth at a time
+    (``rows`` sorted by ``moc_depth``): one ``frombuffer`` per depth, not per row."""
+    parts, counts = [], []
+    for depth, group in groupby(rows, key=lambda r: r.moc_depth):
+        blobs = [r.moc for r in group]
+        width = 16 if depth > COMPACT_MAX_DEPTH else 8  # bytes per range (see footprints.encode_ranges)
+        parts.append(decode_ranges(b"".join(blobs), depth))
+        counts.append(np.fromiter((len(b) // width for b in blobs), np.int64, len(blobs)))
+    if not parts:
+        return np.zeros((0, 2), np.uint64), np.zeros(0, np.int64)
+    return np.concatenate(parts), np.concatenate(counts)

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 import astropy.units as u
+import numpy as np
 from astropy.time import Time
 
 from .footprints import Footprint
@@ -59,7 +60,8 @@ class DatasetRecord:
     def content_digest(self) -> str:
         """A digest of everything a sync compares to tell a changed record from an unchanged one."""
         doc = self.summary(include_ingestion=False)
-        doc["moc"] = hashlib.sha256(self.footprint.to_bytes()).hexdigest()
+        # the cells as depth-29 uint64 ranges, whatever the store's encoding (so digests outlive migration 0008)
+        doc["moc"] = hashlib.sha256(np.ascontiguousarray(self.footprint.moc.to_depth29_ranges, "<u8").tobytes()).hexdigest()
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
     def citation(self) -> str:

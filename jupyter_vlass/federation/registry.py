@@ -28,7 +28,7 @@ from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
 from .rows import row_to_record
-from .sync import Progress, SyncReport, harvest_into, mark_failed, record_latency, staleness
+from .sync import Progress, SyncReport, bulk_into, harvest_into, mark_failed, record_latency, staleness
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 INDEX_TASK = "\0index"
@@ -171,8 +171,10 @@ class Registry:
                 return report
             with self.Session.begin() as session:
                 row = self._source_row(session, name)
-                latencies = harvest_into(session, source, report, progress)
-                record_latency(row, latencies[:50])
+                if getattr(source, "bulk", False):
+                    bulk_into(session, source, report, fingerprint)
+                else:
+                    record_latency(row, harvest_into(session, source, report, progress)[:50])
                 row.fingerprint, row.synced_at = fingerprint, utcnow()
                 row.checked_at = row.synced_at
                 row.last_status, row.last_error = "ok", None

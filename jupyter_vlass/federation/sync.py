@@ -78,6 +78,16 @@ def harvest_into(session: Session, source: Source, report: SyncReport,
     return latencies
 
 
+def bulk_into(session: Session, source: Source, report: SyncReport, fingerprint: str | None) -> None:
+    """Load a catalogue source (``source.bulk``) inside the caller's transaction (see :mod:`.bulk`)."""
+    from .bulk import load
+
+    loaded = load(session.connection(), source.name, source.table(), fingerprint=fingerprint or "-")
+    report.added, report.unchanged, report.withdrawn = loaded.added, loaded.unchanged, loaded.withdrawn
+    report.updated = loaded.restored
+    report.versions = loaded.new_versions
+
+
 def _upsert(session, existing, record: DatasetRecord, report: SyncReport, now) -> None:
     values = row_values(record)
     stored = existing.get(record.key)

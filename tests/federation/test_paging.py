@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from jupyter_vlass.exceptions import InvalidArgument
 from jupyter_vlass.federation import Region, Registry
-from jupyter_vlass.federation.footprints import index_order_for
+from jupyter_vlass.federation.footprints import encode_ranges, index_order_for
 from jupyter_vlass.store import DatasetRow, SourceRow
 from jupyter_vlass.store.times import utcnow
 
@@ -46,7 +46,7 @@ def patch_registry(tmp_path_factory):
             rows.append({"dataset_id": f"{source}:box-{k}", "version": f"v{v}", "source": source,
                          "uri": f"/{source}/box-{k}-v{v}.fits", "sha256": None, "title": f"box {k} v{v}",
                          "s_ra": ra_v, "s_dec": dec_v, "radius_deg": radius, "moc_depth": 9,
-                         "moc": moc.to_depth29_ranges.astype("<u8").tobytes(), "index_order": order,
+                         "moc": encode_ranges(moc.to_depth29_ranges, 9), "index_order": order,
                          "index_cell": cell, "access_tier": "public", "dataproduct_type": "image",
                          "access_format": "application/fits", "ingested_at": now, "provenance": {},
                          "derived_from": [], "extra": {}, "digest": "-"})

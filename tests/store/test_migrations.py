@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -16,6 +17,7 @@ from sqlalchemy import MetaData, create_engine, inspect, select, text
 from jupyter_vlass.compute.ledger import Ledger
 from jupyter_vlass.exceptions import DatabaseOutdated
 from jupyter_vlass.federation import Registry, Region
+from jupyter_vlass.federation.footprints import decode_ranges
 from jupyter_vlass.federation.index_query import Q3C_INDEX, has_q3c_index
 from jupyter_vlass.store import Base, make_engine, session_factory
 from jupyter_vlass.store import consensus_models  # noqa: F401  (its tables are on Base.metadata)
@@ -47,13 +49,29 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", *args], capture_output=True, text=True)
 
 
-def _assert_kept(before: dict, after: dict) -> None:
-    """Every row of every table is still there, with the same value in every column it had."""
+def _cells(row: dict, stored_as: str) -> list:
+    """A footprint row's MOC as depth-29 ranges: as release 0.1.0 stored it, or as the head revision does."""
+    if stored_as == "release":
+        return np.frombuffer(row["moc"], dtype="<u8").reshape(-1, 2).tolist()
+    return decode_ranges(row["moc"], row["moc_depth"]).tolist()
+
+
+def _assert_kept(before: dict, after: dict, *, mocs_after: str = "head") -> None:
+    """Every row of every table is still there, with the same value in every column it had (a footprint's
+    MOC: the same cells, in the encoding of migration 0008)."""
     for table in TABLES:
         assert len(after[table]) == len(before[table]) > 0, table
         columns = list(before[table][0])
-        kept = sorted(repr([row[c] for c in columns]) for row in after[table])
-        assert kept == sorted(repr([row[c] for c in columns]) for row in before[table]), table
+
+        def values(row, stored_as):
+            return repr([_cells(row, stored_as) if c == "moc" else row[c] for c in columns])
+
+        kept = sorted(values(row, mocs_after) for row in after[table])
+        assert kept == sorted(values(row, "release") for row in before[table]), table
+    moc_bytes = [(len(a["moc"]), len(b["moc"])) for a, b in zip(sorted(after["datasets"], key=lambda r: r["pk"]),
+                                                                  sorted(before["datasets"], key=lambda r: r["pk"]))]
+    if mocs_after == "head":  # every footprint here is at depth <= 14: half the bytes
+        assert all(2 * a == b for a, b in moc_bytes), moc_bytes
 
 
 def test_release_0_1_0_sqlite_upgrades_with_the_cli_and_loses_nothing(tmp_path):
@@ -84,7 +102,7 @@ def test_opening_an_old_sqlite_file_upgrades_it_after_a_backup(tmp_path):
     assert current(engine) == head()
     _assert_kept(before, _rows(url))
     [backup] = tmp_path.glob("registry.sqlite.0001.*.bak")
-    _assert_kept(before, _rows(f"sqlite:///{backup}"))  # the copy is the database as it was
+    _assert_kept(before, _rows(f"sqlite:///{backup}"), mocs_after="release")  # the copy is the database as it was
 
 
 def test_release_0_1_0_postgresql_waits_for_the_admin_then_upgrades(postgres_url, tmp_path):
