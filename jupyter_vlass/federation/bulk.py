@@ -17,16 +17,19 @@ An ObsCore table is read too, by its own names (``OBSCORE_NAMES``; ``s_fov`` as 
 
 from __future__ import annotations
 
+import json
+import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 
 import astropy.units as u
-import cdshealpix
 import numpy as np
-from astropy.coordinates import Latitude, Longitude, SkyCoord
+from astropy.coordinates import SkyCoord
 from astropy.table import Table
-from mocpy import MOC
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex
@@ -36,7 +39,7 @@ from ..patterns import SHA256
 from ..store import DatasetRow
 from ..store.times import utcnow
 from .index_query import Q3C_INDEX, has_q3c_index
-from .footprints import MAX_DEPTH, MAX_INDEX_ORDER, MIN_DEPTH, MIN_INDEX_ORDER, cell_size_deg, encode_ranges
+from .bulk_footprints import footprint_cells
 from .records import ACCESS_TIERS
 
 DATASETS = DatasetRow.__table__
@@ -44,6 +47,10 @@ REQUIRED = ("dataset_id", "uri")
 OPTIONAL_TEXT = {"version": "1", "title": None, "access_tier": "public", "access_format": "application/fits",
                  "dataproduct_type": "image", "sha256": None, "release_date": None}
 BATCH = 50_000
+COLUMNS = ("dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec", "radius_deg", "moc_depth",
+           "moc", "index_order", "index_cell", "em_min", "em_max", "access_tier", "size", "dataproduct_type",
+           "access_format", "release_date", "ingested_at", "withdrawn_at", "provenance", "derived_from", "extra",
+           "etag", "digest")
 
 
 @dataclass
@@ -54,19 +61,6 @@ class LoadReport:
     restored: int = 0  # withdrawn before, in the table again
     rebuilt_indexes: bool = False
     new_versions: list[dict] = field(default_factory=list)  # added versions of datasets stored before
-
-
-def index_orders_for(radius_deg: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`footprints.index_order_for`: the deepest order whose cells are at least ``2 r`` wide."""
-    orders = np.arange(MIN_INDEX_ORDER, MAX_INDEX_ORDER + 1)
-    wide_enough = np.array([cell_size_deg(o) for o in orders])[None, :] >= 2 * np.asarray(radius_deg)[:, None]
-    return np.maximum(MIN_INDEX_ORDER, MIN_INDEX_ORDER + wide_enough.sum(axis=1) - 1)
-
-
-def moc_depths_for(size_deg: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`footprints.moc_depth_for`."""
-    target = np.maximum(np.asarray(size_deg, float) / 10.0, 1e-9)
-    return np.clip(np.ceil(np.log2(cell_size_deg(0) / target)), MIN_DEPTH, MAX_DEPTH).astype(int)
 
 
 def _degrees(table: Table, name: str, *, required: bool = True) -> np.ndarray | None:
@@ -190,43 +184,78 @@ class _Columns:
                                                                      if column.unit is not None else column)]
         return cls(text_cols, ra, dec, a, b, angle, radius, size, em)
 
-    def rows(self, keep: np.ndarray, batch: int, fingerprint: str) -> Iterator[list[dict]]:
-        """The rows to insert (``keep``: their positions in the table), ``batch`` at a time."""
-        now = utcnow()
-        for start in range(0, len(keep), batch):
-            idx = keep[start:start + batch]
-            ra, dec, radius = self.ra[idx], self.dec[idx], self.radius[idx]
-            orders = index_orders_for(radius)
-            cells = np.empty(len(idx), np.int64)
-            for order in np.unique(orders):
-                at = orders == order
-                cells[at] = cdshealpix.lonlat_to_healpix(Longitude(ra[at] * u.deg), Latitude(dec[at] * u.deg), int(order))
-            depths = moc_depths_for(2 * radius)
-            blobs = np.empty(len(idx), object)
-            for depth in np.unique(depths):
-                at = np.flatnonzero(depths == depth)
-                blobs[at] = [encode_ranges(m.to_depth29_ranges, int(depth)) for m in self._mocs(idx[at], int(depth))]
-            t = self.text
-            yield [{"dataset_id": t["dataset_id"][i], "version": t["version"][i], "uri": t["uri"][i],
-                    "title": t["title"][i], "sha256": t["sha256"][i], "s_ra": float(ra[k]), "s_dec": float(dec[k]),
-                    "radius_deg": float(radius[k]), "moc_depth": int(depths[k]), "moc": blobs[k],
-                    "index_order": int(orders[k]), "index_cell": int(cells[k]), "access_tier": t["access_tier"][i],
-                    "access_format": t["access_format"][i], "dataproduct_type": t["dataproduct_type"][i],
-                    "release_date": t["release_date"][i], "size": self.size[i], "em_min": self.em["em_min"][i],
-                    "em_max": self.em["em_max"][i], "digest": fingerprint, "ingested_at": now}
-                   for k, i in enumerate(idx.tolist())]
+    def shapes(self, idx: np.ndarray) -> tuple:
+        return self.ra[idx], self.dec[idx], self.a[idx], self.b[idx], self.angle[idx], self.radius[idx]
 
-    def _mocs(self, idx: np.ndarray, depth: int) -> list[MOC]:
-        lon, lat = Longitude(self.ra[idx] * u.deg), Latitude(self.dec[idx] * u.deg)
-        cone = self.b[idx] == 0
-        mocs = np.empty(len(idx), object)
-        if cone.any():
-            mocs[cone] = MOC.from_cones(lon[cone], lat[cone], radius=self.a[idx][cone] * u.deg, max_depth=depth)
-        if (~cone).any():
-            mocs[~cone] = MOC.from_boxes(lon[~cone], lat[~cone], a=self.a[idx][~cone] * u.deg,
-                                         b=self.b[idx][~cone] * u.deg, angle=self.angle[idx][~cone] * u.deg,
-                                         max_depth=depth)
-        return list(mocs)
+    def rows(self, idx: np.ndarray, footprints: tuple, constants: dict) -> list[tuple]:
+        """The rows at table positions ``idx`` as tuples in ``COLUMNS`` order (``constants``: the rest)."""
+        orders, cells, depths, blobs = footprints
+        t, ra, dec, radius = self.text, self.ra[idx], self.dec[idx], self.radius[idx]
+        varying = {"dataset_id": t["dataset_id"], "version": t["version"], "uri": t["uri"], "title": t["title"],
+                   "sha256": t["sha256"], "access_tier": t["access_tier"], "access_format": t["access_format"],
+                   "dataproduct_type": t["dataproduct_type"], "release_date": t["release_date"], "size": self.size,
+                   "em_min": self.em["em_min"], "em_max": self.em["em_max"]}
+        per_row = {"s_ra": ra.tolist(), "s_dec": dec.tolist(), "radius_deg": radius.tolist(),
+                   "moc_depth": depths.tolist(), "moc": blobs, "index_order": orders.tolist(),
+                   "index_cell": cells.tolist()}
+        positions = idx.tolist()
+        columns = []
+        for name in COLUMNS:
+            if name in constants:
+                columns.append([constants[name]] * len(positions))
+            elif name in per_row:
+                columns.append(per_row[name])
+            else:
+                values = varying[name]
+                columns.append([values[i] for i in positions])
+        return list(zip(*columns))
+
+
+def _footprint_batches(columns: _Columns, keep: np.ndarray, batch: int, workers: int) -> Iterator[tuple]:
+    """``(idx, footprints)`` per batch of ``keep``, in order; with ``workers > 1`` computed in that many
+    processes, a few batches ahead of the caller's inserts."""
+    chunks = [keep[start:start + batch] for start in range(0, len(keep), batch)]
+    if workers <= 1 or len(chunks) < 3:
+        for idx in chunks:
+            yield idx, footprint_cells(*columns.shapes(idx))
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+        pending: deque = deque()
+        for idx in chunks:
+            pending.append((idx, pool.submit(footprint_cells, *columns.shapes(idx))))
+            if len(pending) > workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+
+
+def _writer(conn):
+    """A function inserting a batch of ``COLUMNS`` tuples: PostgreSQL's COPY, or the driver's executemany of the
+    INSERT SQLAlchemy compiles (one statement, no per-row parameter processing)."""
+    if conn.dialect.name == "postgresql":
+        def copy(rows):
+            cursor = conn.connection.dbapi_connection.cursor()
+            with cursor.copy(f"COPY datasets ({', '.join(COLUMNS)}) FROM STDIN") as stream:
+                for row in rows:
+                    stream.write_row(row)
+        return copy
+    compiled = insert(DATASETS).compile(dialect=conn.dialect, column_keys=list(COLUMNS))
+    assert tuple(compiled.positiontup) == COLUMNS, compiled.positiontup
+    return lambda rows: conn.exec_driver_sql(str(compiled), rows)
+
+
+def _constants(conn, source: str, fingerprint: str) -> dict:
+    """The columns every row of a load shares, processed once by their SQLAlchemy types for this driver."""
+    values = {"source": source, "withdrawn_at": None, "etag": None, "digest": fingerprint[:16],
+              "ingested_at": utcnow(), "provenance": {}, "derived_from": [], "extra": {}}
+    out = {}
+    for name, value in values.items():
+        process = DATASETS.c[name].type.bind_processor(conn.dialect)
+        value = process(value) if process and value is not None else value
+        out[name] = json.dumps(value) if isinstance(value, (dict, list)) else value  # psycopg's COPY takes JSON text
+    return out
 
 
 def _secondary_indexes(conn) -> list[str]:
@@ -258,10 +287,13 @@ def _open_transaction(conn) -> None:
         conn.execute(update(DATASETS).where(DATASETS.c.pk == -1).values(pk=DATASETS.c.pk))
 
 
-def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATCH) -> LoadReport:
+def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATCH,
+         workers: int | None = None) -> LoadReport:
     """Make ``source``'s rows those of ``table`` inside the caller's transaction: new ``(dataset_id, version)``
     inserted, those already stored kept (restored if they had been withdrawn), stored ones the table no longer
-    has withdrawn. ``fingerprint`` (of the table file) is stored as each new row's digest."""
+    has withdrawn. ``fingerprint`` (of the table file) is stored as each new row's digest; ``workers``: processes
+    building footprints (default: one per core when there are several batches)."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
     columns = _Columns.of(table)  # every check before anything is written
     report = LoadReport()
     d = DATASETS.c
@@ -289,13 +321,14 @@ def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATC
         statements = _secondary_indexes(conn)
         for name in [index.name for index in DATASETS.indexes] + [Q3C_INDEX]:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
-    statement = insert(DATASETS).values(source=source, withdrawn_at=None, provenance={}, derived_from=[], extra={})
-    for rows in columns.rows(keep, batch, fingerprint):
+    write, constants = _writer(conn), _constants(conn, source, fingerprint)
+    for idx, footprints in _footprint_batches(columns, keep, batch, workers):
+        rows = columns.rows(idx, footprints, constants)
         try:  # on PostgreSQL in a savepoint, so that the transaction can still say what clashed
             with conn.begin_nested() if conn.dialect.name == "postgresql" else nullcontext():
-                conn.execute(statement, rows)
+                write(rows)
         except IntegrityError:  # the one check left to the database: (dataset_id, version) held by another source
-            clash = _held_elsewhere(conn, source, rows)
+            clash = _held_elsewhere(conn, source, [dict(zip(COLUMNS, row)) for row in rows])
             raise Conflict(f"catalogue: {clash} is already a dataset of another source; nothing was loaded",
                            reason="dataset_exists") from None
         report.added += len(rows)

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from astropy.coordinates import FK4, FK5, Galactic, SkyCoord
 from astropy.table import Table
-from sqlalchemy import inspect
+from astropy.time import Time
+from sqlalchemy import inspect, select
 
 from jupyter_vlass.federation import Region, Registry
-from jupyter_vlass.federation.bulk import index_orders_for, moc_depths_for
+from jupyter_vlass.federation.bulk import COLUMNS, DATASETS, load
+from jupyter_vlass.federation.bulk_footprints import index_orders_for, moc_depths_for
 from jupyter_vlass.federation.footprints import Footprint, decode_ranges, index_order_for, moc_depth_for
 from jupyter_vlass.federation.index import index_cell
 from jupyter_vlass.federation.index_query import has_q3c_index
@@ -178,6 +180,9 @@ def test_a_large_load_rebuilds_its_indexes_and_answers_as_a_brute_force(backend,
     registry.add_source("big", "catalogue", path)
     report = _sync(registry, "big")
     assert report["status"] == "ok" and report["added"] == 30_000
+    record = registry.get("big:7")  # read back as any harvested record is
+    assert (record.provenance, record.extra, record.derived_from, record.uri) == ({}, {}, (), "/big/7.fits")
+    assert abs((Time.now() - record.ingested_at).to_value(u.s)) < 600
     with registry.engine.connect() as conn:
         names = {i["name"] for i in inspect(conn).get_indexes("datasets")}
         assert {"ix_footprint_cell", "ix_dataset_source"} <= names
@@ -207,3 +212,18 @@ def test_a_clash_with_another_source_mid_load_writes_nothing(registry, tmp_path)
     with registry.Session() as session:
         assert session.query(DatasetRow).filter(DatasetRow.source == "two").count() == 0
         assert session.query(DatasetRow).count() == 12_000
+
+
+def test_footprints_built_in_worker_processes_are_those_built_inline(tmp_path):
+    table, _ = _large(tmp_path, 9_000)
+    stored = []
+    for workers in (1, 2):
+        registry = Registry(f"sqlite:///{tmp_path / f'w{workers}.sqlite'}")
+        registry.add_source("big", "catalogue", _)
+        with registry.engine.begin() as conn:
+            report = load(conn, "big", table, fingerprint="f" * 64, batch=1_000, workers=workers)
+        assert report.added == 9_000 and not report.rebuilt_indexes  # 9,000 rows: under the rebuild threshold
+        with registry.engine.connect() as conn:
+            stored.append(conn.execute(select(*[DATASETS.c[c] for c in COLUMNS if c != "ingested_at"])
+                                       .order_by(DATASETS.c.dataset_id)).all())
+    assert stored[0] == stored[1] and len(stored[0]) == 9_000
