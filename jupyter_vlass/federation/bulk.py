@@ -213,7 +213,9 @@ class _Columns:
 
 def _footprint_batches(columns: _Columns, keep: np.ndarray, batch: int, workers: int) -> Iterator[tuple]:
     """``(idx, footprints)`` per batch of ``keep``, in order; with ``workers > 1`` computed in that many
-    processes, a few batches ahead of the caller's inserts."""
+    processes, a few batches ahead of the caller's inserts (mocpy holds the GIL while it builds MOCs, so threads
+    would not overlap them with the inserts). A script that loads in bulk needs the usual
+    ``if __name__ == "__main__":`` guard of :mod:`multiprocessing`."""
     chunks = [keep[start:start + batch] for start in range(0, len(keep), batch)]
     if workers <= 1 or len(chunks) < 3:
         for idx in chunks:
@@ -222,7 +224,7 @@ def _footprint_batches(columns: _Columns, keep: np.ndarray, batch: int, workers:
     with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
         pending: deque = deque()
         for idx in chunks:
-            pending.append((idx, pool.submit(footprint_cells, *columns.shapes(idx))))
+            pending.append((idx, pool.submit(footprint_cells, *columns.shapes(idx), threads=1)))
             if len(pending) > workers:
                 done, future = pending.popleft()
                 yield done, future.result()
@@ -252,7 +254,7 @@ def _constants(conn, source: str, fingerprint: str) -> dict:
               "ingested_at": utcnow(), "provenance": {}, "derived_from": [], "extra": {}}
     out = {}
     for name, value in values.items():
-        process = DATASETS.c[name].type.bind_processor(conn.dialect)
+        process = DATASETS.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         value = process(value) if process and value is not None else value
         out[name] = json.dumps(value) if isinstance(value, (dict, list)) else value  # psycopg's COPY takes JSON text
     return out

@@ -11,7 +11,8 @@ import numpy as np
 from astropy.coordinates import Latitude, Longitude
 from mocpy import MOC
 
-from .footprints import MAX_DEPTH, MAX_INDEX_ORDER, MIN_DEPTH, MIN_INDEX_ORDER, cell_size_deg, encode_ranges
+from ..store import moc_codec
+from .footprints import MAX_DEPTH, MAX_INDEX_ORDER, MIN_DEPTH, MIN_INDEX_ORDER, cell_size_deg
 
 
 def index_orders_for(radius_deg: np.ndarray) -> np.ndarray:
@@ -27,9 +28,10 @@ def moc_depths_for(size_deg: np.ndarray) -> np.ndarray:
     return np.clip(np.ceil(np.log2(cell_size_deg(0) / target)), MIN_DEPTH, MAX_DEPTH).astype(int)
 
 
-def footprint_cells(ra, dec, a, b, angle, radius) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[bytes]]:
-    """``(index_order, index_cell, moc_depth, moc blob)`` of each footprint (degrees; ``b == 0``: a cone of
-    radius ``a``, else a box of semi-axes ``a >= b``, major axis ``angle`` east of north)."""
+def footprint_cells(ra, dec, a, b, angle, radius, threads: int | None = None) -> tuple:
+    """``(index_order, index_cell, moc_depth, moc blobs)`` of each footprint (degrees; ``b == 0``: a cone of
+    radius ``a``, else a box of semi-axes ``a >= b``, major axis ``angle`` east of north). ``threads``: mocpy's
+    (default: every core; one in a worker process, where the processes share the cores)."""
     orders = index_orders_for(radius)
     cells = np.empty(len(ra), np.int64)
     for order in np.unique(orders):
@@ -44,9 +46,9 @@ def footprint_cells(ra, dec, a, b, angle, radius) -> tuple[np.ndarray, np.ndarra
                 continue
             lon, lat = Longitude(ra[at] * u.deg), Latitude(dec[at] * u.deg)
             if b[at[0]] == 0:
-                mocs = MOC.from_cones(lon, lat, radius=a[at] * u.deg, max_depth=int(depth))
+                mocs = MOC.from_cones(lon, lat, radius=a[at] * u.deg, max_depth=int(depth), n_threads=threads)
             else:
                 mocs = MOC.from_boxes(lon, lat, a=a[at] * u.deg, b=b[at] * u.deg, angle=angle[at] * u.deg,
-                                      max_depth=int(depth))
-            blobs[at] = [encode_ranges(m.to_depth29_ranges, int(depth)) for m in mocs]
+                                      max_depth=int(depth), n_threads=threads)
+            blobs[at] = moc_codec.encode_many([m.to_depth29_ranges for m in mocs], int(depth))
     return orders, cells, depths, list(blobs)

@@ -16,10 +16,10 @@ from astropy.wcs.utils import wcs_to_celestial_frame
 from mocpy import MOC
 
 from ..exceptions import CorruptData
+from ..store import moc_codec
 
 MIN_DEPTH = 4
 MAX_DEPTH = 14
-COMPACT_MAX_DEPTH = 14  # the deepest MOC whose cell numbers fit in uint32 (see encode_ranges)
 # Index orders: each footprint is filed under the HEALPix cell holding its centre,
 # at the deepest order whose cells are still at least as wide as the footprint.
 MIN_INDEX_ORDER = 2
@@ -39,20 +39,13 @@ def moc_depth_for(size_deg: float) -> int:
 
 
 def encode_ranges(ranges29: np.ndarray, depth: int) -> bytes:
-    """A MOC's depth-29 ranges as stored: at the MOC's own ``depth`` as little-endian uint32 pairs when every
-    cell number fits (depth <= 14: 12 * 4**14 < 2**32), else as depth-29 uint64 pairs; ``depth`` is stored
-    beside the blob (``moc_depth``), so :func:`decode_ranges` knows which. Half the bytes of uint64 at depth 29."""
-    ranges29 = np.asarray(ranges29, dtype=np.uint64).reshape(-1, 2)
-    if depth > COMPACT_MAX_DEPTH:
-        return np.ascontiguousarray(ranges29, dtype="<u8").tobytes()
-    return np.ascontiguousarray(ranges29 >> np.uint64(2 * (29 - depth)), dtype="<u4").tobytes()
+    """A MOC's depth-29 ranges as stored (see :mod:`jupyter_vlass.store.moc_codec`)."""
+    return moc_codec.encode(np.asarray(ranges29, np.uint64).reshape(-1, 2), depth)
 
 
 def decode_ranges(data: bytes, depth: int) -> np.ndarray:
     """Depth-29 ranges (uint64, shape ``(n, 2)``) of a blob :func:`encode_ranges` wrote at ``depth``."""
-    if depth > COMPACT_MAX_DEPTH:
-        return np.frombuffer(data, dtype="<u8").reshape(-1, 2)
-    return (np.frombuffer(data, dtype="<u4").astype(np.uint64) << np.uint64(2 * (29 - depth))).reshape(-1, 2)
+    return moc_codec.decode(data, depth)
 
 
 def index_order_for(radius_deg: float) -> int:

@@ -18,8 +18,7 @@ from itertools import groupby
 import numpy as np
 from sqlalchemy import and_, bindparam, func, or_, select, text, union_all
 
-from ..store import DatasetRow, SourceRow
-from .footprints import COMPACT_MAX_DEPTH, decode_ranges
+from ..store import DatasetRow, SourceRow, moc_codec
 from .index import CoverageMeter, angular_distance_deg, cell_ranges
 from .region import Region
 from .results import Hit
@@ -114,13 +113,12 @@ def index_hits(rows: list, region: Region, meter: CoverageMeter) -> list[Hit]:
 
 def _stored_ranges(rows: list) -> tuple[np.ndarray, np.ndarray]:
     """The rows' MOCs as one array of depth-29 ranges and the count of each row's, decoded a depth at a time
-    (``rows`` sorted by ``moc_depth``): one ``frombuffer`` per depth, not per row."""
+    (``rows`` sorted by ``moc_depth``): one vectorised decode per depth, not one per row."""
     parts, counts = [], []
     for depth, group in groupby(rows, key=lambda r: r.moc_depth):
-        blobs = [r.moc for r in group]
-        width = 16 if depth > COMPACT_MAX_DEPTH else 8  # bytes per range (see footprints.encode_ranges)
-        parts.append(decode_ranges(b"".join(blobs), depth))
-        counts.append(np.fromiter((len(b) // width for b in blobs), np.int64, len(blobs)))
+        flat, count = moc_codec.decode_many([r.moc for r in group], depth)
+        parts.append(flat)
+        counts.append(count)
     if not parts:
         return np.zeros((0, 2), np.uint64), np.zeros(0, np.int64)
     return np.concatenate(parts), np.concatenate(counts)

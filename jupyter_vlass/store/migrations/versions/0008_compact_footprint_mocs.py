@@ -1,8 +1,8 @@
-"""Footprint MOCs stored at their own depth as uint32 pairs: half the bytes of depth-29 uint64 pairs
+"""Footprint MOCs stored compactly: range boundaries at the MOC's own depth as varint differences
 
-At 10^6 footprints the MOC blobs were 227 of the 492 bytes a row took (benchmarks/region_query.py). A MOC
-of depth <= 14 now stores its ranges at that depth as little-endian uint32 (``footprints.encode_ranges``);
-deeper ones keep depth-29 uint64. The same cells, read back exactly (tests/store/test_migrations.py).
+At 10^6 footprints the MOC blobs were 227 of the 492 bytes a row took (benchmarks/region_query.py, depth 9);
+a VLASS Quick Look-sized box at depth 10 takes 445 bytes as release 0.1.0's depth-29 uint64 pairs and 61 in
+format 1 of ``jupyter_vlass.store.moc_codec``. The same cells, read back exactly (tests/store/test_migrations.py).
 
 Revision ID: 0008
 Revises: 0007
@@ -13,13 +13,14 @@ from alembic import op
 import numpy as np
 import sqlalchemy as sa
 
+from jupyter_vlass.store import moc_codec  # format 1, which this revision writes (the module is never changed)
+
 
 revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-COMPACT_MAX_DEPTH = 14  # as footprints.COMPACT_MAX_DEPTH, frozen here: this migration's format
 BATCH = 10_000
 
 datasets = sa.table("datasets", sa.column("pk", sa.Integer), sa.column("moc_depth", sa.Integer),
@@ -31,22 +32,21 @@ def _rewrite(convert) -> None:
     last = -1
     while True:
         rows = bind.execute(sa.select(datasets.c.pk, datasets.c.moc_depth, datasets.c.moc)
-                            .where(datasets.c.pk > last, datasets.c.moc_depth <= COMPACT_MAX_DEPTH)
-                            .order_by(datasets.c.pk).limit(BATCH)).all()
+                            .where(datasets.c.pk > last).order_by(datasets.c.pk).limit(BATCH)).all()
         if not rows:
             return
         bind.execute(datasets.update().where(datasets.c.pk == sa.bindparam("b_pk"))
                      .values(moc=sa.bindparam("b_moc")),
-                     [{"b_pk": r.pk, "b_moc": convert(bytes(r.moc), 2 * (29 - r.moc_depth))} for r in rows])
+                     [{"b_pk": r.pk, "b_moc": convert(bytes(r.moc), r.moc_depth)} for r in rows])
         last = rows[-1].pk
 
 
-def _compact(blob: bytes, shift: int) -> bytes:
-    return (np.frombuffer(blob, dtype="<u8") >> np.uint64(shift)).astype("<u4").tobytes()
+def _compact(blob: bytes, depth: int) -> bytes:
+    return moc_codec.encode(np.frombuffer(blob, dtype="<u8").reshape(-1, 2), depth)
 
 
-def _wide(blob: bytes, shift: int) -> bytes:
-    return (np.frombuffer(blob, dtype="<u4").astype(np.uint64) << np.uint64(shift)).astype("<u8").tobytes()
+def _wide(blob: bytes, depth: int) -> bytes:
+    return moc_codec.decode(blob, depth).astype("<u8").tobytes()
 
 
 def upgrade() -> None:
