@@ -95,10 +95,11 @@ def candidates(conn, region: Region, orders: dict[int, float], *, public_only: l
     return conn.execute(_index_statement(len(bounds), bool(public_only), bool(granted)), params).all()
 
 
-def index_hits(rows: list, region: Region, meter: CoverageMeter) -> list[Hit]:
-    """The rows that overlap ``region``, measured exactly (their MOCs against the region's)."""
+def index_matches(rows: list, region: Region, meter: CoverageMeter) -> tuple[list, np.ndarray, np.ndarray]:
+    """``(rows, coverage, footprint_fraction)`` of the rows that overlap ``region``, measured exactly (their
+    MOCs against the region's, all decoded and measured at once)."""
     if not rows:
-        return []
+        return [], np.zeros(0), np.zeros(0)
     ra = np.fromiter((r.s_ra for r in rows), float, len(rows))
     dec = np.fromiter((r.s_dec for r in rows), float, len(rows))
     rad = np.fromiter((r.radius_deg for r in rows), float, len(rows))
@@ -106,9 +107,13 @@ def index_hits(rows: list, region: Region, meter: CoverageMeter) -> list[Hit]:
     rows = sorted((row for row, keep in zip(rows, near) if keep), key=lambda r: r.moc_depth)
     flat, counts = _stored_ranges(rows)
     coverage, inside = meter.measure_flat(flat, counts, max((r.moc_depth for r in rows), default=0))
-    return [Hit(r.dataset_id, r.version, r.source, r.uri, r.sha256, r.title, float(r.s_ra), float(r.s_dec),
-                2 * float(r.radius_deg), r.access_tier, float(c), float(f))
-            for r, c, f in zip(rows, coverage, inside) if c > 0]
+    overlap = np.flatnonzero(coverage > 0)
+    return [rows[i] for i in overlap.tolist()], coverage[overlap], inside[overlap]
+
+
+def row_hit(row, coverage: float, inside: float) -> Hit:
+    return Hit(row.dataset_id, row.version, row.source, row.uri, row.sha256, row.title, float(row.s_ra),
+               float(row.s_dec), 2 * float(row.radius_deg), row.access_tier, float(coverage), float(inside))
 
 
 def _stored_ranges(rows: list) -> tuple[np.ndarray, np.ndarray]:

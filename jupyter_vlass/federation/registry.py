@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Mapping
 
 import astropy.units as u
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
@@ -23,7 +25,7 @@ from .limits import Limits
 from .opened import note_opened
 from .plugins import source_class
 from .query import fan_out, outcome_of, run_inline, status_for
-from .ranking import Weights, rank, version_key
+from .ranking import Matches, Weights, rank_page, version_key
 from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult, SourceStatus
@@ -208,10 +210,10 @@ class Registry:
             raise InvalidArgument(f"deadline must be in (0, 600] seconds, got {deadline_s:g}")
         started = time.perf_counter()
         with self.engine.connect() as conn:  # one read: kinds, access options, latencies, sync state
-            rows = index_query.source_rows(conn)
-        selected = list(rows) if sources is None else list(dict.fromkeys(sources))
+            rows_of = index_query.source_rows(conn)
+        selected = list(rows_of) if sources is None else list(dict.fromkeys(sources))
         for name in selected:
-            if name not in rows:
+            if name not in rows_of:
                 raise UnknownSource(f"no source named {name!r}")
         paged = limit is not None or cursor is not None
         offset = paging.decode_cursor(cursor, region, selected) if paged else 0
@@ -221,23 +223,23 @@ class Registry:
         except VlassError as exc:
             statuses = [status_for(n, exc, 0.0) for n in selected]
             return SearchResult(region, [], statuses, time.perf_counter() - started)
-        harvested = [n for n in selected if not source_class(rows[n].kind).live]
-        live = [n for n in selected if source_class(rows[n].kind).live]
+        harvested = [n for n in selected if not source_class(rows_of[n].kind).live]
+        live = [n for n in selected if source_class(rows_of[n].kind).live]
         meter = CoverageMeter(region)
-        readable = readable_sources({n: r.options or {} for n, r in rows.items()}, self.groups)
+        readable = readable_sources({n: r.options or {} for n, r in rows_of.items()}, self.groups)
         tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter, readable)} if harvested else {}
         for name in live:
-            tasks[name] = self._live_task(name, rows[name].options, region, deadline_s)
+            tasks[name] = self._live_task(name, rows_of[name].options, region, deadline_s)
         # With no live source to wait for, the local index lookup runs inline (no thread hop).
         outcomes = fan_out(tasks, deadline_s, self.executor) if live else {INDEX_TASK: run_inline(tasks[INDEX_TASK])} if harvested else {}
-        hits, statuses = [], []
+        statuses, live_hits = [], []
         index = outcomes.get(INDEX_TASK)
+        rows, coverage, inside = index.value if index is not None and index.status.status == "ok" else ([], [], [])
+        per_source = Counter(r.source for r in rows)
         for name in harvested:
             if index.status.status == "ok":
-                found = [h for h in index.value if h.source == name]
-                hits.extend(found)
-                statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, len(found),
-                                             **staleness(rows[name])))
+                statuses.append(SourceStatus(name, "ok", index.status.elapsed_s, per_source[name],
+                                             **staleness(rows_of[name])))
             else:
                 statuses.append(SourceStatus(name, index.status.status, index.status.elapsed_s,
                                              message=index.status.message))
@@ -248,22 +250,23 @@ class Registry:
                 found = [self._hit(rec, meter) for rec in outcome.value
                          if visible(rec.source, rec.access_tier, readable)]
                 found = [h for h in found if h.coverage > 0]
-                hits.extend(found)
+                live_hits.extend(found)
                 outcome.status.count = len(found)
             if outcome.status.status in ("ok", "timeout"):
                 live_latency[name] = outcome.status.elapsed_s
             statuses.append(outcome.status)
         latencies = self._update_latencies(live_latency) if live_latency else \
-            {n: r.latency_s for n, r in rows.items()}
-        ranked = rank(hits, latencies, self.weights)
-        total, next_cursor = (len(ranked), None) if paged else (None, None)
-        if paged:  # a page of the full ranking (see .paging)
-            ranked = ranked[offset:offset + limit]
-            next_cursor = paging.encode_cursor(offset + limit, region, selected) if offset + limit < total else None
+            {n: r.latency_s for n, r in rows_of.items()}
+        matches = _matches(rows, coverage, inside, live_hits)
+        total = len(matches)
+        ranked = rank_page(matches, latencies, self.weights, offset, None if limit is None else offset + limit)
+        next_cursor = None
+        if paged and offset + limit < total:  # a page of the full ranking (see .paging)
+            next_cursor = paging.encode_cursor(offset + limit, region, selected)
         order = {n: i for i, n in enumerate(selected)}
         statuses.sort(key=lambda s: order[s.name])
-        return SearchResult(region, ranked, statuses, time.perf_counter() - started, total=total, offset=offset,
-                            next_cursor=next_cursor)
+        return SearchResult(region, ranked, statuses, time.perf_counter() - started, total=total if paged else None,
+                            offset=offset, next_cursor=next_cursor)
 
     def _live_task(self, name: str, options: dict, region: Region, deadline_s: float):
         def run():
@@ -281,7 +284,7 @@ class Registry:
                 result[row.name] = row.latency_s
         return result
 
-    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> list[Hit]:
+    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> tuple:
         """Harvested datasets of ``names`` overlapping ``region`` that the caller may see."""
         granted = sorted(set(names) & readable)
         public_only = [n for n in names if n not in readable]
@@ -290,7 +293,7 @@ class Registry:
                 self._shared["q3c"] = index_query.has_q3c_index(conn)
             rows = index_query.candidates(conn, region, self._index_orders(), public_only=public_only, granted=granted,
                                           q3c=self._shared["q3c"])
-        return index_query.index_hits(rows, region, meter)
+        return index_query.index_matches(rows, region, meter)
 
     @staticmethod
     def _hit(record: DatasetRecord, meter: CoverageMeter) -> Hit:
@@ -378,3 +381,13 @@ class Registry:
             hidden = session.scalar(select(func.count()).where(
                 DatasetRow.source == name, DatasetRow.access_tier != "public"))
         return not hidden or name in self._readable_sources()
+
+
+def _matches(rows: list, coverage, inside, live_hits: list[Hit]) -> Matches:
+    """The index's matching rows and the live sources' hits as one :class:`Matches`."""
+    n = len(rows)
+    return Matches([r.dataset_id for r in rows] + [h.dataset_id for h in live_hits],
+                   [r.version for r in rows] + [h.version for h in live_hits],
+                   [r.source for r in rows] + [h.source for h in live_hits],
+                   np.concatenate([np.asarray(coverage, float), [h.coverage for h in live_hits]]),
+                   lambda i: index_query.row_hit(rows[i], coverage[i], inside[i]) if i < n else live_hits[i - n])

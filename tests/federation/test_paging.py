@@ -111,3 +111,26 @@ def test_the_cli_pages_with_the_same_ranking(patch_registry):
     bad = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "datasets", "search", "--region",
                           "210,-15,2", "--limit", "5000"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "limit" in bad.stderr
+
+
+@pytest.mark.parametrize("radius", [0.3, 5.0])
+def test_the_vectorised_ranking_is_a_plain_sort_of_the_documented_score(patch_registry, radius):
+    """Scores recomputed here, one hit at a time, from the formula (coverage measured, the source's speed from
+    its latency, 0.5 per newer version among the hits) and sorted by (-score, id, version): the same list."""
+    from jupyter_vlass.federation.ranking import Weights, speed_score, version_key
+
+    hits = patch_registry.search(Region.from_degrees(210.0, -15.0, radius)).hits
+    latency = {"fast": 0.02, "slow": 1.5}  # as the fixture stored them
+    weights, expected = Weights(), []
+    versions = {}
+    for h in hits:
+        versions.setdefault(h.dataset_id, set()).add(h.version)
+    for h in hits:
+        newer = sorted(versions[h.dataset_id], key=version_key, reverse=True).index(h.version)
+        speed = speed_score(latency[h.source])
+        score = weights.coverage * h.coverage + weights.speed * speed + weights.recency * 0.5 ** newer
+        assert h.parts["recency"] == 0.5 ** newer and h.score == score
+        expected.append((-score, h.dataset_id, h.version))
+    assert [(-h.score, h.dataset_id, h.version) for h in hits] == sorted(expected)
+    assert len({h.dataset_id for h in hits}) < len(hits)  # several versions of a dataset among the hits
+    assert len({h.parts["speed"] for h in hits}) == 2  # two sources of different speed
