@@ -1,12 +1,12 @@
 """Pages of ranked search results: ``limit``, an opaque ``cursor`` and the ``total``.
 
 A page is cut from the full ranking, so page after page is exactly the full list (``tests/federation/
-test_paging.py``). Reading only the candidates that could reach a page was built and measured first (commit
-74ec1ef and the one before it: each candidate's score bounded from its footprint's circle, the most promising
-measured first). At 10^6 footprints it was slower than ranking everything (1° cone, first page p50 14.6 ms
-against 8.7 ms): a circle's area bounds a footprint's coverage too loosely to prune a uniform survey. It
-needs a tight bound, the footprint's own area stored when it is indexed; until then the full ranking is the
-fastest exact page.
+test_paging.py``). Every match is found and measured (that is the total); only the page's hits are built
+(``ranking.rank_page``). Reading only the candidates that could reach a page was built and measured first
+(commit 74ec1ef and the one before it: each candidate's score bounded from its footprint's circle, the most
+promising measured first). At 10^6 footprints it was slower than ranking everything (1° cone, first page p50
+14.6 ms against 8.7 ms): a circle's area bounds a footprint's coverage too loosely to prune a uniform survey.
+It needs a tight bound, the footprint's own area stored when it is indexed.
 """
 
 from __future__ import annotations
