@@ -73,8 +73,8 @@ def candidates_side_by_side(registry: Registry, cones) -> dict:
             rows["healpix"] += len(ours)
             rows["q3c"] += len(theirs)
             meter = CoverageMeter(region)
-            a = {h.dataset_id for h in index_query.index_hits(ours, region, meter)}
-            b = {h.dataset_id for h in index_query.index_hits(theirs, region, meter)}
+            a = {r.dataset_id for r in index_query.index_matches(ours, region, meter)[0]}
+            b = {r.dataset_id for r in index_query.index_matches(theirs, region, meter)[0]}
             assert a == b, f"HEALPix and Q3C candidates give different hits at {region}"
     stats = {name: percentiles(t) for name, t in times.items()}
     return {**stats, "mean_candidates": {k: v / len(cones) for k, v in rows.items()},

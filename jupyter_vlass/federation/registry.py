@@ -227,7 +227,7 @@ class Registry:
         live = [n for n in selected if source_class(rows_of[n].kind).live]
         meter = CoverageMeter(region)
         readable = readable_sources({n: r.options or {} for n, r in rows_of.items()}, self.groups)
-        tasks = {INDEX_TASK: lambda: self._index_hits(region, harvested, meter, readable)} if harvested else {}
+        tasks = {INDEX_TASK: lambda: self._index_matches(region, harvested, meter, readable)} if harvested else {}
         for name in live:
             tasks[name] = self._live_task(name, rows_of[name].options, region, deadline_s)
         # With no live source to wait for, the local index lookup runs inline (no thread hop).
@@ -284,7 +284,7 @@ class Registry:
                 result[row.name] = row.latency_s
         return result
 
-    def _index_hits(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> tuple:
+    def _index_matches(self, region: Region, names: list[str], meter: CoverageMeter, readable: set[str]) -> tuple:
         """Harvested datasets of ``names`` overlapping ``region`` that the caller may see."""
         granted = sorted(set(names) & readable)
         public_only = [n for n in names if n not in readable]
