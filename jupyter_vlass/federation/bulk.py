@@ -231,6 +231,19 @@ def _footprint_batches(columns: _Columns, keep: np.ndarray, batch: int, workers:
         while pending:
             done, future = pending.popleft()
             yield done, future.result()
+    _stop_helpers()
+
+
+def _stop_helpers() -> None:
+    """Stop the forkserver and resource-tracker processes the pool started: multiprocessing keeps them for the
+    process's life, and a server that loads a catalogue once should not keep two idle children. Both start
+    again on demand."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            stop()
 
 
 def _writer(conn):
@@ -268,7 +281,7 @@ def _secondary_indexes(conn) -> list[str]:
     return statements
 
 
-def _held_elsewhere(conn, source: str, rows: list[dict]) -> str:
+def _held_elsewhere(conn, source: str, rows: list[dict]) -> str | None:
     """The first of ``rows`` whose ``(dataset_id, version)`` another source holds, as ``id@version``."""
     d = DATASETS.c
     for start in range(0, len(rows), 500):
@@ -278,7 +291,7 @@ def _held_elsewhere(conn, source: str, rows: list[dict]) -> str:
         for r in part:
             if (r["dataset_id"], r["version"]) in held:
                 return f"{r['dataset_id']}@{r['version']}"
-    return "a (dataset_id, version) of this table"
+    return None
 
 
 def _open_transaction(conn) -> None:
@@ -329,8 +342,11 @@ def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATC
         try:  # on PostgreSQL in a savepoint, so that the transaction can still say what clashed
             with conn.begin_nested() if conn.dialect.name == "postgresql" else nullcontext():
                 write(rows)
-        except IntegrityError:  # the one check left to the database: (dataset_id, version) held by another source
+        except IntegrityError as error:  # the one check left to the database: an id and version another source holds
             clash = _held_elsewhere(conn, source, [dict(zip(COLUMNS, row)) for row in rows])
+            if clash is None:
+                raise Conflict(f"catalogue: the database refused a row ({str(error.orig).splitlines()[0][:200]}); "
+                               "nothing was loaded", reason="integrity") from None
             raise Conflict(f"catalogue: {clash} is already a dataset of another source; nothing was loaded",
                            reason="dataset_exists") from None
         report.added += len(rows)
