@@ -3,9 +3,12 @@
 The tile: real RACS component positions and fluxes rendered in a 2.5" beam with 120 µJy noise, rings and
 stripes injected around the brightest sources at known positions (``jupyter_vlass.models.synthetic``).
 
-* per model: inference time on this machine's CPU (``inference_s``), and precision/recall of its sources
-  and artefacts against the injected truth;
-* ``aggregation_s``: the consensus of the models' outputs (median of ``--rounds``); goal <= 1 s;
+* per model: inference time on this machine's CPU (``inference_s``: its detections and its class map), and
+  precision/recall of its sources and artefacts against the injected truth; ``pixel_recall``: the share of
+  the injected sources' and lobes' pixels its class map calls what they are;
+* ``aggregation_s``: the consensus of the models' outputs, detections and class maps (median of
+  ``--rounds``); goal <= 1 s; ``pixel_aggregation_s`` the per-pixel part alone; ``aggregation_peak_tiles``
+  its peak memory beyond the class maps it is given;
 * ``gate``: recording that consensus hub-wide and the publish gate's decision on it (times, score);
 * ``peak_memory_tiles``: the peak of memory allocated while a model reads and analyses the tile
   (tracemalloc, which sees numpy's buffers), in units of the tile's own size (3722² float32); goal <= 3;
@@ -34,6 +37,7 @@ from jupyter_vlass.models.classical import ClassicalDetector  # noqa: E402
 from jupyter_vlass.models.consensus import Run, aggregate  # noqa: E402
 from jupyter_vlass.models.detections import score  # noqa: E402
 from jupyter_vlass.models.images import open_image  # noqa: E402
+from jupyter_vlass.models.pixels import pixel_agreement, pixel_counts  # noqa: E402
 from jupyter_vlass.models.synthetic import make_tile, write_tile  # noqa: E402
 from jupyter_vlass.sample_data import fetch_real_files  # noqa: E402
 
@@ -79,7 +83,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     real = fetch_real_files(args.cache)
-    image, header, truth, _ = make_tile(real["racs_components"], ra=209.25, dec=-18.0, pixels=args.pixels, seed=7)
+    image, header, truth, mask = make_tile(real["racs_components"], ra=209.25, dec=-18.0, pixels=args.pixels, seed=7)
     path = Path(tempfile.mkdtemp(prefix="vlass-consensus-")) / "tile.fits"
     write_tile(path, image, header)
     tile_bytes = image.nbytes
@@ -89,36 +93,50 @@ def main() -> int:
     compared = models()
     for name, model in compared.items():
         started = time.perf_counter()
-        found = model.detect(open_image(path))
+        found, classes = model.analyse(open_image(path))
+        classes = classes.compute()  # as a job writes it
         elapsed = time.perf_counter() - started
         tracemalloc.start()  # a second run, traced (tracing slows it down)
-        model.detect(open_image(path))
+        model.analyse(open_image(path))[1].compute()
         model_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         peak = max(peak, model_peak)
-        outputs[name] = found
+        outputs[name] = found, classes
         results[name] = {"inference_s": round(elapsed, 3), "detections": len(found),
                          "peak_memory_tiles": round(model_peak / tile_bytes, 2),
                          **{f"{kind}_{k}": v for kind in ("source", "artefact")
                             for k, v in score(found, truth, radius_deg=BEAM_DEG, kind=kind).items()
-                            if k in ("precision", "recall")}}
+                            if k in ("precision", "recall")},
+                         "pixel_recall": {kind: round(float(((classes.values == code) & (mask == code)).sum()
+                                                            / max(1, (mask == code).sum())), 3)
+                                          for kind, code in (("source", 1), ("artefact", 2))}}
         results[name]["precision"], results[name]["recall"] = (results[name]["source_precision"],
                                                                  results[name]["source_recall"])
-    runs = [Run(name, compared[name].version, "local", table) for name, table in outputs.items()]
-    times = []
+    runs = [Run(name, compared[name].version, "local", table, classes=classes)
+            for name, (table, classes) in outputs.items()]
+    times, pixel_times = [], []
     for _ in range(args.rounds):
         started = time.perf_counter()
         consensus = aggregate(runs, radius_deg=BEAM_DEG)
         times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        pixel_counts(pixel_agreement([r.classes for r in runs]))
+        pixel_times.append(time.perf_counter() - started)
+    tracemalloc.start()
+    aggregate(runs, radius_deg=BEAM_DEG)
+    aggregation_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     chosen = consensus.table[consensus.table["high_confidence"]]
     chosen["kind"] = "source"
-    twice = aggregate([Run("classical", "1.0.0", "local", outputs["classical"]),
+    twice = aggregate([Run("classical", "1.0.0", "local", outputs["classical"][0]),
                        Run("classical", "1.0.0", "slurm", ClassicalDetector().detect(open_image(path, chunks=512)))],
                       radius_deg=BEAM_DEG)
     doc = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
            "pixels": args.pixels, "truth": {"sources": int((truth["kind"] == "source").sum()),
                                             "artefacts": int((truth["kind"] == "artefact").sum())},
            "models": results, "aggregation_s": round(statistics.median(times), 4),
+           "pixel_aggregation_s": round(statistics.median(pixel_times), 4),
+           "aggregation_peak_tiles": round(aggregation_peak / tile_bytes, 2),
            "peak_memory_tiles": round(peak / tile_bytes, 2),
            "consensus": {**consensus.summary(), "runs": len(runs),
                          **{k: v for k, v in score(chosen, truth, radius_deg=BEAM_DEG).items()

@@ -88,6 +88,23 @@ def _islands(block: np.ndarray, y0: int, x0: int, halo: tuple[int, int, int, int
     return found
 
 
+def _painted(block: np.ndarray, y0: int, x0: int, depth: int, flood: float, xs, ys, kinds) -> np.ndarray:
+    """The core of ``block`` (residual, rms with a halo of ``depth``; its first pixel at ``y0``, ``x0`` of the
+    image) with each island that holds a detection painted in that detection's class."""
+    from scipy import ndimage
+
+    residual, rms = block[0], block[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = np.isfinite(residual) & (rms > 0) & (residual >= flood * rms)
+    labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
+    iy, ix = np.rint(ys).astype(int) - y0, np.rint(xs).astype(int) - x0
+    inside = (iy >= 0) & (iy < labels.shape[0]) & (ix >= 0) & (ix < labels.shape[1])
+    lookup = np.full(labels.max() + 1, 255, np.uint8)
+    np.minimum.at(lookup, labels[iy[inside], ix[inside]], kinds[inside])  # a source and an artefact: a source
+    lookup[(lookup == 255) | (np.arange(len(lookup)) == 0)] = 0
+    return lookup[labels][depth:labels.shape[0] - depth, depth:labels.shape[1] - depth]
+
+
 @dataclass
 class ClassicalDetector:
     """The classical detector (see the module); its parameters are its weights."""
@@ -132,9 +149,9 @@ class ClassicalDetector:
         both = self._per_block(self._blocks(image.data), lambda _, background, rms: (background, rms))
         return image.copy(data=both[0]), image.copy(data=both[1])
 
-    def detect(self, image):
-        """The detections of ``image`` as an astropy Table (:func:`~.detections.detection_table`)."""
-        import dask
+    def _padded(self, image):
+        """``(padded, depth, starts_y, starts_x, beam)``: the (residual, rms) stack of ``image`` with a halo of
+        ``depth`` pixels around each chunk, and where each chunk starts."""
         import dask.array as da
 
         beam = float(image.attrs.get("beam_fwhm_px", 2.5))
@@ -143,7 +160,14 @@ class ClassicalDetector:
         depth = min(depth, *data.chunks[0], *data.chunks[1])  # a small image is one chunk: no halo needed
         stacked = self._per_block(data, lambda block, background, rms: (block - background, rms))
         padded = da.overlap.overlap(stacked, depth={0: 0, 1: depth, 2: depth}, boundary={0: "none", 1: np.nan, 2: np.nan})
-        starts_y, starts_x = np.cumsum((0,) + data.chunks[0][:-1]), np.cumsum((0,) + data.chunks[1][:-1])
+        starts = tuple(np.cumsum((0,) + c[:-1]) for c in data.chunks)
+        return padded, depth, starts[0], starts[1], beam, data.chunks
+
+    def detect(self, image):
+        """The detections of ``image`` as an astropy Table (:func:`~.detections.detection_table`)."""
+        import dask
+
+        padded, depth, starts_y, starts_x, beam, _ = self._padded(image)
         tasks = []
         blocks = padded.to_delayed()
         for i, y0 in enumerate(starts_y):
@@ -154,6 +178,27 @@ class ClassicalDetector:
         table = detection_table(rows, image, model=self.name, version=self.version)
         self.flag_artefacts(table, beam)
         return table
+
+    def analyse(self, image):
+        """``(detections, classes)`` of ``image``: :meth:`detect` and :meth:`classes`."""
+        table = self.detect(image)
+        return table, self.classes(image, table)
+
+    def classes(self, image, detections):
+        """The class map of ``image`` (lazy ``uint8`` DataArray: 0 background, 1 source, 2 artefact): each
+        detection's island (its 8-connected pixels above ``flood`` σ) takes the detection's kind."""
+        from .pixels import CLASSES, class_map
+
+        padded, depth, starts_y, starts_x, _, chunks = self._padded(image)
+        xs, ys = np.asarray(detections["x"], float), np.asarray(detections["y"], float)
+        kinds = np.array([CLASSES[k] for k in detections["kind"]], np.uint8)
+
+        def paint(block, block_info=None):
+            _, i, j = block_info[0]["chunk-location"]
+            return _painted(block, int(starts_y[i]) - depth, int(starts_x[j]) - depth, depth, self.flood, xs, ys, kinds)
+
+        painted = padded.map_blocks(paint, drop_axis=0, chunks=chunks, dtype=np.uint8)
+        return class_map(image, painted)
 
     def flag_artefacts(self, table, beam_px: float) -> None:
         """Mark detections near a much brighter source as artefacts (in place), saying why."""

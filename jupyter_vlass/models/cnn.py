@@ -131,6 +131,14 @@ class CnnDetector:
 
     def detect(self, image):
         """Detections of ``image`` (an :func:`~.images.open_image` DataArray) as a detection table."""
+        return self._run(image, paint=False)[0]
+
+    def analyse(self, image):
+        """``(detections, classes)``: the detections and the class map (``uint8`` DataArray: 0 background,
+        1 source, 2 artefact, the likelier of the two where P(source) + P(artefact) > 0.5) of one pass."""
+        return self._run(image, paint=True)
+
+    def _run(self, image, *, paint: bool):
         from scipy import ndimage
 
         from .detections import detection_table
@@ -138,6 +146,7 @@ class CnnDetector:
         data = image.data
         ny, nx = data.shape
         rows = []
+        classes = np.zeros((ny, nx), np.uint8) if paint else None
         for y0 in range(0, ny, self.chunk):
             for x0 in range(0, nx, self.chunk):
                 ya, xa = max(0, y0 - HALO), max(0, x0 - HALO)
@@ -147,6 +156,10 @@ class CnnDetector:
                 normalised = normalise(block, statistics=(background, rms))
                 mean = self.probabilities(normalised)
                 signal = mean[1] + mean[2]
+                if paint:
+                    core = np.s_[y0 - ya:min(ny, y0 + self.chunk) - ya, x0 - xa:min(nx, x0 + self.chunk) - xa]
+                    called = np.where(mean[1] >= mean[2], 1, 2).astype(np.uint8) * (signal > 0.5)
+                    classes[y0:y0 + self.chunk, x0:x0 + self.chunk] = called[core]
                 peaks = (signal > 0.5) & (signal == ndimage.maximum_filter(signal, size=5))
                 ys, xs = np.nonzero(peaks)
                 inside = (ys + ya >= y0) & (ys + ya < y0 + self.chunk) & (xs + xa >= x0) & (xs + xa < x0 + self.chunk)
@@ -161,4 +174,11 @@ class CnnDetector:
                                  "flux": peak, "flux_err": noise, "snr": peak / noise if noise else float("nan"),
                                  "kind": "source" if kind == 1 else "artefact",
                                  "confidence": float(p[kind]), "confidence_err": float(e[kind])})
-        return detection_table(rows, image, model=NAME, version=self.version)
+        table = detection_table(rows, image, model=NAME, version=self.version)
+        if not paint:
+            return table, None
+        import dask.array as da
+
+        from .pixels import class_map
+
+        return table, class_map(image, da.from_array(classes, chunks=image.data.chunks))

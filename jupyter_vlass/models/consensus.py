@@ -30,6 +30,7 @@ class Run:
     site: str
     detections: object | None = None  # a detection table; None when the run failed
     error: str | None = None
+    classes: object | None = None  # its class map (:mod:`.pixels`), when it made one
 
     @property
     def label(self) -> str:
@@ -42,12 +43,17 @@ class Consensus:
     runs: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     site_discrepancy: dict = field(default_factory=dict)
+    pixels: object | None = None  # the per-pixel agreement map (:func:`.pixels.pixel_agreement`), lazy
+    pixel_summary: dict | None = None  # its counts, and the runs whose class maps it compares
 
     def summary(self) -> dict:
         t = self.table
         counts = {k: int((t["agreement"] == k).sum()) for k in ("agree", "conflict", "single")}
-        return {"detections": len(t), **counts, "high_confidence": int(t["high_confidence"].sum()),
-                "runs": self.runs, "failed": self.failed, "site_discrepancy": self.site_discrepancy}
+        found = {"detections": len(t), **counts, "high_confidence": int(t["high_confidence"].sum()),
+                 "runs": self.runs, "failed": self.failed, "site_discrepancy": self.site_discrepancy}
+        if self.pixel_summary is not None:
+            found["pixels"] = self.pixel_summary
+        return found
 
 
 def _groups(positions: np.ndarray, radius_deg: float) -> np.ndarray:
@@ -77,7 +83,7 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
     names = ("ra", "dec", "agreement", "score", "score_err", "seen_by", "kinds", "high_confidence")
     if not rows:
         return Consensus(Table(names=names, dtype=(float, float, "U8", float, float, "U200", "U200", bool)),
-                         [vars_of(r) for r in done], failed)
+                         [vars_of(r) for r in done], failed, {}, *_pixels(done))
     run_of = np.array([r[0] for r in rows])
     positions = np.array([[r[1], r[2]] for r in rows])
     labels = _groups(positions, radius_deg)
@@ -105,7 +111,19 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
                     agreement == "agree" and score - sigmas * score_err >= lower_bound))
     table = Table(rows=out, names=names, dtype=(float, float, "U8", float, float, "U200", "U200", bool))
     table["ra"].unit = table["dec"].unit = "deg"
-    return Consensus(table, [vars_of(r) for r in done], failed, site_discrepancy(done, radius_deg, publish_score))
+    return Consensus(table, [vars_of(r) for r in done], failed, site_discrepancy(done, radius_deg, publish_score),
+                     *_pixels(done))
+
+
+def _pixels(done: list[Run]) -> tuple:
+    """The per-pixel agreement of the finished runs that made a class map, and its summary."""
+    from .pixels import pixel_agreement, pixel_counts
+
+    painted = [r for r in done if r.classes is not None]
+    if not painted:
+        return None, None
+    agreement = pixel_agreement([r.classes for r in painted])
+    return agreement, {"runs": [r.label for r in painted], **pixel_counts(agreement)}
 
 
 def as_json(consensus: Consensus) -> dict:

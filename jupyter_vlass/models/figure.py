@@ -1,6 +1,7 @@
 """The consensus overlay as a static matplotlib figure, for notebooks read as files (nbviewer, a capsule):
 the image on its own WCS, agree (green) and conflict (yellow) detections as circles (faint when the
-score's uncertainty is above 0.1), each run's detections as small markers, and a legend."""
+score's uncertainty is above 0.1), each run's detections as small markers, the per-pixel agreement as a
+translucent layer of the same colours when the consensus has one, and a legend."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def consensus_figure(image, consensus, runs=(), *, path=None, title: str | None 
     axes = figure.add_subplot(projection=array.attrs["wcs"])
     axes.imshow(data, origin="lower", cmap="gray_r",
                 norm=ImageNormalize(data, interval=PercentileInterval(99.8), stretch=AsinhStretch(0.05)))
+    pixels = getattr(consensus, "pixels", None)
+    if pixels is not None and tuple(pixels.shape) == data.shape:
+        _pixel_layer(axes, np.asarray(pixels.data))
     world = axes.get_transform("icrs")  # detections are ICRS whatever the image's own frame
     for agreement, colour in AGREEMENT_COLOURS.items():
         for unsure in (False, True):
@@ -46,3 +50,16 @@ def consensus_figure(image, consensus, runs=(), *, path=None, title: str | None 
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
+
+
+def _pixel_layer(axes, agreement: np.ndarray) -> None:
+    """The agreement map (:mod:`.pixels`) as a translucent RGBA layer: agree green, conflict and single as
+    their detections are drawn."""
+    from matplotlib.colors import to_rgba
+
+    from .pixels import NAMES
+
+    layer = np.zeros(agreement.shape + (4,), np.float32)
+    for code, name in NAMES.items():
+        layer[agreement == code] = to_rgba(AGREEMENT_COLOURS[name], 0.55)
+    axes.imshow(layer, origin="lower", interpolation="nearest")

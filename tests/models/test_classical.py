@@ -13,13 +13,13 @@ from jupyter_vlass.models.classical import ClassicalDetector
 from jupyter_vlass.models.detections import score
 from jupyter_vlass.models.images import open_image
 from jupyter_vlass.models.synthetic import make_tile, write_tile
-from tests.models.conftest import BEAM_DEG
+from tests.models.conftest import BEAM_DEG, pixel_recall, truth_mask
 
 pytestmark = pytest.mark.timeout(300)
 
 def test_a_full_tile_sources_and_artefacts_against_the_injected_truth(full_tile):
     path, truth = full_tile
-    found = ClassicalDetector().detect(open_image(path))
+    found, classes = ClassicalDetector().analyse(open_image(path))
     sources = score(found, truth, radius_deg=BEAM_DEG, kind="source")
     artefacts = score(found, truth, radius_deg=BEAM_DEG, kind="artefact")
     assert sources["expected"] > 80 and artefacts["expected"] >= 20, (sources, artefacts)
@@ -28,12 +28,22 @@ def test_a_full_tile_sources_and_artefacts_against_the_injected_truth(full_tile)
     flagged = found[found["kind"] == "artefact"]
     assert all("a sidelobe" in note for note in flagged["note"])
     assert np.all(found["flux_err"] > 0) and np.all((found["confidence"] >= 0.5) & (found["confidence"] <= 1))
+    # The class map: each detection's island in its kind; the injected pixels called what they are.
+    called = np.asarray(classes.data)
+    at_peaks = called[np.rint(found["y"]).astype(int), np.rint(found["x"]).astype(int)]
+    expected = np.where(np.asarray(found["kind"]) == "source", 1, 2)
+    assert np.mean(at_peaks == expected) >= 0.95, np.mean(at_peaks == expected)
+    mask = truth_mask(path)
+    assert pixel_recall(called, mask, 1) >= 0.9 and pixel_recall(called, mask, 2) >= 0.7
+    assert called.dtype == np.uint8 and set(np.unique(called)) == {0, 1, 2}
 
 
 def test_chunk_boundaries_neither_lose_nor_duplicate_a_detection(full_tile):
     path, _ = full_tile
-    big = ClassicalDetector().detect(open_image(path, chunks=2048))
-    small = ClassicalDetector().detect(open_image(path, chunks=512))
+    big, big_classes = ClassicalDetector().analyse(open_image(path, chunks=2048))
+    small, small_classes = ClassicalDetector().analyse(open_image(path, chunks=512))
+    # Islands that cross a chunk boundary are painted whole from either side.
+    assert np.array_equal(np.asarray(big_classes.data), np.asarray(small_classes.data))
     assert len(big) == len(small) > 0
     order = lambda t: np.lexsort((np.asarray(t["x"]), np.asarray(t["y"])))  # noqa: E731
     assert np.allclose(np.asarray(big["x"])[order(big)], np.asarray(small["x"])[order(small)])

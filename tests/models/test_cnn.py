@@ -15,7 +15,7 @@ import pytest
 from jupyter_vlass.models.cnn import WEIGHTS, CnnDetector
 from jupyter_vlass.models.detections import score
 from jupyter_vlass.models.images import open_image
-from tests.models.conftest import BEAM_DEG
+from tests.models.conftest import BEAM_DEG, pixel_recall, truth_mask
 from tests.services import require
 
 pytestmark = pytest.mark.timeout(300)
@@ -55,12 +55,17 @@ def test_the_packaged_weights_are_pinned_and_signed(tmp_path):
 
 def test_a_full_tile_against_the_injected_truth_with_uncertainties(full_tile):
     path, truth = full_tile
-    found = CnnDetector.packaged().detect(open_image(path))
+    found, classes = CnnDetector.packaged().analyse(open_image(path))
     sources = score(found, truth, radius_deg=BEAM_DEG, kind="source")
     artefacts = score(found, truth, radius_deg=BEAM_DEG, kind="artefact")
     assert sources["precision"] >= 0.95 and sources["recall"] >= 0.85, sources
     assert artefacts["recall"] >= 0.8 and artefacts["precision"] >= 0.5, artefacts
     assert np.all((found["confidence"] > 0) & (found["confidence"] <= 1)) and np.any(found["confidence_err"] > 0)
+    # The class map of the same pass: the injected sources' and lobes' pixels called what they are.
+    mask = truth_mask(path)
+    assert pixel_recall(classes, mask, 1) >= 0.9 and pixel_recall(classes, mask, 2) >= 0.8
+    called = np.asarray(classes.data)
+    assert called[np.rint(found["y"]).astype(int), np.rint(found["x"]).astype(int)].all()  # every peak is marked
 
 
 def test_chunking_does_not_change_what_is_found(real, tmp_path):

@@ -1,7 +1,7 @@
 """One tile, one model, two sites through the job system: the notebook ``notebooks/detect-sources.ipynb``
 runs the classical detector on the sample's full VLASS-like tile on the local site and on the local Slurm
 (computed at both, not answered from the cache); the consensus of the two runs and the discrepancy between
-the sites; a model that fails at one site is named and the others still count."""
+the sites, by detection and pixel by pixel (each job's class map); a model that fails at one site is named and the others still count."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from jupyter_vlass.compute.jobs import Jobs
 from jupyter_vlass.compute.profiles import load_profiles
 from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite
 from jupyter_vlass.models.consensus import Run, aggregate
+from jupyter_vlass.models.pixels import read_classes
 from tests.compute.jobs_fixtures import manifest
 from tests.hub import JOB_ENV
 from tests.models.conftest import BEAM_DEG
@@ -40,8 +41,9 @@ def test_one_tile_on_the_local_and_the_slurm_site(slurm, job_env, demo_registry,
     for site, job in submitted.items():
         status = job.wait(timeout=400).status()
         assert status["state"] == "done" and status["cached_from"] is None, (site, job.log())
-        table = Table.read(job.result()["detections.ecsv"])
-        runs.append(Run("classical", table.meta["version"], site, table))
+        outputs = job.result()
+        table = Table.read(outputs["detections.ecsv"])
+        runs.append(Run("classical", table.meta["version"], site, table, classes=read_classes(outputs["classes.fits"])[TILE]))
     status = broken.wait(timeout=200).status()
     assert status["state"] == "failed" and "nonesuch" in status["reason"]
     runs.append(Run("nonesuch", "?", "local", None, error=status["reason"]))
@@ -53,3 +55,6 @@ def test_one_tile_on_the_local_and_the_slurm_site(slurm, job_env, demo_registry,
     discrepancy = result.site_discrepancy["classical"]
     assert discrepancy["sites"] == ["local", "slurm"] and discrepancy["compared"] > 50
     assert discrepancy["fraction"] < 0.05, discrepancy  # the spec's bound in high-confidence regions
+    pixels = summary["pixels"]  # the class maps the two sites wrote, compared pixel by pixel
+    assert pixels["runs"] == ["classical@local", "classical@slurm"] and pixels["marked"] > 500
+    assert pixels["agree_fraction"] == 1.0, pixels
