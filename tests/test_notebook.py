@@ -77,6 +77,8 @@ def test_consensus_notebook_runs_two_models_records_draws_votes_and_publishes(sl
     outputs = _outputs(nb)
     assert "'cnn': 'j" in outputs and " on slurm'" in outputs and "'classical': 'j" in outputs, outputs[:1500]
     assert "'failed': []" in outputs
+    flat = " ".join(outputs.split()).replace("[ ", "[").replace("{ ", "{")
+    assert "'pixels': {'runs': ['classical@local', 'cnn@slurm'], 'agree': " in flat, flat[:3000]  # the jobs' class maps
     assert "consensus #1 of vlass:VLASS2.2.ql.T08t20.J135700-180000@v1" in outputs
     assert "passes: consensus score" in outputs and "published capsule" in outputs, outputs[-2000:]
     assert (area / "consensus.png").stat().st_size > 50_000
