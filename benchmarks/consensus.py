@@ -13,7 +13,9 @@ stripes injected around the brightest sources at known positions (``jupyter_vlas
 * ``peak_memory_tiles``: the peak of memory allocated while a model reads and analyses the tile
   (tracemalloc, which sees numpy's buffers), in units of the tile's own size (3722² float32); goal <= 3;
 * precision/recall of the consensus's high-confidence selection; the site discrepancy of one model run
-  twice (as two sites would).
+  twice (as two sites would);
+* ``mosaic`` (with ``--mosaic``): three such tiles, overlapping, co-added into one image on disk
+  (``jupyter_vlass.models.mosaic``) and analysed by the classical detector: times, and peak memory in tiles.
 
     python benchmarks/consensus.py --json
 """
@@ -75,11 +77,43 @@ def gate_figures(consensus, rounds: int) -> dict:
             "score": decision.score, "passed": decision.passed, "reasons": decision.reasons}
 
 
+def mosaic_figures(real, pixels: int) -> dict:
+    """Three overlapping tiles co-added and analysed: seconds and peak memory (in tiles) of each step."""
+    from jupyter_vlass.models.mosaic import mosaic
+
+    folder = Path(tempfile.mkdtemp(prefix="vlass-mosaic-"))
+    step = 0.8 * pixels / 3600  # degrees: neighbours overlap by a fifth
+    paths = []
+    for k, (dra, ddec) in enumerate(((0, 0), (step / 0.951, 0), (0, step))):
+        image, header, _, _ = make_tile(real["racs_components"], ra=209.25 + dra, dec=-18.0 + ddec, pixels=pixels,
+                                        seed=30 + k)
+        paths.append(folder / f"tile{k}.fits")
+        write_tile(paths[-1], image, header)
+    tile_bytes = pixels * pixels * 4
+    found = {}
+    for step_name, work in (("mosaic", lambda: mosaic(paths, folder / "mosaic.fits")),
+                            ("classical", lambda: ClassicalDetector().analyse(open_image(folder / "mosaic.fits")))):
+        tracemalloc.start()
+        started = time.perf_counter()
+        result = work()
+        if step_name == "classical":
+            result = (result[0], result[1].compute())
+        found[f"{step_name}_s"] = round(time.perf_counter() - started, 2)
+        found[f"{step_name}_peak_memory_tiles"] = round(tracemalloc.get_traced_memory()[1] / tile_bytes, 2)
+        tracemalloc.stop()
+        if step_name == "mosaic":
+            found["shape"] = list(result.shape)
+        else:
+            found["detections"] = len(result[0])
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pixels", type=int, default=3722)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cache", default=str(Path(__file__).resolve().parents[1] / "data" / "cache"))
+    parser.add_argument("--mosaic", action="store_true", help="also co-add and analyse a mosaic of three tiles")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     real = fetch_real_files(args.cache)
@@ -143,6 +177,8 @@ def main() -> int:
                             if k in ("precision", "recall", "detected")}},
            "site_discrepancy": twice.site_discrepancy, "gate": gate_figures(consensus, args.rounds)}
     doc["consensus"].pop("site_discrepancy", None)
+    if args.mosaic:
+        doc["mosaic"] = mosaic_figures(real, args.pixels)
     print(json.dumps(doc, indent=1) if args.json else doc)
     return 0
 

@@ -24,6 +24,18 @@ def _plane(data: np.ndarray) -> np.ndarray:
     return data
 
 
+class _Mapped:
+    """A memory-mapped plane that dask reads a chunk at a time: dask's ``from_array`` copies whatever has a
+    ``copy`` method (a memory map into memory, the whole image), so this exposes only what it needs."""
+
+    def __init__(self, plane: np.ndarray):
+        self._plane = plane
+        self.shape, self.dtype, self.ndim = plane.shape, plane.dtype, plane.ndim
+
+    def __getitem__(self, key):
+        return np.asarray(self._plane[key])
+
+
 def _beam_px(header, wcs) -> float:
     """The beam's FWHM in pixels (the geometric mean of its axes), 2.5 pixels when the header has none."""
     scale = float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))))  # deg per pixel
@@ -38,6 +50,7 @@ def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
     computed lazily per chunk; :func:`sky` gives positions as a SkyCoord."""
     import dask.array as da
     import xarray as xr
+    from dask.base import tokenize
     from astropy.io import fits
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -56,7 +69,9 @@ def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
             plane = _plane(hdu.data)  # a view of the memory map: nothing read yet
     if wcs.naxis != 2:
         raise InvalidArgument(f"{Path(path).name}: the image has no celestial axes")
-    pixels = da.from_array(plane, chunks=(chunks, chunks)).astype(np.float32)
+    stat = Path(path).stat()
+    name = "image-" + tokenize(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, plane.shape, chunks)
+    pixels = da.from_array(_Mapped(plane), chunks=(chunks, chunks), name=name).astype(np.float32)
 
     def world(block_info=None, *, axis: int):
         (y0, y1), (x0, x1) = block_info[None]["array-location"]
