@@ -151,18 +151,22 @@ class CnnDetector:
             for x0 in range(0, nx, self.chunk):
                 ya, xa = max(0, y0 - HALO), max(0, x0 - HALO)
                 yb, xb = min(ny, y0 + self.chunk + HALO), min(nx, x0 + self.chunk + HALO)
-                block = np.asarray(data[ya:yb, xa:xb], dtype=np.float32)
+                # At the image's edges the block is mirrored out to a full halo, so that the deterministic
+                # pass and the dropout samples (on patches) see the same pixels, however small the image.
+                ye, xe = min(ny, y0 + self.chunk), min(nx, x0 + self.chunk)  # the core's end
+                pad = ((HALO - (y0 - ya), ye + HALO - yb), (HALO - (x0 - xa), xe + HALO - xb))
+                block = np.pad(np.asarray(data[ya:yb, xa:xb], dtype=np.float32), pad, mode="symmetric")
+                ya, xa = ya - pad[0][0], xa - pad[1][0]
                 background, rms = box_statistics(block, 64)
                 normalised = normalise(block, statistics=(background, rms))
                 mean = self.probabilities(normalised)
                 signal = mean[1] + mean[2]
                 if paint:
-                    core = np.s_[y0 - ya:min(ny, y0 + self.chunk) - ya, x0 - xa:min(nx, x0 + self.chunk) - xa]
                     called = np.where(mean[1] >= mean[2], 1, 2).astype(np.uint8) * (signal > 0.5)
-                    classes[y0:y0 + self.chunk, x0:x0 + self.chunk] = called[core]
+                    classes[y0:ye, x0:xe] = called[y0 - ya:ye - ya, x0 - xa:xe - xa]
                 peaks = (signal > 0.5) & (signal == ndimage.maximum_filter(signal, size=5))
                 ys, xs = np.nonzero(peaks)
-                inside = (ys + ya >= y0) & (ys + ya < y0 + self.chunk) & (xs + xa >= x0) & (xs + xa < x0 + self.chunk)
+                inside = (ys + ya >= y0) & (ys + ya < ye) & (xs + xa >= x0) & (xs + xa < xe)
                 points = list(zip(ys[inside], xs[inside]))
                 if not points:
                     continue
