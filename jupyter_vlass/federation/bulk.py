@@ -48,7 +48,7 @@ OPTIONAL_TEXT = {"version": "1", "title": None, "access_tier": "public", "access
                  "dataproduct_type": "image", "sha256": None, "release_date": None}
 BATCH = 50_000
 COLUMNS = ("dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec", "radius_deg", "moc_depth",
-           "moc", "index_order", "index_cell", "em_min", "em_max", "access_tier", "size", "dataproduct_type",
+           "moc", "moc_cells", "index_order", "index_cell", "em_min", "em_max", "access_tier", "size", "dataproduct_type",
            "access_format", "release_date", "ingested_at", "withdrawn_at", "provenance", "derived_from", "extra",
            "etag", "digest")
 
@@ -189,14 +189,14 @@ class _Columns:
 
     def rows(self, idx: np.ndarray, footprints: tuple, constants: dict) -> list[tuple]:
         """The rows at table positions ``idx`` as tuples in ``COLUMNS`` order (``constants``: the rest)."""
-        orders, cells, depths, blobs = footprints
+        orders, cells, depths, blobs, areas = footprints
         t, ra, dec, radius = self.text, self.ra[idx], self.dec[idx], self.radius[idx]
         varying = {"dataset_id": t["dataset_id"], "version": t["version"], "uri": t["uri"], "title": t["title"],
                    "sha256": t["sha256"], "access_tier": t["access_tier"], "access_format": t["access_format"],
                    "dataproduct_type": t["dataproduct_type"], "release_date": t["release_date"], "size": self.size,
                    "em_min": self.em["em_min"], "em_max": self.em["em_max"]}
         per_row = {"s_ra": ra.tolist(), "s_dec": dec.tolist(), "radius_deg": radius.tolist(),
-                   "moc_depth": depths.tolist(), "moc": blobs, "index_order": orders.tolist(),
+                   "moc_depth": depths.tolist(), "moc": blobs, "moc_cells": areas.tolist(), "index_order": orders.tolist(),
                    "index_cell": cells.tolist()}
         positions = idx.tolist()
         columns = []

@@ -12,7 +12,7 @@ from astropy.coordinates import Latitude, Longitude
 from mocpy import MOC
 
 from ..store import moc_codec
-from .footprints import MAX_DEPTH, MAX_INDEX_ORDER, MIN_DEPTH, MIN_INDEX_ORDER, cell_size_deg
+from .footprints import MAX_DEPTH, MAX_INDEX_ORDER, MIN_DEPTH, MIN_INDEX_ORDER, cell_size_deg, moc_cells
 
 
 def index_orders_for(radius_deg: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def moc_depths_for(size_deg: np.ndarray) -> np.ndarray:
 
 
 def footprint_cells(ra, dec, a, b, angle, radius, threads: int | None = None) -> tuple:
-    """``(index_order, index_cell, moc_depth, moc blobs)`` of each footprint (degrees; ``b == 0``: a cone of
+    """``(index_order, index_cell, moc_depth, moc blobs, moc_cells)`` of each footprint (degrees; ``b == 0``: a cone of
     radius ``a``, else a box of semi-axes ``a >= b``, major axis ``angle`` east of north). ``threads``: mocpy's
     (default: every core; one in a worker process, where the processes share the cores)."""
     orders = index_orders_for(radius)
@@ -39,6 +39,7 @@ def footprint_cells(ra, dec, a, b, angle, radius, threads: int | None = None) ->
         cells[at] = cdshealpix.lonlat_to_healpix(Longitude(ra[at] * u.deg), Latitude(dec[at] * u.deg), int(order))
     depths = moc_depths_for(2 * radius)
     blobs = np.empty(len(ra), object)
+    areas = np.zeros(len(ra), np.int64)
     for depth in np.unique(depths):
         for shape in (b == 0, b != 0):
             at = np.flatnonzero((depths == depth) & shape)
@@ -50,5 +51,7 @@ def footprint_cells(ra, dec, a, b, angle, radius, threads: int | None = None) ->
             else:
                 mocs = MOC.from_boxes(lon, lat, a=a[at] * u.deg, b=b[at] * u.deg, angle=angle[at] * u.deg,
                                       max_depth=int(depth), n_threads=threads)
-            blobs[at] = moc_codec.encode_many([m.to_depth29_ranges for m in mocs], int(depth))
-    return orders, cells, depths, list(blobs)
+            ranges = [m.to_depth29_ranges for m in mocs]
+            blobs[at] = moc_codec.encode_many(ranges, int(depth))
+            areas[at] = [moc_cells(r) for r in ranges]
+    return orders, cells, depths, list(blobs), areas

@@ -55,6 +55,12 @@ def index_order_for(radius_deg: float) -> int:
     return MIN_INDEX_ORDER
 
 
+def moc_cells(ranges29: np.ndarray) -> int:
+    """The number of depth-29 cells in a MOC's depth-29 ranges."""
+    ranges = np.asarray(ranges29, dtype=np.int64).reshape(-1, 2)
+    return int((ranges[:, 1] - ranges[:, 0]).sum())
+
+
 @dataclass(frozen=True)
 class Footprint:
     """Where a dataset lies: a MOC plus its bounding cone (centre and radius)."""
@@ -66,6 +72,11 @@ class Footprint:
     @property
     def depth(self) -> int:
         return int(self.moc.max_order)
+
+    @property
+    def cells(self) -> int:
+        """The MOC's area in depth-29 cells (what the search measures coverage in)."""
+        return moc_cells(self.moc.to_depth29_ranges)
 
     def to_bytes(self) -> bytes:
         return encode_ranges(self.moc.to_depth29_ranges, self.depth)

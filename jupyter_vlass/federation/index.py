@@ -68,6 +68,10 @@ class CoverageMeter:
             self._ranges[depth] = (starts, ends, cum, float(cum[-1]))
         return self._ranges[depth]
 
+    def region_cells(self, depth: int) -> float:
+        """The region's area, in depth-29 cells, as :meth:`measure_flat` measures footprints of ``depth`` against."""
+        return self._region_ranges(max(depth, self._min_depth))[3]
+
     def measure_ranges(self, footprints: list[np.ndarray], depth: int) -> tuple[np.ndarray, np.ndarray]:
         """(fraction of the region covered, fraction of each footprint inside the region)."""
         if not footprints:

@@ -27,6 +27,7 @@ def row_values(record: DatasetRecord) -> dict:
         "radius_deg": float(record.footprint.radius.deg),
         "moc_depth": record.footprint.depth,
         "moc": record.footprint.to_bytes(),
+        "moc_cells": record.footprint.cells,
         "index_order": order,
         "index_cell": cell,
         "em_min": None if record.em_min is None else float(record.em_min.to_value(u.m)),

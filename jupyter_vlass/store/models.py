@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, JSON, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -52,6 +52,7 @@ class DatasetRow(Base):
     radius_deg: Mapped[float] = mapped_column(Float)
     moc_depth: Mapped[int] = mapped_column(Integer)
     moc: Mapped[bytes] = mapped_column(LargeBinary)
+    moc_cells: Mapped[int | None] = mapped_column(BigInteger)  # the MOC's area in depth-29 cells (migration 0009)
     index_order: Mapped[int] = mapped_column(Integer)
     index_cell: Mapped[int] = mapped_column(Integer)
     em_min: Mapped[float | None] = mapped_column(Float)

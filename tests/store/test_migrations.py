@@ -72,6 +72,8 @@ def _assert_kept(before: dict, after: dict, *, mocs_after: str = "head") -> None
                                                                   sorted(before["datasets"], key=lambda r: r["pk"]))]
     if mocs_after == "head":  # migration 0008: varint differences at the MOC's depth, not depth-29 uint64 pairs
         assert 3 * sum(a for a, _ in moc_bytes) < sum(b for _, b in moc_bytes), moc_bytes
+        for row in after["datasets"]:  # migration 0009: each MOC's area in depth-29 cells, filled in
+            assert row["moc_cells"] == sum(hi - lo for lo, hi in _cells(row, "head")) > 0, row["dataset_id"]
 
 
 def test_release_0_1_0_sqlite_upgrades_with_the_cli_and_loses_nothing(tmp_path):
