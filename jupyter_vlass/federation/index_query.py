@@ -16,10 +16,10 @@ from functools import lru_cache
 from itertools import groupby
 
 import numpy as np
-from sqlalchemy import and_, bindparam, func, or_, select, text, union_all
+from sqlalchemy import and_, bindparam, func, literal, or_, select, text, union_all
 
 from ..store import DatasetRow, SourceRow, moc_codec
-from .footprints import cell_size_deg
+from .footprints import MAX_INDEX_ORDER, MIN_INDEX_ORDER, cell_size_deg
 from .index import CoverageMeter, angular_distance_deg, cell_ranges
 from .region import Region
 from .results import Hit
@@ -28,6 +28,16 @@ DATASETS, SOURCES = DatasetRow.__table__, SourceRow.__table__
 HIT_COLUMNS = ("dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec", "radius_deg",
                "moc_depth", "moc", "moc_cells", "access_tier")
 CELL_WIDTH_DEG = np.array([cell_size_deg(d) for d in range(30)])
+
+
+def index_orders(conn) -> dict[int, float]:
+    """The index orders present, each with its largest footprint radius: one ``MAX`` per possible order, each
+    a seek on the ``(index_order, radius_deg)`` index (migration 0010), not a scan of the table."""
+    d = DATASETS.c
+    parts = [select(literal(order).label("index_order"), func.max(d.radius_deg).label("radius"))
+             .where(d.index_order == order) for order in range(MIN_INDEX_ORDER, MAX_INDEX_ORDER + 1)]
+    return {int(row.index_order): float(row.radius) for row in conn.execute(union_all(*parts))
+            if row.radius is not None}
 
 
 def source_rows(conn) -> dict:

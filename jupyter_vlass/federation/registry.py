@@ -193,9 +193,7 @@ class Registry:
     def _index_orders(self) -> dict[int, float]:
         if self._shared["orders"] is None:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(DatasetRow.index_order, func.max(DatasetRow.radius_deg))
-                                    .group_by(DatasetRow.index_order)).all()
-            self._shared["orders"] = {int(o): float(r) for o, r in rows}
+                self._shared["orders"] = index_query.index_orders(conn)
         return self._shared["orders"]
 
     def search(self, region: Region, *, sources: Iterable[str] | None = None,

@@ -37,6 +37,7 @@ class DatasetRow(Base):
     __table_args__ = (
         UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),
         Index("ix_footprint_cell", "index_order", "index_cell"),
+        Index("ix_footprint_order_radius", "index_order", "radius_deg"),  # the largest radius per order: a seek
         Index("ix_dataset_source", "source"),
     )
 

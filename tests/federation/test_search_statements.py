@@ -10,6 +10,8 @@ from sqlalchemy import event
 
 from jupyter_vlass.federation import Region
 
+ORDERS = "max(datasets.radius_deg)"  # the statement that reads the index orders
+
 
 def _statements(registry, action) -> list[str]:
     seen: list[str] = []
@@ -28,11 +30,11 @@ def _statements(registry, action) -> list[str]:
 def test_a_search_through_a_viewer_does_not_rescan_the_index(demo_registry):
     region = Region.from_degrees(209.25, -18.0, 0.5)
     first = _statements(demo_registry, lambda: demo_registry.viewer(["a"]).search(region))
-    assert any("GROUP BY" in s for s in first)  # the orders, read once
+    assert any(ORDERS in s for s in first)  # the orders, read once
     for groups in (["a"], ["b"], []):
         again = _statements(demo_registry, lambda: demo_registry.viewer(groups).search(region))
-        assert not any("GROUP BY" in s for s in again), again
+        assert not any(ORDERS in s for s in again), again
         assert len(again) == 2, again  # the sources, and one statement over the index
     demo_registry.viewer([]).sync()  # a sync through any copy may bring footprints of new sizes: read again
     after = _statements(demo_registry, lambda: demo_registry.viewer([]).search(region))
-    assert any("GROUP BY" in s for s in after)
+    assert any(ORDERS in s for s in after)
