@@ -44,13 +44,9 @@ def _beam_px(header, wcs) -> float:
     return 2.5
 
 
-def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
-    """The image's celestial plane as a dask-backed ``xarray.DataArray`` (dims ``y``, ``x``) with ``lon`` and
-    ``lat`` coordinates (degrees in the image's own frame: RA/Dec in ICRS, FK5 or FK4, or Galactic l/b)
-    computed lazily per chunk; :func:`sky` gives positions as a SkyCoord."""
-    import dask.array as da
-    import xarray as xr
-    from dask.base import tokenize
+def read_plane(path: str | Path):
+    """``(plane, wcs, header)`` of an image file: its celestial plane as a view of the file's memory map
+    (nothing read yet), its celestial WCS and its header."""
     from astropy.io import fits
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -66,9 +62,21 @@ def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
                 raise InvalidArgument(f"{Path(path).name}: no image HDU")
             header = hdu.header
             wcs = WCS(header).celestial
-            plane = _plane(hdu.data)  # a view of the memory map: nothing read yet
+            plane = _plane(hdu.data)
     if wcs.naxis != 2:
         raise InvalidArgument(f"{Path(path).name}: the image has no celestial axes")
+    return plane, wcs, header
+
+
+def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
+    """The image's celestial plane as a dask-backed ``xarray.DataArray`` (dims ``y``, ``x``) with ``lon`` and
+    ``lat`` coordinates (degrees in the image's own frame: RA/Dec in ICRS, FK5 or FK4, or Galactic l/b)
+    computed lazily per chunk; :func:`sky` gives positions as a SkyCoord."""
+    import dask.array as da
+    import xarray as xr
+    from dask.base import tokenize
+
+    plane, wcs, header = read_plane(path)
     stat = Path(path).stat()
     name = "image-" + tokenize(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, plane.shape, chunks)
     pixels = da.from_array(_Mapped(plane), chunks=(chunks, chunks), name=name).astype(np.float32)

@@ -10,35 +10,14 @@ inputs. Pixels no input covers are NaN, which the detectors skip. The beam is th
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..exceptions import InvalidArgument
-from .images import _beam_px, _plane, open_image
+from .images import _beam_px, open_image, read_plane
 
 BLOCK = 256
-
-
-def _input(path):
-    """``(plane, wcs, header)`` of an image file: its celestial plane memory-mapped."""
-    from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            hdul = fits.open(path, memmap=True)
-        except (OSError, ValueError) as error:
-            raise InvalidArgument(f"{Path(path).name}: not a FITS image ({error})") from None
-        hdu = next((h for h in hdul if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
-        if hdu is None:
-            raise InvalidArgument(f"{Path(path).name}: no image HDU")
-        wcs = WCS(hdu.header).celestial
-    if wcs.naxis != 2:
-        raise InvalidArgument(f"{Path(path).name}: the image has no celestial axes")
-    return _plane(hdu.data), wcs, hdu.header
 
 
 def _blank_fits(target: Path, header, shape) -> None:
@@ -97,7 +76,7 @@ def mosaic(paths, target, *, frame: str = "icrs", block: int = BLOCK):
 
     if len(paths) < 1:
         raise InvalidArgument("mosaic: no images")
-    inputs = [_input(p) for p in paths]
+    inputs = [read_plane(p) for p in paths]
     scales = [float(np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix)))) for _, w, _ in inputs]
     wcs, shape = find_optimal_celestial_wcs([(p, w) for p, w, _ in inputs], frame=frame, resolution=min(scales) * u.deg)
     beam = max(_beam_px(h, w) * scale for (_, w, h), scale in zip(inputs, scales))
