@@ -60,6 +60,10 @@ def pixel_agreement(maps: list):
     if len(shapes) != 1:
         raise InvalidArgument(f"pixel agreement: the class maps have different shapes {sorted(shapes)}; "
                               "they must be on the same image")
+    grids = [m.attrs["wcs"] for m in maps if "wcs" in getattr(m, "attrs", {})]
+    if any(not w.wcs.compare(grids[0].wcs, tolerance=1e-9) for w in grids[1:]):
+        raise InvalidArgument("pixel agreement: the class maps are on different sky grids; "
+                              "they must be on the same image")
     first = maps[0]
     arrays = [da.asarray(getattr(m, "data", m), chunks=CHUNK) for m in maps]  # in memory: cut into chunks
     chunks = arrays[0].chunks

@@ -105,6 +105,11 @@ def test_maps_of_different_images_are_refused(runs):
         pixel_agreement([runs[0].classes, np.zeros((10, 10), np.uint8)])
     with pytest.raises(InvalidArgument, match="no class maps"):
         pixel_agreement([])
+    elsewhere = runs[0].classes.copy()
+    elsewhere.attrs["wcs"] = elsewhere.attrs["wcs"].deepcopy()
+    elsewhere.attrs["wcs"].wcs.crval = elsewhere.attrs["wcs"].wcs.crval + [1.0, 0.0]  # the same shape, one degree east
+    with pytest.raises(InvalidArgument, match="different sky grids"):
+        pixel_agreement([runs[0].classes, elsewhere])
 
 
 def test_the_static_figure_draws_the_pixel_layer(runs, tile, tmp_path):
