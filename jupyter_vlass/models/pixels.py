@@ -29,10 +29,10 @@ CLASSES = {"source": 1, "artefact": 2}
 CHUNK = 1024  # pixels a side of the chunks an in-memory map is compared in
 
 
-def class_map(image, data):
+def class_map(image, data, name: str = "classes"):
     """``data`` (a ``uint8`` dask array on ``image``'s grid) as a class-map DataArray: the image's WCS and
     path in its attrs, without the image's per-pixel sky coordinates (computing them costs 16 bytes a pixel)."""
-    return image.copy(deep=False, data=data).drop_vars(["lon", "lat"], errors="ignore").rename("classes")
+    return image.copy(deep=False, data=data).drop_vars(["lon", "lat"], errors="ignore").rename(name)
 
 
 def _agreement_block(stack: np.ndarray) -> np.ndarray:
@@ -70,7 +70,7 @@ def pixel_agreement(maps: list):
     stack = da.stack([a.rechunk(chunks).astype(np.uint8, copy=False) for a in arrays])
     agreement = stack.map_blocks(_agreement_block, drop_axis=0, dtype=np.uint8)
     if isinstance(first, xr.DataArray):
-        return first.copy(deep=False, data=agreement).drop_vars(["lon", "lat"], errors="ignore").rename("agreement")
+        return class_map(first, agreement, "agreement")
     return xr.DataArray(agreement, dims=("y", "x"), name="agreement")
 
 
