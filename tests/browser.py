@@ -52,13 +52,37 @@ def open_lab(page, url: str, token: str) -> None:
     page.evaluate("() => window.jupyterapp.started.then(() => window.jupyterapp.restored)")
 
 
-def run_in_kernel(page, code: str) -> None:
-    """Run ``code`` in the kernel of the notebook in the main area (the one its widgets talk to), to the end."""
-    page.evaluate("""async (code) => {
-        const panel = window.jupyterapp.shell.currentWidget;
-        const reply = await panel.sessionContext.session.kernel.requestExecute({code}).done;
-        if (reply.content.status !== 'ok') { throw new Error(reply.content.evalue || 'failed'); }
-    }""", code)
+class KernelTimeout(AssertionError):
+    """Code sent to the notebook's kernel got no reply in time; the message says the kernel's state."""
+
+
+def run_in_kernel(page, code: str, *, timeout_s: float = 90, again: bool = False) -> None:
+    """Run ``code`` in the kernel of the notebook in the main area (the one its widgets talk to), to the end.
+
+    No reply within ``timeout_s`` raises :class:`KernelTimeout` with the kernel's status and connection (a
+    reply lost while the page's kernel websocket reconnects otherwise hangs the test until pytest-timeout).
+    ``again``: the code may run twice (it only reads or sets state), so on a timeout interrupt the kernel and
+    send it once more before giving up."""
+    for attempt in range(2 if again else 1):
+        state = page.evaluate("""async ([code, ms]) => {
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            const future = kernel.requestExecute({code});
+            const late = new Promise(resolve => setTimeout(() => resolve(null), ms));
+            const reply = await Promise.race([future.done, late]);
+            if (reply === null) {
+                future.dispose();
+                return {late: true, status: kernel.status, connection: kernel.connectionStatus};
+            }
+            return {late: false, status: reply.content.status, error: reply.content.evalue || ''};
+        }""", [code, int(timeout_s * 1000)])
+        if not state["late"]:
+            if state["status"] != "ok":
+                raise AssertionError(f"kernel: {state['error'] or state['status']}")
+            return
+        if attempt == 0 and again:
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.interrupt()")
+    raise KernelTimeout(f"no reply from the kernel in {timeout_s:g} s (kernel {state['status']}, "
+                        f"connection {state['connection']}) to: {code[:200]!r}")
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def _layers_toggle_click_and_vote(page, lab, area, review, tmp_path) -> None:
     deadline, loaded = time.monotonic() + 120, None
     while time.monotonic() < deadline:
         try:
-            _run(page, "assert viewer.aladin._is_loaded")
+            _run(page, "assert viewer.aladin._is_loaded", timeout_s=30, again=True)
             loaded = True
             break
         except Exception as error:
@@ -133,7 +133,7 @@ def _layers_toggle_click_and_vote(page, lab, area, review, tmp_path) -> None:
     assert any(re.search(r"/Norder\d+/Dir\d+/Npix\d+\.", url) for url in sky_tiles), sky_tiles[:5]
 
     # One run alone: the consensus colours go.
-    _run(page, "viewer.mode.value = 'classical@local'")
+    _run(page, "viewer.mode.value = 'classical@local'", again=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         alone = _colour_pixels(page.locator(".aladin-widget").first.screenshot())
@@ -141,7 +141,7 @@ def _layers_toggle_click_and_vote(page, lab, area, review, tmp_path) -> None:
             break
         time.sleep(1)
     assert alone["green"] < 10 and alone["yellow"] < 10, alone
-    _run(page, "viewer.mode.value = 'all runs'")
+    _run(page, "viewer.mode.value = 'all runs'", again=True)
 
     # A click on an agreed detection in view: where it is on the screen comes from the view's own WCS.
     _run(page, "\n".join([
@@ -152,7 +152,7 @@ def _layers_toggle_click_and_vote(page, lab, area, review, tmp_path) -> None:
         "inside = [(d['detection'], *map(float, wcs.world_to_pixel(SkyCoord(d['ra'], d['dec'], unit='deg'))))",
         "          for d in viewer.doc['detections'] if d['agreement'] == 'agree' and d['high_confidence']]",
         "inside = [p for p in inside if 60 < p[1] < w - 60 and 60 < p[2] < h - 60]",
-        "open('pixel.json', 'w').write(json.dumps([*inside[0], w, h]))"]))
+        "open('pixel.json', 'w').write(json.dumps([*inside[0], w, h]))"]), again=True)
     number, x, y, width, height = json.loads((area / "pixel.json").read_text())
     assert review.latest(TILE)["detections"][number]["high_confidence"]
     view = page.locator(".aladin-widget").first
