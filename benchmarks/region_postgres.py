@@ -38,7 +38,7 @@ from jupyter_vlass.federation.index import CoverageMeter  # noqa: E402
 from region_query import DEC_MIN, build, percentiles, sky_positions  # noqa: E402
 from tests.services import running_postgres  # noqa: E402
 
-COLUMNS = ", ".join(index_query.HIT_COLUMNS)
+COLUMNS = ", ".join(index_query.CANDIDATE_COLUMNS)
 
 
 def timed_searches(registry: Registry, cones) -> dict:

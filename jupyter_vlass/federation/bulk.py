@@ -36,7 +36,7 @@ from sqlalchemy.schema import CreateIndex
 
 from ..exceptions import Conflict, CorruptData
 from ..patterns import SHA256
-from ..store import DatasetRow
+from ..store import DatasetRow, footprint_indexes
 from ..store.times import utcnow
 from .index_query import Q3C_INDEX, has_q3c_index
 from .bulk_footprints import footprint_cells
@@ -275,7 +275,7 @@ def _constants(conn, source: str, fingerprint: str) -> dict:
 
 def _secondary_indexes(conn) -> list[str]:
     """``CREATE INDEX`` statements of the footprint table's indexes that a bulk load drops and rebuilds."""
-    statements = [str(CreateIndex(index).compile(dialect=conn.dialect)) for index in DATASETS.indexes]
+    statements = [str(CreateIndex(index).compile(dialect=conn.dialect)) for index in footprint_indexes(conn.dialect)]
     if has_q3c_index(conn):
         statements.append(f"CREATE INDEX {Q3C_INDEX} ON datasets (q3c_ang2ipix(s_ra, s_dec))")
     return statements
@@ -334,7 +334,7 @@ def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATC
     if rebuild:  # indexes after the load: dropped here, rebuilt below, all in this transaction
         _open_transaction(conn)
         statements = _secondary_indexes(conn)
-        for name in [index.name for index in DATASETS.indexes] + [Q3C_INDEX]:
+        for name in [index.name for index in footprint_indexes(conn.dialect)] + [Q3C_INDEX]:
             conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
     write, constants = _writer(conn), _constants(conn, source, fingerprint)
     for idx, footprints in _footprint_batches(columns, keep, batch, workers):

@@ -43,13 +43,16 @@ def speed_score(latency_s: float | None) -> float:
 
 @dataclass
 class Matches:
-    """What a search matched, as columns: ``hit(i)`` builds match ``i``'s :class:`Hit` (without score)."""
+    """What a search matched, as columns: ``hit(i)`` builds match ``i``'s :class:`Hit` (without score);
+    ``prepare(indices)``, when given, is called once with the page's matches before their hits are built (to
+    read their rows at once)."""
 
     dataset_ids: list[str]
     versions: list[str]
     sources: list[str]
     coverage: np.ndarray
     hit: Callable[[int], Hit]
+    prepare: Callable[[list[int]], None] | None = None
 
     def __len__(self) -> int:
         return len(self.dataset_ids)
@@ -89,6 +92,8 @@ def rank_page(matches: Matches, latencies: dict[str, float | None], weights: Wei
         pool = range(n)
     ids, versions = matches.dataset_ids, matches.versions
     order = sorted(pool, key=lambda i: (-score[i], ids[i], versions[i]))[start:stop]
+    if matches.prepare is not None:
+        matches.prepare(order)
     hits = []
     for i in order:
         hit = matches.hit(i)

@@ -13,6 +13,7 @@ _EXPORTS = {
     "CapsuleSignatureRow": "compute_models", "ConsensusResultRow": "consensus_models", "VoteRow": "consensus_models",
     "AuditEntryRow": "consensus_models",
     "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",
+    "footprint_indexes": "models", "ONE_DIALECT": "models",
     "JobRow": "job_models", "CacheEntryRow": "job_models", "DB_ENV": "location", "default_db_url": "location",
     "make_engine": "session", "session_factory": "session", "utcnow": "times",
 }

@@ -32,11 +32,20 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+ONE_DIALECT = {"ix_footprint_cover": "sqlite", "ix_footprint_cell": "postgresql"}  # indexes one database has
+FOOTPRINT_COVER = ("index_order", "index_cell", "withdrawn_at", "access_tier", "source", "s_ra", "s_dec", "radius_deg",
+                   "moc_depth", "moc_cells", "dataset_id", "version", "pk", "moc")
+
+
 class DatasetRow(Base):
     __tablename__ = "datasets"
     __table_args__ = (
         UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),
-        Index("ix_footprint_cell", "index_order", "index_cell"),
+        # SQLite: the region search's candidates read from this index alone, MOC included (migration 0011;
+        # federation/index_query.py). PostgreSQL: the cells only (a B-tree entry there is limited to 2.7 kB, and
+        # its Q3C index finds the candidates).
+        Index("ix_footprint_cover", *FOOTPRINT_COVER).ddl_if(dialect=ONE_DIALECT["ix_footprint_cover"]),
+        Index("ix_footprint_cell", "index_order", "index_cell").ddl_if(dialect=ONE_DIALECT["ix_footprint_cell"]),
         Index("ix_footprint_order_radius", "index_order", "radius_deg"),  # the largest radius per order: a seek
         Index("ix_dataset_source", "source"),
     )
@@ -79,3 +88,8 @@ class LineageRow(Base):
 
     child_pk: Mapped[int] = mapped_column(ForeignKey("datasets.pk", ondelete="CASCADE"), primary_key=True)
     parent_pin: Mapped[str] = mapped_column(String(1024), primary_key=True, index=True)
+
+
+def footprint_indexes(dialect) -> list[Index]:
+    """The footprint table's secondary indexes that a database of ``dialect`` has."""
+    return [index for index in DatasetRow.__table__.indexes if ONE_DIALECT.get(index.name, dialect.name) == dialect.name]
