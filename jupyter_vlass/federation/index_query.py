@@ -29,8 +29,9 @@ from .region import Region
 from .results import Hit
 
 DATASETS, SOURCES = DatasetRow.__table__, SourceRow.__table__
+# what a hit shows (row_hit), read for the page's rows only
 HIT_COLUMNS = ("dataset_id", "version", "source", "uri", "sha256", "title", "s_ra", "s_dec", "radius_deg",
-               "moc_depth", "moc", "moc_cells", "access_tier")
+               "access_tier")
 # what the candidates read: on SQLite all of it in ix_footprint_cover
 CANDIDATE_COLUMNS = ("pk", "dataset_id", "version", "source", "access_tier", "s_ra", "s_dec", "radius_deg",
                      "moc_depth", "moc_cells", "moc")
@@ -152,7 +153,7 @@ def index_matches(rows: list, region: Region, meter: CoverageMeter) -> tuple[lis
 def page_rows(conn, pks: list[int]) -> dict[int, object]:
     """``{pk: row}`` of the footprint rows ``pks`` still there, with the :data:`HIT_COLUMNS` a hit shows."""
     d, found = DATASETS.c, {}
-    columns = [d.pk] + [getattr(d, name) for name in HIT_COLUMNS if name != "moc"]
+    columns = [d.pk] + [getattr(d, name) for name in HIT_COLUMNS]
     for at in range(0, len(pks), IN_CHUNK):
         found.update((row.pk, row) for row in conn.execute(select(*columns).where(d.pk.in_(pks[at:at + IN_CHUNK]))))
     return found

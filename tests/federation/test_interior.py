@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from jupyter_vlass.federation import Region, Registry, index_query
 from jupyter_vlass.federation.index import CoverageMeter
-from jupyter_vlass.federation.index_query import DATASETS, HIT_COLUMNS, angular_distance_deg
+from jupyter_vlass.federation.index_query import CANDIDATE_COLUMNS, DATASETS, angular_distance_deg
 from jupyter_vlass.store import moc_codec
 from tests.federation.test_catalogue import _large, _nvss_boxes, real  # noqa: F401  (a fixture)
 
@@ -35,7 +35,7 @@ def registry(real, tmp_path_factory):  # noqa: F811
 
 def _rows(registry, region: Region) -> list:
     with registry.engine.connect() as conn:
-        return conn.execute(select(*[getattr(DATASETS.c, n) for n in HIT_COLUMNS])).all()
+        return conn.execute(select(*[getattr(DATASETS.c, n) for n in CANDIDATE_COLUMNS])).all()
 
 
 def _measured_every_one(rows: list, region: Region) -> dict:
