@@ -60,7 +60,7 @@ def models() -> dict[str, object]:
 
 def gate_figures(consensus, rounds: int) -> dict:
     """Recording the consensus hub-wide (SQLite) and the publish gate's decision on it: times and the score."""
-    from jupyter_vlass.models.review import Review
+    from jupyter_vlass.review.review import Review
     from jupyter_vlass.store import make_engine, session_factory
 
     folder = Path(tempfile.mkdtemp(prefix="vlass-gate-"))

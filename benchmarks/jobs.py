@@ -39,12 +39,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_vlass.compute.jobs import Jobs  # noqa: E402
+from jupyter_vlass.jobs.jobs import Jobs  # noqa: E402
 from jupyter_vlass.compute.profiles import load_profiles  # noqa: E402
-from jupyter_vlass.compute.s3scratch import S3Scratch, StoreOptions  # noqa: E402
-from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite  # noqa: E402
-from jupyter_vlass.compute.staging import sha256_file as sha256  # noqa: E402
-from jupyter_vlass.compute.staging import stage  # noqa: E402
+from jupyter_vlass.jobs.s3scratch import S3Scratch, StoreOptions  # noqa: E402
+from jupyter_vlass.jobs.sites import LocalSite, SlurmJobSite  # noqa: E402
+from jupyter_vlass.jobs.staging import sha256_file as sha256  # noqa: E402
+from jupyter_vlass.jobs.staging import stage  # noqa: E402
 from jupyter_vlass.federation.registry import Registry  # noqa: E402
 from tests.hub import JOB_ENV, _local_slurm  # noqa: E402
 from tests.jupyter_process import TOKEN, jupyter  # noqa: E402
@@ -203,7 +203,7 @@ def submissions(jobs: Jobs, area: Path, count: int, concurrent: int) -> dict:
 
 
 def jobs_digest(doc: dict) -> str:
-    from jupyter_vlass.compute.manifest import JobManifest
+    from jupyter_vlass.jobs.manifest import JobManifest
 
     return JobManifest.from_json(doc).digest
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_vlass.compute.jobs import Jobs  # noqa: E402
-from jupyter_vlass.compute.sites import LocalSite  # noqa: E402
+from jupyter_vlass.jobs.jobs import Jobs  # noqa: E402
+from jupyter_vlass.jobs.sites import LocalSite  # noqa: E402
 from jupyter_vlass.federation.registry import Registry  # noqa: E402
 from jupyter_vlass.federation.sources._io import local_path  # noqa: E402
 from jupyter_vlass.reproducibility.capsule import publish, verify  # noqa: E402

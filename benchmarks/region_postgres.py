@@ -55,7 +55,7 @@ def timed_searches(registry: Registry, cones) -> dict:
 
 def candidates_side_by_side(registry: Registry, cones) -> dict:
     """The candidate read through the HEALPix cell index and through Q3C, same table, same cones."""
-    orders = registry._index_orders()
+    orders = registry.index_orders()
     pad = max(orders.values())
     q3c = text(f"SELECT {COLUMNS} FROM datasets WHERE q3c_radial_query(s_ra, s_dec, :ra, :dec, :radius) "
                "AND withdrawn_at IS NULL AND access_tier = 'public'")

@@ -1,6 +1,8 @@
 """jupyter-vlass: a notebook-native science platform for radio astronomy."""
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__"]
 
 
 def _jupyter_server_extension_points():

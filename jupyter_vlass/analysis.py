@@ -1,4 +1,4 @@
-"""Run an analysis notebook from Python: ``submit(...)`` returns a :class:`~jupyter_vlass.compute.jobs.Job`.
+"""Run an analysis notebook from Python: ``submit(...)`` returns a :class:`~jupyter_vlass.jobs.jobs.Job`.
 
 >>> from jupyter_vlass.analysis import submit
 >>> job = submit("analysis-rms-catalogue.ipynb", inputs=["vlass:VLASS2.2.ql.T08t20.J135700-180000@v1"],
@@ -17,12 +17,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .exceptions import InvalidManifest
+from .jobs.config import open_jobs
 
 
 def jobs(*, root: str | os.PathLike = ".", db: str | None = None, config: str | None = None):
-    """Your jobs (:class:`~jupyter_vlass.compute.jobs.Jobs`) with the configured sites."""
-    from .cli_jobs import open_jobs
-
+    """Your jobs (:class:`~jupyter_vlass.jobs.jobs.Jobs`) with the configured sites."""
     return open_jobs(config=config, db=db, root=str(root))
 
 
@@ -30,7 +29,7 @@ def manifest_for(notebook: str, *, root: Path, registry, parameters: Mapping | N
                  site: str = "local", profile: str | None = None, resources: Mapping | None = None,
                  output: str | None = None, retention_days: int | None = None) -> dict:
     """A job manifest (version 1) for ``notebook`` (relative to ``root``), its inputs pinned by sha256."""
-    from .compute.staging import sha256_file
+    from .jobs.staging import sha256_file
 
     path = root / notebook
     if not path.is_file():

@@ -14,14 +14,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, validate
 
 from .federation.limits import parse_rate
+from .jobs.config import configured
 from .server.routes import handlers
 from .store.location import default_db_url
-
-
-def jobs_config() -> dict:
-    from .cli_jobs import CONFIG_ENV, read_config
-
-    return read_config(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else {}
 
 
 class RegistryOnDemand:
@@ -82,20 +77,20 @@ class VlassApp(ExtensionApp):
     # Job settings default to $JUPYTER_VLASS_JOBS_CONFIG, the file the CLI and the Python API read too.
     @default("job_sites")
     def _default_job_sites(self):
-        return jobs_config().get("sites") or {"local": {"kind": "local"}}
+        return configured().get("sites") or {"local": {"kind": "local"}}
 
     @default("job_profiles_file")
     def _default_job_profiles_file(self):
-        return jobs_config().get("profiles") or ""
+        return configured().get("profiles") or ""
 
     @default("job_account")
     def _default_job_account(self):
-        return jobs_config().get("account") or ""
+        return configured().get("account") or ""
 
     @default("jobs_dir")
     def _default_jobs_dir(self):
-        if jobs_config().get("jobs_dir"):
-            return jobs_config()["jobs_dir"]
+        if configured().get("jobs_dir"):
+            return configured()["jobs_dir"]
         data_home = os.environ.get("XDG_DATA_HOME", os.path.join(os.path.expanduser("~"), ".local", "share"))
         return os.path.join(data_home, "jupyter-vlass", "jobs")
 
@@ -143,7 +138,7 @@ class JobSitesOnDemand:
         self.jobs_dir, self.root = jobs_dir, root
         self._built = None
         self._lock = threading.Lock()
-        from .compute.hub_accounts import HubAccounts
+        from .jobs.hub_accounts import HubAccounts
 
         self.accounts = HubAccounts.from_environment()  # under a hub with the vlass service: jobs are charged
 
@@ -154,7 +149,7 @@ class JobSitesOnDemand:
         with self._lock:
             if self._built is None:
                 from .compute.profiles import load_profiles
-                from .compute.sites import sites_from_config
+                from .jobs.sites import sites_from_config
 
                 try:
                     sites = sites_from_config(self.config, account=self.account)

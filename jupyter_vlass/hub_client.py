@@ -12,6 +12,9 @@ import os
 from .exceptions import RateLimited, SourceUnavailable, VlassError
 
 SERVICE_ENV = "JUPYTER_VLASS_HUB_SERVICE"
+# The login's access token (the authenticator's auth_state), set by the spawner in the user's server
+# environment; sources without credentials of their own may send it.
+HUB_TOKEN_ENV = "JUPYTER_VLASS_ACCESS_TOKEN"
 
 
 def _error_classes() -> dict[str, type[VlassError]]:

@@ -1,4 +1,4 @@
-pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services", "tests.hub", "tests.leaks", "tests.compute.jobs_fixtures", "tests.browser"]
+pytest_plugins = ["jupyter_server.pytest_plugin", "tests.services", "tests.hub", "tests.leaks", "tests.jobs.jobs_fixtures", "tests.browser"]
 
 import pytest  # noqa: E402
 

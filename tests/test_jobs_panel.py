@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.browser import open_lab
-from tests.compute.jobs_fixtures import manifest, slow_notebook
+from tests.jobs.jobs_fixtures import manifest, slow_notebook
 from tests.jupyter_process import TOKEN
 
 pytestmark = pytest.mark.timeout(300)

@@ -18,7 +18,7 @@ import pytest
 from jupyter_vlass.models.classical import ClassicalDetector
 from jupyter_vlass.models.consensus import Run, aggregate
 from jupyter_vlass.models.images import open_image
-from jupyter_vlass.models.review import Review
+from jupyter_vlass.review.review import Review
 from jupyter_vlass.sample_data import build_hips
 from tests.browser import open_lab
 from tests.browser import run_in_kernel as _run
@@ -69,7 +69,7 @@ def test_overlay_layers_toggle_click_and_vote(lab, page, area, recorded, tmp_pat
     code = "\n".join([
         "from astropy.table import Table",
         "from jupyter_vlass.models.consensus import Run",
-        "from jupyter_vlass.models.review import review",
+        "from jupyter_vlass.review.review import review",
         "from jupyter_vlass.widgets.overlay import ConsensusViewer",
         f"runs = [Run(m, '1.0.0', s, Table.read(f'{{m}}.ecsv')) for m, s in {[(r.model, r.site) for r in runs]!r}]",
         "board = review()",

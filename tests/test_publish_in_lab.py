@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.browser import open_lab
-from tests.compute.jobs_fixtures import manifest
+from tests.jobs.jobs_fixtures import manifest
 from tests.jupyter_process import TOKEN
 
 pytestmark = pytest.mark.timeout(300)

@@ -25,9 +25,9 @@ def test_browser_shows_bad_region_instead_of_raising(demo_registry):
 
 
 def test_job_launcher_toggles_sites_submits_and_monitors(demo_registry, area, job_env, job_accounts):
-    from jupyter_vlass.compute.jobs import Jobs
+    from jupyter_vlass.jobs.jobs import Jobs
     from jupyter_vlass.compute.profiles import load_profiles
-    from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite
+    from jupyter_vlass.jobs.sites import LocalSite, SlurmJobSite
     from jupyter_vlass.widgets import JobLauncher
     from tests.hub import JOB_ENV
     from tests.services import REPO

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..hub_client import HUB_TOKEN_ENV
+
 ENV_PREFIX = "JUPYTER_VLASS_CRED_"
-# Set by the hub (from the authenticator's auth_state) in the user's server environment.
-HUB_TOKEN_ENV = "JUPYTER_VLASS_ACCESS_TOKEN"
 
 
 @dataclass(frozen=True)

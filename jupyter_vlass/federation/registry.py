@@ -186,12 +186,19 @@ class Registry:
         return report
 
     # search (federation/search.py) -------------------------------------------------------------
-    def _index_orders(self) -> dict[int, float]:
+    def index_orders(self) -> dict[int, float]:
         """The index orders present, each with its largest footprint radius (read once per process and sync)."""
         if self._shared["orders"] is None:
             with self.engine.connect() as conn:
                 self._shared["orders"] = index_query.index_orders(conn)
         return self._shared["orders"]
+
+    def has_q3c_index(self) -> bool:
+        """Whether the footprint table has the Q3C index (PostgreSQL, migration 0007); read once per process."""
+        if self._shared["q3c"] is None:
+            with self.engine.connect() as conn:
+                self._shared["q3c"] = index_query.has_q3c_index(conn)
+        return self._shared["q3c"]
 
     def search(self, region: Region, *, sources: Iterable[str] | None = None,
                deadline: u.Quantity | float = 2 * u.s, user: str | None = None,

@@ -155,12 +155,9 @@ def _index_matches(registry, region: Region, names: list[str], meter: CoverageMe
     """Harvested datasets of ``names`` overlapping ``region`` that the caller may see."""
     granted = sorted(set(names) & readable)
     public_only = [n for n in names if n not in readable]
-    shared = registry._shared
+    orders, q3c = registry.index_orders(), registry.has_q3c_index()
     with registry.engine.connect() as conn:
-        if shared.get("q3c") is None:
-            shared["q3c"] = index_query.has_q3c_index(conn)
-        rows = index_query.candidates(conn, region, registry._index_orders(), public_only=public_only,
-                                      granted=granted, q3c=shared["q3c"])
+        rows = index_query.candidates(conn, region, orders, public_only=public_only, granted=granted, q3c=q3c)
     return index_query.index_matches(rows, region, meter)
 
 

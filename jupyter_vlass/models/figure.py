@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .document import consensus_document
+
 AGREEMENT_COLOURS = {"agree": "#00e600", "conflict": "#ffd700", "single": "#aaaaaa"}
 RUN_MARKERS = [("s", "#00e5ff"), ("^", "#ff40ff"), ("D", "#ff7f2a"), ("P", "#4d7cff")]
 UNSURE = 0.1
@@ -18,12 +20,11 @@ def consensus_figure(image, consensus, runs=(), *, path=None, title: str | None 
     import matplotlib.pyplot as plt
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
-    from ..widgets.overlay import _consensus_doc
     from .images import open_image
 
     array = open_image(image) if not hasattr(image, "attrs") else image
     data = np.asarray(array.data)
-    doc = _consensus_doc(consensus)
+    doc = consensus_document(consensus)
     figure = plt.figure(figsize=(8, 8))
     axes = figure.add_subplot(projection=array.attrs["wcs"])
     axes.imshow(data, origin="lower", cmap="gray_r",

@@ -36,7 +36,7 @@ class _Mapped:
         return np.asarray(self._plane[key])
 
 
-def _beam_px(header, wcs) -> float:
+def beam_px(header, wcs) -> float:
     """The beam's FWHM in pixels (the geometric mean of its axes), 2.5 pixels when the header has none."""
     scale = float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))))  # deg per pixel
     if "BMAJ" in header and "BMIN" in header and scale > 0:
@@ -90,7 +90,7 @@ def open_image(path: str | Path, *, chunks: int = DEFAULT_CHUNK):
     lat = da.map_blocks(world, axis=1, chunks=pixels.chunks, dtype=float)
     return xr.DataArray(pixels, dims=("y", "x"), name=Path(path).name,
                         coords={"lon": (("y", "x"), lon), "lat": (("y", "x"), lat)},
-                        attrs={"wcs": wcs, "unit": header.get("BUNIT", ""), "beam_fwhm_px": _beam_px(header, wcs),
+                        attrs={"wcs": wcs, "unit": header.get("BUNIT", ""), "beam_fwhm_px": beam_px(header, wcs),
                                "path": str(path)})
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import InvalidArgument
-from .images import _beam_px, open_image, read_plane
+from .images import beam_px, open_image, read_plane
 
 BLOCK = 256
 
@@ -79,7 +79,7 @@ def mosaic(paths, target, *, frame: str = "icrs", block: int = BLOCK):
     inputs = [read_plane(p) for p in paths]
     scales = [float(np.sqrt(abs(np.linalg.det(w.pixel_scale_matrix)))) for _, w, _ in inputs]
     wcs, shape = find_optimal_celestial_wcs([(p, w) for p, w, _ in inputs], frame=frame, resolution=min(scales) * u.deg)
-    beam = max(_beam_px(h, w) * scale for (_, w, h), scale in zip(inputs, scales))
+    beam = max(beam_px(h, w) * scale for (_, w, h), scale in zip(inputs, scales))
     header = wcs.to_header()
     header.update({"BUNIT": inputs[0][2].get("BUNIT", ""), "BMAJ": beam, "BMIN": beam, "BPA": 0.0})
     header["HISTORY"] = "jupyter_vlass.models.mosaic of " + ", ".join(Path(p).name for p in paths)

@@ -1,42 +1,29 @@
-"""Run capsules: a done analysis job published as an immutable, signed directory identified by its content.
+"""Run capsules: a done analysis job published as an immutable, signed directory identified by its content
+(its files: :mod:`.layout`; checking one: :mod:`.verify`).
 
-    <store>/<capsule id>/notebook.ipynb          the executed notebook (the crate embedded in its metadata,
-                                                 the dataset versions cited in a first cell)
-    <store>/<capsule id>/outputs/...             the job's results
-    <store>/<capsule id>/source.ipynb            the notebook as submitted (what a replay runs)
-    <store>/<capsule id>/job-manifest.json       the job's manifest (pins, parameters, site, resources)
-    <store>/<capsule id>/ro-crate-metadata.json  RO-Crate 1.1, Workflow Run Crate profile
-    <store>/<capsule id>/capsule.sig             a Sigstore bundle (OpenSSF Model Signing): a DSSE-wrapped
-                                                 in-toto statement over every other file's sha256
-
-The capsule id is the sha256 of the signed file list (names and digests), so publishing the same run
-twice is the same capsule and never overwrites it. Anyone can check a capsule with the third-party
-``model_signing verify key <dir> --public_key <pem> --signature <dir>/capsule.sig``; :func:`verify`
-also names what changed, refuses keys the site does not know and capsules with files missing.
+Publishing the same run twice is the same capsule and never overwrites it. Anyone can check a capsule
+with the third-party ``model_signing verify key <dir> --public_key <pem> --signature <dir>/capsule.sig``;
+:func:`~.verify.verify` also names what changed, refuses keys the site does not know and capsules with
+files missing, added or renamed.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from ..compute.staging import sha256_file
-from ..exceptions import CorruptData, InvalidArgument, VlassError
+from ..exceptions import CorruptData, InvalidArgument, SchedulerUnavailable, VlassError
 from .crate import build
 from .keys import Keyring, UnknownKey
-from .signing import capsule_id_of
-
-SIGNATURE, CRATE, NOTEBOOK = "capsule.sig", "ro-crate-metadata.json", "notebook.ipynb"
-SOURCE, MANIFEST = "source.ipynb", "job-manifest.json"
-
-
-class CapsuleChanged(CorruptData):
-    reason = "capsule_changed"
+from .layout import (CRATE, MANIFEST, NOTEBOOK, SIGNATURE, SOURCE, CapsuleChanged, capsule_id_of, read_bundle,
+                     signed_files)
+from .signing import KeyringSigner
+from .store import CapsuleStore
+from .verify import verify
 
 
 @dataclass(frozen=True)
@@ -52,13 +39,8 @@ class Capsule:
                 "status": self.status}
 
 
-def _files(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != SIGNATURE}
-
-
 def run_record(job) -> dict:
-    """What the crate says of a done job (a :class:`~jupyter_vlass.compute.jobs.Job`)."""
+    """What the crate says of a done job (a :class:`~jupyter_vlass.jobs.jobs.Job`)."""
     status = job.status()
     if status["state"] not in ("done", "failed"):
         raise InvalidArgument(f"job {job.id} is {status['state']}: only an ended job is published "
@@ -95,10 +77,6 @@ def run_record(job) -> dict:
 
 def _slurm_accounting(site, status: dict) -> dict | None:
     """Slurm's accounting record (sacct) of a job that ran on a Slurm site; None elsewhere or when unknown."""
-    from datetime import datetime
-
-    from ..exceptions import SchedulerUnavailable
-
     if site is None or site.kind != "slurm" or not status["site_job_id"]:
         return None
     since = datetime.fromisoformat((status["started_at"] or status["created_at"]).rstrip("Z"))
@@ -137,7 +115,7 @@ def is_detection_analysis(outputs: list[dict]) -> bool:
 def check_gate(run: dict, gate) -> list:
     """The publish gate's decisions for a detection analysis (a completed run with ``detections.ecsv``): one
     per pinned input, each the consensus of that dataset version. Raises
-    :class:`~jupyter_vlass.models.review.PublishRefused` with the reasons; nothing is written."""
+    :class:`~jupyter_vlass.review.review.PublishRefused` with the reasons; nothing is written."""
     if gate is None or run["error"] or not is_detection_analysis(run["outputs"]):
         return []
     return [gate.check(i["id"], i["version"]) for i in run["inputs"] if i["how"] == "pinned"]
@@ -150,17 +128,13 @@ def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=Non
 
     A failed job becomes a capsule of a failed run (``status`` "failed", the error in its crate and at the
     top of its notebook): a record, never a success. A detection analysis passes ``gate`` first (a
-    :class:`~jupyter_vlass.models.review.Review`; see :func:`check_gate`)."""
-    from .signing import KeyringSigner
-
+    :class:`~jupyter_vlass.review.review.Review`; see :func:`check_gate`)."""
     signer = signer or KeyringSigner(keyring)
     run = run_record(job)
     check_gate(run, gate)
     executed = job.executed_notebook()
     if executed is None:
         raise InvalidArgument(f"job {job.id} has no executed notebook left to publish")
-    from .store import CapsuleStore
-
     store = store if isinstance(store, CapsuleStore) else CapsuleStore(store)
     incoming = store.staging() / f".incoming-{uuid.uuid4().hex}"
     try:
@@ -177,7 +151,7 @@ def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=Non
         (incoming / NOTEBOOK).write_text(json.dumps(notebook, indent=1, sort_keys=True))
         key_id = signer.sign(incoming, owner=run["owner"])
         status = "failed" if run["error"] else "completed"
-        files = _statement(_bundle(incoming / SIGNATURE))
+        files = signed_files(read_bundle(incoming / SIGNATURE))
         for item in run["outputs"]:
             if files.get(f"outputs/{item['name']}") != item["sha256"]:
                 raise CorruptData(f"job {job.id}: outputs/{item['name']} no longer has the sha256 the job recorded")
@@ -189,79 +163,5 @@ def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=Non
         shutil.rmtree(incoming, ignore_errors=True)
 
 
-def _bundle(signature: Path) -> dict:
-    try:
-        return json.loads(signature.read_text())
-    except FileNotFoundError:
-        raise CapsuleChanged(f"{SIGNATURE} is missing: the capsule is truncated or was never signed") from None
-    except ValueError:
-        raise CapsuleChanged(f"{SIGNATURE} is not a signature bundle") from None
-
-
-def _statement(bundle: dict) -> dict[str, str]:
-    payload = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
-    return {r["name"]: r["digest"] for r in payload["predicate"]["resources"]}
-
-
-def _changed_fields(crate_now: dict, crate_signed: dict) -> list[str]:
-    """``@graph`` entities whose fields differ, as ``<@id>.<field>``."""
-    signed = {e["@id"]: e for e in crate_signed.get("@graph", [])}
-    now = {e.get("@id"): e for e in crate_now.get("@graph", []) if isinstance(e, dict)}
-    changed = []
-    for entity_id in sorted(set(signed) | set(now), key=str):
-        a, b = signed.get(entity_id, {}), now.get(entity_id, {})
-        changed += [f"{entity_id}.{field}" for field in sorted(set(a) | set(b)) if a.get(field) != b.get(field)]
-    return changed
-
-
-def verify(path: str | Path, *, keyring) -> dict:
-    """Check a capsule against the site's public keys (``keyring``: a :class:`Keyring` or the hub's
-    :class:`~jupyter_vlass.reproducibility.signing.HubKeys`; old keys included); raise naming what changed."""
-    from model_signing import verifying
-
-    path = Path(path)
-    if not path.is_dir():
-        raise InvalidArgument(f"{path} is not a capsule directory")
-    bundle = _bundle(path / SIGNATURE)
-    try:
-        key_id = bundle["verificationMaterial"]["publicKey"]["hint"]
-        signed = _statement(bundle)
-    except (KeyError, TypeError, ValueError):
-        raise CapsuleChanged(f"{SIGNATURE} is not a Model Signing bundle") from None
-    key = keyring.public_key(key_id)  # UnknownKey when the site never had it
-    with tempfile.TemporaryDirectory() as folder:
-        public = Path(folder) / "public.pem"
-        public.write_text(key.pem)
-        try:  # the signature, then every file against it: one pass over the bytes when all is well
-            verifying.Config().use_elliptic_key_verifier(public_key=public).verify(path, path / SIGNATURE)
-        except (ValueError, OSError) as error:
-            _explain(path, signed)  # names what changed, when a file did
-            raise CapsuleChanged(f"the signature does not verify: {str(error)[:200]}") from None
-    return {"capsule_id": capsule_id_of(signed),
-            "key_id": key_id, "files": len(signed), "verified": True}
-
-
-def _explain(path: Path, signed: dict[str, str]) -> None:
-    """Raise :class:`CapsuleChanged` naming the files (and crate fields) that differ from the signed list."""
-    actual = _files(path)
-    missing = sorted(set(signed) - set(actual))
-    if missing:
-        raise CapsuleChanged(f"the capsule is truncated: {', '.join(missing)} missing")
-    added = sorted(set(actual) - set(signed))
-    if added:
-        raise CapsuleChanged(f"files were added after signing: {', '.join(added)}")
-    changed = sorted(name for name in signed if signed[name] != actual[name])
-    if not changed:
-        return
-    detail = ""
-    if CRATE in changed and NOTEBOOK not in changed:  # the notebook carries the signed crate
-        embedded = json.loads((path / NOTEBOOK).read_text())["metadata"]["jupyter_vlass"]["ro-crate"]
-        try:
-            fields = _changed_fields(json.loads((path / CRATE).read_text()), embedded)
-            detail = f" (metadata fields: {', '.join(fields[:10]) or 'formatting only'})"
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            detail = f" ({CRATE} is no longer JSON)"
-    raise CapsuleChanged(f"changed since it was signed: {', '.join(changed)}{detail}")
-
-
-__all__ = ["Capsule", "CapsuleChanged", "UnknownKey", "publish", "verify"]
+__all__ = ["CRATE", "MANIFEST", "NOTEBOOK", "SIGNATURE", "SOURCE", "Capsule", "CapsuleChanged", "UnknownKey", "publish",
+           "verify"]

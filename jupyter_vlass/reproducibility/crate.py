@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import platform
 
-from .. import __version__
+from ..version import __version__
 
 # ``environment`` is the Process Run Crate term (https://w3id.org/ro/terms/workflow-run#environment).
 CONTEXT = ["https://w3id.org/ro/crate/1.1/context",

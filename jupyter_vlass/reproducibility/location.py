@@ -8,34 +8,31 @@ from __future__ import annotations
 
 import os
 
+from ..hub_client import HubServiceClient, service_from_environment
+from ..store.location import data_dir
+from .keys import Keyring
+from .signing import HubKeys, HubSigner, KeyringSigner
+from .store import CapsuleStore
+
 
 def keyring(folder: str | None = None):
     """The site's keyring: ``folder``, else ``$JUPYTER_VLASS_KEYS``, else the data directory's ``keys``."""
-    from .keys import Keyring
-    from ..store.location import data_dir
-
     return Keyring(folder or os.environ.get("JUPYTER_VLASS_KEYS") or data_dir() / "keys")
 
 
 def _hub():
-    from ..hub_client import HubServiceClient, service_from_environment
-
     found = service_from_environment()
     return HubServiceClient(found[0], token=found[1]) if found else None
 
 
 def signer(folder: str | None = None):
     """Who signs: the keyring ``folder`` when named, else the hub service under a hub, else the keyring."""
-    from .signing import HubSigner, KeyringSigner
-
     hub = None if folder else _hub()
     return HubSigner(hub) if hub else KeyringSigner(keyring(folder))
 
 
 def public_keys(folder: str | None = None):
     """What capsules are verified against: as :func:`signer` chooses, the public side."""
-    from .signing import HubKeys
-
     hub = None if folder else _hub()
     return HubKeys(hub) if hub else keyring(folder)
 
@@ -44,9 +41,6 @@ def capsule_store(location: str | None = None):
     """The artifact store: ``location``, else ``$JUPYTER_VLASS_CAPSULES``, else the data directory's
     ``capsules``. An ``s3://bucket/prefix`` store takes its endpoint from ``$JUPYTER_VLASS_CAPSULES_ENDPOINT``
     (else AWS's default) and its credentials as boto does (``$AWS_ACCESS_KEY_ID``...)."""
-    from .store import CapsuleStore
-    from ..store.location import data_dir
-
     where = str(location or os.environ.get("JUPYTER_VLASS_CAPSULES") or data_dir() / "capsules")
     endpoint = os.environ.get("JUPYTER_VLASS_CAPSULES_ENDPOINT")
     options = {"client_kwargs": {"endpoint_url": endpoint}} if where.startswith("s3://") and endpoint else {}

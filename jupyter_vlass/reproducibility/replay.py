@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset
-from .capsule import CRATE, MANIFEST, SOURCE, verify
+from .layout import CRATE, MANIFEST, SOURCE
+from .verify import verify
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _site_kind(crate: dict) -> str:
 def compatibility(capsule: str | Path, registry, *, datasets: Mapping[str, str] | None = None,
                   parameters: Mapping[str, object] | None = None, capsule_id: str = "") -> tuple[Compatibility, dict]:
     """The report and the manifest a replay or fork would submit. ``datasets``: original id -> ``id@version``."""
-    from ..compute.notebook_check import declared_parameters
+    from ..jobs.notebook_check import declared_parameters
 
     capsule = Path(capsule)
     manifest = json.loads((capsule / MANIFEST).read_text())

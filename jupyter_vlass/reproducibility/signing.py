@@ -18,8 +18,7 @@ from pathlib import Path
 
 from ..exceptions import Forbidden, InvalidArgument
 from .keys import Keyring, PublicKey, UnknownKey
-
-SIGNATURE, CRATE = "capsule.sig", "ro-crate-metadata.json"
+from .layout import CRATE, SIGNATURE, capsule_id_of
 PREDICATE = "https://model_signing/signature/v1.0"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -28,13 +27,9 @@ def _hashing():
     from model_signing import hashing
 
     # The signature lies inside the capsule: it is named in the signed ignore list, so that any
-    # verifier (ours, the third-party CLI) leaves it out of the files it checks.
-    return hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=True)
-
-
-def capsule_id_of(files: dict[str, str]) -> str:
-    """A capsule's id: the sha256 of its signed file list (names and digests)."""
-    return hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+    # verifier (ours, the third-party CLI) leaves it out of the files it checks. Every other file is
+    # signed, git-looking names included (a verifier that skipped them would accept a file added there).
+    return hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=False)
 
 
 class KeyringSigner:

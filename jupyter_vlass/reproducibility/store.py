@@ -15,9 +15,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..exceptions import NotFound
-from .capsule import CRATE, MANIFEST, SIGNATURE
+from ..jobs.staging import sha256_file
+from .layout import CRATE, MANIFEST, NOTEBOOK, SIGNATURE, CapsuleChanged, signed_files, signed_paths
+from .verify import verify
 
 CAPSULE_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -99,7 +101,7 @@ class CapsuleStore:
             except OSError:  # published meanwhile by another process: theirs stays
                 return False
             return True
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != SIGNATURE)
+        files = signed_paths(folder)
         for item in files + [folder / SIGNATURE]:  # the signature last: a capsule is complete with it
             self.fs.put_file(str(item), self._key(capsule_id, item.relative_to(folder).as_posix()))
         return True
@@ -213,9 +215,6 @@ class CapsuleStore:
         matched to its capsule in this store by the run recorded in its metadata and compared with the
         signed digest of the published notebook.
         """
-        from ..compute.staging import sha256_file
-        from .capsule import NOTEBOOK, CapsuleChanged, _statement, verify
-
         try:
             document = json.loads(Path(path).read_text())
             crate = document["metadata"]["jupyter_vlass"]["ro-crate"]
@@ -234,7 +233,7 @@ class CapsuleStore:
             published = self._json(capsule_id, CRATE)
             if not any(e.get("@id") == run_id for e in published["@graph"]):
                 continue
-            signed = _statement(self._json(capsule_id, SIGNATURE))
+            signed = signed_files(self._json(capsule_id, SIGNATURE))
             if sha256_file(Path(path)) == signed.get(NOTEBOOK):
                 return {"capsule_id": capsule_id, "status": "verified",
                         "message": "the same bytes as the published notebook of this capsule"}

@@ -19,6 +19,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..exceptions import VlassError
+from ..models.document import consensus_document, per_run
 from .views import watch
 
 log = logging.getLogger(__name__)
@@ -58,36 +59,6 @@ def _offline_aladin_class():
     return OfflineAladin
 
 
-def _consensus_doc(consensus) -> dict:
-    """A consensus as the review keeps it (numbered detections with votes), from a Consensus or that doc."""
-    if isinstance(consensus, dict):
-        return consensus
-    from ..models.consensus import as_json
-
-    doc = as_json(consensus)
-    empty = {"confirmed": 0, "false_positive": 0, "unsure": 0}
-    return {"id": None, **doc, "detections": [{"detection": k, **d, "votes": dict(empty)}
-                                              for k, d in enumerate(doc["detections"])]}
-
-
-def per_run(doc: dict, runs, radius_deg: float) -> dict[int, dict[str, tuple]]:
-    """For each consensus detection, what each run said there: ``{number: {label: (kind, confidence, err)}}``."""
-    from ..models.detections import match
-
-    found: dict[int, dict[str, tuple]] = {d["detection"]: {} for d in doc["detections"]}
-    positions = {"ra": np.array([d["ra"] for d in doc["detections"]]),
-                 "dec": np.array([d["dec"] for d in doc["detections"]])}
-    for run in runs:
-        if run.detections is None or not len(run.detections) or not len(positions["ra"]):
-            continue
-        ia, ib = match(positions, run.detections, radius_deg)
-        for i, j in zip(ia, ib):
-            row = run.detections[j]
-            found[doc["detections"][i]["detection"]][run.label] = (str(row["kind"]), float(row["confidence"]),
-                                                                   float(row["confidence_err"]))
-    return found
-
-
 class ConsensusViewer(w.VBox):
     """``ConsensusViewer(consensus, runs, review=review(), survey="/vlass/hips/vlass")``.
 
@@ -98,7 +69,7 @@ class ConsensusViewer(w.VBox):
 
     def __init__(self, consensus, runs=(), *, review=None, survey: str = "/vlass/hips/vlass",
                  radius_deg: float = 2.5 / 3600, height: int = 520, fov: float | None = None):
-        self.doc, self.runs, self.review, self.radius_deg = _consensus_doc(consensus), list(runs), review, radius_deg
+        self.doc, self.runs, self.review, self.radius_deg = consensus_document(consensus), list(runs), review, radius_deg
         self.said = per_run(self.doc, self.runs, radius_deg)
         detections = self.doc["detections"]
         ra, dec = (float(np.mean([d[k] for d in detections])) if detections else 0.0 for k in ("ra", "dec"))

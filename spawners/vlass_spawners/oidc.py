@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
-from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
+from jupyter_vlass.hub_client import HUB_TOKEN_ENV
 from jupyter_vlass.patterns import PLAIN_NAME, UNIX_ACCOUNT
 
 

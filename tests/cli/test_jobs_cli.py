@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.compute.jobs_fixtures import manifest
+from tests.jobs.jobs_fixtures import manifest
 from tests.hub import JOB_ENV
 
 FIRST = "tacc:first/J105007+304037.fits"

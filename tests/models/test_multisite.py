@@ -10,12 +10,12 @@ import shutil
 import pytest
 from astropy.table import Table
 
-from jupyter_vlass.compute.jobs import Jobs
+from jupyter_vlass.jobs.jobs import Jobs
 from jupyter_vlass.compute.profiles import load_profiles
-from jupyter_vlass.compute.sites import LocalSite, SlurmJobSite
+from jupyter_vlass.jobs.sites import LocalSite, SlurmJobSite
 from jupyter_vlass.models.consensus import Run, aggregate
 from jupyter_vlass.models.pixels import read_classes
-from tests.compute.jobs_fixtures import manifest
+from tests.jobs.jobs_fixtures import manifest
 from tests.hub import JOB_ENV
 from tests.models.conftest import BEAM_DEG
 from tests.services import REPO

@@ -9,7 +9,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.compute.jobs_fixtures import manifest, slow_notebook
+from tests.jobs.jobs_fixtures import manifest, slow_notebook
 from tests.hub import JOB_ENV
 
 FIRST = "tacc:first/J105007+304037.fits"

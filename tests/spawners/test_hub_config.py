@@ -8,7 +8,7 @@ from oauthenticator.generic import GenericOAuthenticator
 from tornado.web import HTTPError
 from traitlets.config import PyFileConfigLoader
 
-from jupyter_vlass.federation.credentials import HUB_TOKEN_ENV
+from jupyter_vlass.hub_client import HUB_TOKEN_ENV
 from tests.services import REPO
 from vlass_spawners.oidc import ClaimError, make_auth_state_hook, unix_account_from_claims
 from vlass_spawners.profiles import VlassProfilesSpawner

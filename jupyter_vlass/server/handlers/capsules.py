@@ -45,7 +45,7 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            from ...models.review import review
+            from ...review.review import review
 
             jobs = self.jobs()
             capsule = publish(jobs.get(job_id), store=store(), signer=signer(), gate=review(jobs.registry.Session))
@@ -84,7 +84,7 @@ class NotebookCheckHandler(JobsBase):
             target = (Path(root) / path).resolve()
             if not path or not target.is_relative_to(Path(root).resolve()) or not target.is_file():
                 raise InvalidArgument("path: a notebook inside your notebook directory")
-            from ...models.review import review
+            from ...review.review import review
 
             checked = store().check_notebook(target, keyring=public_keys())
             subject = f"capsule:{checked['capsule_id']}" if checked["capsule_id"] else None

@@ -81,7 +81,7 @@ class MultiSiteConsensusHandler(VlassHandler):
         version = self.get_query_argument("version", None)
 
         def run():
-            from ...models.review import review
+            from ...review.review import review
 
             found = review(self.registry.Session)
             latest = found.latest(dataset_id, version)

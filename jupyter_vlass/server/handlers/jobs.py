@@ -11,7 +11,7 @@ from .base import VlassHandler, authenticated
 class JobsBase(VlassHandler):
     def jobs(self):
         """The caller's jobs (a user sees and acts on their own only)."""
-        from ...compute.jobs import Jobs
+        from ...jobs.jobs import Jobs
 
         holder = self.settings["vlass_jobs"]
         sites, profiles = holder.get()

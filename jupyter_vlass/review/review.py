@@ -1,0 +1,187 @@
+"""Hub-wide review of analyses: consensus results, expert votes, the publish gate with its audited admin
+overrides, and post-publication marks ("Updated", "Retracted") that follow lineage.
+
+:class:`Review` holds the state in a database (the hub service's, PostgreSQL in a deployment; a user's own
+outside a hub). :class:`HubReview` is the same interface over the hub service's REST API, used by a
+user's server and CLI under a hub. :func:`review` picks one. Overrides and marks are audit-trail entries,
+so who did it and why is hash-chained with everything else.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from ..exceptions import Forbidden, InvalidArgument
+from .audit import AuditTrail
+from .gate import DEFAULT_THRESHOLD, GateDecision, evaluate
+from .votes import ExpertVotes, UnknownResult
+
+MARKS = ("Updated", "Retracted")
+THRESHOLD_ENV = "JUPYTER_VLASS_PUBLISH_THRESHOLD"
+
+
+class PublishRefused(Forbidden):
+    reason = "publish_gated"
+
+
+def _text(value, what: str, limit: int = 2000) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidArgument(f"{what}: text of 1 to {limit} characters")
+    return value.strip()
+
+
+def threshold_from_environment() -> float:
+    try:
+        return float(os.environ.get(THRESHOLD_ENV, DEFAULT_THRESHOLD))
+    except ValueError:
+        raise InvalidArgument(f"{THRESHOLD_ENV}: a number between 0 and 1") from None
+
+
+class Review:
+    def __init__(self, sessions, *, threshold: float | None = None):
+        self.votes, self.audit = ExpertVotes(sessions), AuditTrail(sessions)
+        self.threshold = threshold_from_environment() if threshold is None else threshold
+
+    # --- consensus and votes -------------------------------------------------------------------
+    def record(self, *, dataset_id: str, version: str, user: str, consensus) -> dict:
+        return self.votes.record(dataset_id=dataset_id, version=version, user=user, consensus=consensus)
+
+    def latest(self, dataset_id: str, version: str | None = None) -> dict:
+        return self.votes.latest(dataset_id, version)
+
+    def vote(self, *, result_id: int, detection: int, user: str, verdict: str, comment: str = "") -> dict:
+        return self.votes.vote(result_id=result_id, detection=detection, user=user, verdict=verdict, comment=comment)
+
+    def controversial(self, limit: int = 10) -> list[dict]:
+        return self.votes.controversial(limit)
+
+    # --- the gate -------------------------------------------------------------------------------
+    def gate(self, dataset_id: str, version: str) -> GateDecision:
+        try:
+            result = self.latest(dataset_id, version)
+        except UnknownResult:
+            result = None
+        override = None
+        if result is not None:
+            for entry in self.audit.entries(subject=f"{dataset_id}@{version}"):
+                if entry["action"] == "publish override" and entry["detail"].get("result") == result["id"]:
+                    override = {"by": entry["actor"], "reason": entry["detail"]["reason"], "at": entry["at"],
+                                "audit_entry": entry["seq"]}
+        return evaluate(result, dataset_id=dataset_id, version=version, threshold=self.threshold, override=override)
+
+    def override(self, *, dataset_id: str, version: str, by: str, reason: str) -> GateDecision:
+        """An admin lets the latest consensus of ``dataset_id@version`` through the gate (the caller checks
+        that ``by`` is an admin); recorded with who and why."""
+        reason = _text(reason, "reason")
+        decision = self.gate(dataset_id, version)
+        if decision.result_id is None:
+            raise UnknownResult(f"no consensus of {dataset_id[:200]!r}@{version[:60]} to override")
+        self.audit.append(actor=by, action="publish override", subject=f"{dataset_id}@{version}",
+                          detail={"result": decision.result_id, "reason": reason, "score": decision.score})
+        return self.gate(dataset_id, version)
+
+    def check(self, dataset_id: str, version: str) -> GateDecision:
+        """The gate's decision, or :class:`PublishRefused` with every reason."""
+        decision = self.gate(dataset_id, version)
+        if not decision.allowed:
+            raise PublishRefused("publishing refused: " + decision.explain())
+        return decision
+
+    # --- post-publication marks --------------------------------------------------------------------
+    def mark(self, *, subject: str, mark: str, explanation: str, by: str, derived: list[str] = ()) -> list[dict]:
+        """Mark a published result ``subject`` (``capsule:<id>`` or ``dataset@version``) Updated or Retracted,
+        and everything ``derived`` from it (the caller walks the lineage) with a pointer back."""
+        if mark not in MARKS:
+            raise InvalidArgument(f"mark: one of {', '.join(MARKS)}")
+        explanation = _text(explanation, "explanation")
+        if not isinstance(subject, str) or not 0 < len(subject) <= 512:
+            raise InvalidArgument("subject: a capsule or dataset version of at most 512 characters")
+        entries = [self.audit.append(actor=by, action="mark", subject=subject,
+                                     detail={"mark": mark, "explanation": explanation})]
+        for other in derived:
+            entries.append(self.audit.append(actor=by, action="mark", subject=other,
+                                             detail={"mark": mark, "explanation": explanation, "because": subject}))
+        return entries
+
+    def marks(self, subject: str) -> list[dict]:
+        return [{"mark": e["detail"]["mark"], "explanation": e["detail"]["explanation"], "by": e["actor"],
+                 "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
+                for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
+
+
+    # --- the audit trail ----------------------------------------------------------------------------
+    def audit_entries(self, subject: str | None = None) -> list[dict]:
+        return self.audit.entries(subject=subject)
+
+    def audit_verify(self) -> dict:
+        return self.audit.verify()
+
+
+class HubReview:
+    """:class:`Review` through the hub service (``client``: a :class:`~jupyter_vlass.hub_client.HubServiceClient`)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def record(self, *, dataset_id: str, version: str, user: str | None = None, consensus) -> dict:
+        from ..models.consensus import as_json
+
+        doc = consensus if isinstance(consensus, dict) else as_json(consensus)
+        return self.client.request("POST", "api/consensus", {"dataset_id": dataset_id, "version": version, **doc})
+
+    def latest(self, dataset_id: str, version: str | None = None) -> dict:
+        query = f"?version={quote(version, safe='')}" if version else ""
+        return self.client.request("GET", f"api/consensus/{quote(dataset_id, safe='')}{query}")
+
+    def vote(self, *, result_id: int, detection: int, user: str | None = None, verdict: str, comment: str = "") -> dict:
+        return self.client.request("POST", f"api/consensus/results/{int(result_id)}/votes",
+                                   {"detection": detection, "verdict": verdict, "comment": comment})
+
+    def controversial(self, limit: int = 10) -> list[dict]:
+        return self.client.request("GET", f"api/controversial?limit={int(limit)}")["analyses"]
+
+    def gate(self, dataset_id: str, version: str) -> GateDecision:
+        doc = self.client.request("GET", f"api/gate?dataset_id={quote(dataset_id, safe='')}&version={quote(version, safe='')}")
+        doc.pop("allowed", None)
+        return GateDecision(**doc)
+
+    def check(self, dataset_id: str, version: str) -> GateDecision:
+        decision = self.gate(dataset_id, version)
+        if not decision.allowed:
+            raise PublishRefused("publishing refused: " + decision.explain())
+        return decision
+
+    def override(self, *, dataset_id: str, version: str, by: str | None = None, reason: str) -> GateDecision:
+        doc = self.client.request("POST", "api/gate/overrides", {"dataset_id": dataset_id, "version": version,
+                                                                  "reason": reason})
+        doc.pop("allowed", None)
+        return GateDecision(**doc)
+
+    def audit_entries(self, subject: str | None = None) -> list[dict]:
+        query = f"?subject={quote(subject, safe='')}" if subject else ""
+        return self.client.request("GET", f"api/audit{query}")["entries"]
+
+    def audit_verify(self) -> dict:
+        return self.client.request("GET", "api/audit/verify")
+
+    def mark(self, *, subject: str, mark: str, explanation: str, by: str | None = None, derived=()) -> list[dict]:
+        return self.client.request("POST", "api/marks", {"subject": subject, "mark": mark, "explanation": explanation,
+                                                         "derived": list(derived)})["entries"]
+
+    def marks(self, subject: str) -> list[dict]:
+        return self.client.request("GET", f"api/marks?subject={quote(subject, safe='')}")["marks"]
+
+
+def review(sessions=None):
+    """The hub service's review under a hub; else one over ``sessions`` (default: the data directory's database)."""
+    from ..hub_client import HubServiceClient, service_from_environment
+
+    found = service_from_environment()
+    if found:
+        return HubReview(HubServiceClient(found[0], token=found[1]))
+    if sessions is None:
+        from ..store import make_engine, session_factory
+
+        sessions = session_factory(make_engine())
+    return Review(sessions)

@@ -1,0 +1,159 @@
+"""Analysis jobs on the local site: the real analysis notebook through papermill on real sample data, run
+as a unix account (never root); one job per manifest; the result cache answers the next user at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from astropy.table import Table
+from sqlalchemy import func, select
+
+from jupyter_vlass.jobs.jobs import Jobs
+from jupyter_vlass.jobs.sites import LocalSite
+from jupyter_vlass.exceptions import InvalidManifest, SiteUnavailable, UnknownJob
+from jupyter_vlass.store import JobRow
+from tests.jobs.jobs_fixtures import manifest, sha256, slow_notebook
+from tests.hub import JOB_ENV
+
+pytestmark = pytest.mark.timeout(300)
+FIRST = "tacc:first/J105007+304037.fits"  # the real VLA FIRST cutout of the sample manifest
+
+
+def jobs_for(registry, area, owner, account):
+    site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=account)
+    return Jobs(registry, sites={"local": site}, root=area, owner=owner, jobs_dir=area / "jobs")
+
+
+def test_jobs_never_run_as_root():
+    assert os.geteuid() == 0  # the suite runs as root; a site must be told whom to run jobs as
+    with pytest.raises(SiteUnavailable, match="never run as root"):
+        LocalSite()
+
+
+def test_analysis_runs_once_and_the_next_user_gets_the_cached_result(demo_registry, area, job_env, job_accounts):
+    first = demo_registry.get(FIRST)
+    alice = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    doc = manifest(area, inputs=[first], parameters={"threshold": 4.0}, output={"path": "results/first"})
+    job = alice.submit(doc)
+    assert alice.submit(doc).id == job.id  # the same manifest is one job
+    status = job.wait(timeout=180).status()
+    assert status["state"] == "done", (status, job.log())
+    assert status["cached_from"] is None and status["reason"].startswith("computed on the local site")
+    assert 0 < status["su"] < 180 / 3600  # hours at the local site's rate (1 SU per hour)
+    files = job.result()
+    assert {"catalogue.ecsv", "summary.json"} <= set(files)
+    catalogue = Table.read(files["catalogue.ecsv"])
+    assert len(catalogue) >= 1 and set(catalogue["dataset"]) == {FIRST}
+    assert (area / "results" / "first" / "catalogue.ecsv").read_bytes() == files["catalogue.ecsv"].read_bytes()
+    ran_as = subprocess.run(["stat", "-c", "%U", str(files["catalogue.ecsv"])], capture_output=True, text=True)
+    assert ran_as.stdout.strip() == job_accounts[0]
+
+    bob = jobs_for(demo_registry, area, "bob", job_accounts[1])
+    started = time.perf_counter()
+    hit = bob.submit(doc)
+    took = time.perf_counter() - started
+    hit_status = hit.status()
+    assert hit_status["state"] == "done" and hit_status["cached_from"] == "local", hit_status
+    assert hit_status["reason"] == "cached on the local site, not recomputed" and hit_status["site_job_id"] is None
+    assert hit_status["su"] == 0  # a cache hit burns no allocation
+    assert hit.result()["catalogue.ecsv"] == files["catalogue.ecsv"]
+    assert alice.cache.stats()["hits"] == 1 and alice.cache.stats()["computed"] == 1
+    print(f"cache hit answered in {took * 1000:.0f} ms")
+
+    # Each user sees only their own jobs.
+    assert [j.id for j in bob.list()] == [hit.id] and hit.id != job.id
+    with pytest.raises(UnknownJob):
+        bob.get(job.id)
+    with pytest.raises(UnknownJob):
+        bob.cancel(job.id)
+
+    # A cached copy whose bytes changed is evicted and the result computed again.
+    target = files["summary.json"]
+    target.chmod(0o644)
+    target.write_text(target.read_text() + " ")
+    carol = jobs_for(demo_registry, area, "carol", job_accounts[1])
+    again = carol.submit(doc)
+    assert again.status()["cached_from"] is None
+    assert again.wait(timeout=180).status()["state"] == "done"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("notebook"), "manifest $: 'notebook' is a required property"),
+    (lambda d: d["inputs"].append({"id": FIRST, "version": "v99"}), "$.inputs[1]: no dataset"),
+    (lambda d: d["parameters"].update(cat="x"), "$.parameters.cat: the notebook does not declare it"),
+    (lambda d: d["parameters"].update(inputs={"x": "/etc/shadow"}), "$.parameters.inputs: set by the job"),
+    (lambda d: d.update(output={"path": "../../etc"}), "$.output.path"),
+    (lambda d: d.update(output={"path": "/etc/cron.d"}), "$.output.path"),
+    (lambda d: d["notebook"].update(path="../analysis.ipynb"), "$.notebook.path"),
+    (lambda d: d["notebook"].update(sha256="0" * 64), "$.notebook.sha256: the notebook's bytes"),
+    (lambda d: d["inputs"][0].update(sha256="1" * 64), "$.inputs[0].sha256: does not match"),
+    (lambda d: d.update(site="tacc"), "$.site: 'tacc' is not a site here"),
+    (lambda d: d.update(site="x; rm -rf /"), "$.site"),
+    (lambda d: d.update(resources={"gpus": "1"}), "the local site takes no profile"),
+    (lambda d: d["parameters"].update({"$(id)": 1}), "$.parameters"),
+])
+def test_bad_manifests_are_refused_naming_the_path_and_nothing_is_staged(demo_registry, area, job_accounts,
+                                                                           change, message):
+    jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    doc = manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0})
+    change(doc)
+    with pytest.raises(InvalidManifest) as refused:
+        jobs.submit(doc)
+    assert message in refused.value.message and refused.value.reason == "invalid_manifest"
+    assert not (area / "jobs").exists()
+    with demo_registry.Session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRow)) == 0
+
+
+def test_a_failing_notebook_fails_with_the_cells_error_and_caches_nothing(demo_registry, area, job_env, job_accounts):
+    jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    job = jobs.submit(manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": "five"}))
+    status = job.wait(timeout=180).status()
+    assert status["state"] == "failed" and "TypeError" in status["reason"] and "cell" in status["reason"]
+    assert jobs.cache.stats()["entries"] == 0
+    with pytest.raises(InvalidManifest, match="is failed"):
+        job.result()
+
+
+def test_cancelling_a_running_job_stops_it_and_its_kernel(demo_registry, area, job_env, job_accounts):
+    jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    job = jobs.submit(manifest(area, notebook=slow_notebook(area), parameters={"seconds": 120}))
+    deadline = time.monotonic() + 60
+    while "ipykernel" not in _processes_of(job_accounts[0]) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert job.state == "running"
+    assert job.cancel().status()["state"] == "cancelled"
+    deadline = time.monotonic() + 20
+    while _processes_of(job_accounts[0]) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert _processes_of(job_accounts[0]) == ""
+
+
+def _processes_of(account: str) -> str:
+    return subprocess.run(["pgrep", "-a", "-u", account], capture_output=True, text=True).stdout
+
+
+def test_the_same_manifest_sent_concurrently_is_one_job(demo_registry, area, job_env, job_accounts):
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    doc = manifest(area, notebook=slow_notebook(area), parameters={"seconds": 1})
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: jobs.submit(doc).id, range(16)))
+    assert len(ids) == 1
+    with demo_registry.Session() as session:
+        assert session.scalar(select(func.count()).select_from(JobRow)) == 1
+    assert jobs.get(ids.pop()).wait(timeout=120).state == "done"
+    assert len(list((area / "jobs" / "alice").iterdir())) == 1
+
+
+def test_a_restarted_server_reattaches_to_its_running_local_job(demo_registry, area, job_env, job_accounts):
+    first = jobs_for(demo_registry, area, "alice", job_accounts[0])
+    job = first.submit(manifest(area, notebook=slow_notebook(area), parameters={"seconds": 6}))
+    assert job.state == "running"
+    restarted = jobs_for(demo_registry, area, "alice", job_accounts[0])  # new site: it never started the job
+    assert restarted.get(job.id).state == "running"
+    assert restarted.get(job.id).wait(timeout=120).state == "done"
