@@ -3,11 +3,12 @@
 An entry says which site holds a copy of which result, with each file's sha256, size and modification
 time. A lookup checks the copy's sizes and times (cheap whatever the size, so a hit stays fast) and
 evicts a copy that changed; ``gc(verify=True)`` re-hashes every byte. Files are made read-only when cached.
+Every file is reached without following a link (:mod:`.outputs`): a copy lies in a job's folder, which the
+job's account owns.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..store import CacheEntryRow, JobRow
 from ..store.times import utcnow
-from .staging import sha256_file
+from .outputs import UnsafeOutput, checked_files, file_stat, freeze, sha256_of
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,31 @@ class CacheEntry:
     job_id: str
 
 
-def describe_files(location: Path, digests: list[dict]) -> list[dict]:
-    """``digests`` (name, sha256, size) with each file's modification time, the files made read-only."""
+def describe_files(location: Path, digests: object) -> list[dict]:
+    """``digests`` (name, sha256, size: what the job's status says) checked, with each file's modification
+    time, the files made read-only; :class:`~.outputs.UnsafeOutput` for a name that leaves ``location``, a
+    link, anything but a regular file, or a size that is not the file's."""
     described = []
-    for item in digests:
-        path = location / item["name"]
-        path.chmod(0o444)
-        described.append({**item, "mtime_ns": path.stat().st_mtime_ns})
+    for item in checked_files(digests):
+        st = freeze(location, item["name"])
+        if st.st_size != item["size"]:
+            raise UnsafeOutput(f"the output {item['name'][:80]!r} has {st.st_size} bytes, not the {item['size']} "
+                               "the job's status says")
+        described.append({**item, "mtime_ns": st.st_mtime_ns})
     return described
 
 
 def _intact(entry: CacheEntryRow, *, verify: bool) -> bool:
-    for item in entry.files:
-        path = Path(entry.location) / item["name"]
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        if st.st_size != item["size"] or st.st_mtime_ns != item.get("mtime_ns", st.st_mtime_ns):
-            return False
-        if verify and sha256_file(path) != item["sha256"]:
-            return False
+    location = Path(entry.location)
+    try:
+        for item in entry.files:
+            st = file_stat(location, item["name"])
+            if st.st_size != item["size"] or st.st_mtime_ns != item.get("mtime_ns", st.st_mtime_ns):
+                return False
+            if verify and sha256_of(location, item["name"]) != item["sha256"]:
+                return False
+    except UnsafeOutput:  # gone, or a link or folder in its place
+        return False
     return True
 
 
@@ -110,10 +115,10 @@ class ResultCache:
                 removed.append({"key": row.key, "site": row.site, "location": row.location, "why": why})
                 session.execute(delete(CacheEntryRow).where(CacheEntryRow.key == row.key,
                                                             CacheEntryRow.site == row.site))
-                location = Path(row.location).resolve()
-                if owned_under is not None and location.is_relative_to(owned_under.resolve()):
-                    for path in location.rglob("*"):
-                        if path.is_file():
-                            os.chmod(path, 0o644)
+                location = Path(row.location)
+                # removed only where no link leads elsewhere (a job's account owns its folder); rmtree
+                # unlinks links inside it without following them, and read-only files go as the rest
+                if owned_under is not None and location.is_absolute() and location.resolve() == location \
+                        and location.is_relative_to(owned_under.resolve()):
                     shutil.rmtree(location, ignore_errors=True)
         return removed

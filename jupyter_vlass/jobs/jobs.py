@@ -27,11 +27,12 @@ from ..store import JobRow
 from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
-from .execute import JOB_FILE, OUTPUTS, read_status
+from .execute import JOB_FILE, OUTPUTS, STATUS_FILE
 from .hub_accounts import HubAccounts
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
-from .notebook_check import check_notebook
+from .notebook_check import check_notebook, check_output
+from .outputs import UnsafeOutput, link_out, read_text
 from ..compute.profiles import ProfileSet
 from ..compute.resources import ResourceRequest, request_from_options
 from .sites import Site
@@ -65,6 +66,7 @@ class Jobs:
             raise InvalidManifest(f"manifest $.site: {manifest.site!r} is not a site here "
                                   f"(sites: {', '.join(sorted(self.sites))})")
         notebook = check_notebook(self.root, manifest)
+        check_output(self.root, manifest)
         request = self._request(site, manifest)
         worker = None
         if manifest.dask:
@@ -86,9 +88,10 @@ class Jobs:
         if row is None:  # another submission of the same manifest got there first
             return Job(self, job_id)
         if hit is not None:
-            self._finish(job_id, "done", f"cached on the {hit.site} site, not recomputed",
+            undelivered = self._deliver(manifest, Path(hit.location), hit.files)
+            self._finish(job_id, "failed" if undelivered else "done",
+                         undelivered or f"cached on the {hit.site} site, not recomputed",
                          result={"location": hit.location, "files": hit.files})
-            self._deliver(manifest, Path(hit.location), hit.files)
             return Job(self, job_id)
         try:
             project = self._authorize(site, manifest)
@@ -229,8 +232,8 @@ class Jobs:
         used = set()
         for folder in workdirs:
             try:
-                used |= set(json.loads((Path(folder) / JOB_FILE).read_text())["inputs"].values())
-            except (OSError, ValueError, KeyError):
+                used |= set(json.loads(read_text(Path(folder), JOB_FILE) or "{}")["inputs"].values())
+            except (UnsafeOutput, ValueError, KeyError, TypeError, AttributeError):
                 continue
         return used
 
@@ -290,7 +293,7 @@ class Jobs:
             self._set(row.id, state="queued", reason=where.detail)
             return
         if where.state == "running":
-            gpus = (read_status(row.workdir) or {}).get("gpu_utilisation")
+            gpus = (self._status(row) or {}).get("gpu_utilisation")
             detail = f"{where.detail}; GPU utilisation {gpus}" if gpus else where.detail
             now = utcnow()
             lag = (now - where.started).total_seconds() if where.started and not row.status_lag_s else None
@@ -299,8 +302,9 @@ class Jobs:
             return
         if not self._claim_ending(row.id):
             return  # another refresh (another thread or process) is ending this job
-        status = read_status(row.workdir)
-        su = self._service_units(row, (status or {}).get("elapsed_s"))
+        status = self._status(row)
+        elapsed = (status or {}).get("elapsed_s")
+        su = self._service_units(row, elapsed if isinstance(elapsed, (int, float)) else None)
         if status is None or status.get("state") == "running":
             why = where.detail or "killed outside the platform?"
             self._finish(row.id, "failed", f"the job ended without saying how ({why})", su=su)
@@ -310,17 +314,37 @@ class Jobs:
             error = status.get("error") or {}
             cell = f"cell {error.get('cell')}: " if error.get("cell") else ""
             self._finish(row.id, "failed", f"{cell}{error.get('ename')}: {error.get('evalue')}", su=su)
+        elif status["state"] != "done":
+            self._finish(row.id, "failed", f"the job's status says {str(status['state'])[:40]!r}", su=su)
         else:
             outputs = Path(row.workdir) / OUTPUTS
-            files = describe_files(outputs, status["files"])
+            try:
+                files = describe_files(outputs, status.get("files"))
+            except UnsafeOutput as error:
+                self._finish(row.id, "failed", f"the job's outputs were refused: {error.message}", su=su)
+                return
             manifest = JobManifest.from_json(row.manifest)
             self.cache.add(row.result_key, site=row.site, location=outputs, files=files, job_id=row.id,
                            inputs=[[p.id, p.version] for p in manifest.inputs],
                            retention_days=manifest.retention_days)
-            self._deliver(manifest, outputs, files)
-            self._finish(row.id, "done", f"computed on the {row.site} site in {status.get('elapsed_s', 0):.1f} s",
-                         su=su, result={"location": str(outputs), "files": files, **{k: status.get(k) for k in (
-                             "host", "gpus", "gpu_type", "gpu_utilisation", "software", "opened")}})
+            result = {"location": str(outputs), "files": files,
+                      **{k: status.get(k) for k in ("host", "gpus", "gpu_type", "gpu_utilisation", "software", "opened")}}
+            undelivered = self._deliver(manifest, outputs, files)
+            self._finish(row.id, "failed" if undelivered else "done",
+                         undelivered or f"computed on the {row.site} site in {elapsed or 0:.1f} s", su=su, result=result)
+
+    @staticmethod
+    def _status(row: JobRow) -> dict | None:
+        """The status file the job wrote (an object), read as :mod:`.outputs` reads a job's files."""
+        try:
+            status = json.loads(read_text(Path(row.workdir), STATUS_FILE, limit=16 << 20) or "null")
+        except (UnsafeOutput, ValueError):
+            return {"state": "failed", "error": {"ename": "UnsafeOutput", "evalue": "the job's status file is "
+                                                 "not a plain JSON file in its folder"}}
+        if status is not None and not (isinstance(status, dict) and isinstance(status.get("state"), str)):
+            return {"state": "failed", "error": {"ename": "UnsafeOutput", "evalue": "the job's status file is "
+                                                 "not an object with a state"}}
+        return status
 
     def _claim_ending(self, job_id: str) -> bool:
         """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""
@@ -336,19 +360,23 @@ class Jobs:
             session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.state.in_(("queued", "running")))
                             .values(**values, updated_at=utcnow()))
 
-    def _deliver(self, manifest: JobManifest, location: Path, files: list[dict]) -> None:
-        """The results beside the notebook, at the manifest's output path (hard links when possible)."""
+    def _deliver(self, manifest: JobManifest, location: Path, files: list[dict]) -> str | None:
+        """The results beside the notebook, at the manifest's output path (hard links when possible); None,
+        or why they could not be delivered (the path became a file, or leads out of the area meanwhile)."""
         if manifest.output_path is None:
-            return
-        target = self.root / manifest.output_path
-        for item in files:
-            destination = target / item["name"]
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.unlink(missing_ok=True)
-            try:
-                destination.hardlink_to(location / item["name"])
-            except OSError:
-                shutil.copyfile(location / item["name"], destination)
+            return None
+        try:
+            target = check_output(self.root, manifest)
+            for item in files:
+                destination = target / item["name"]
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                if not destination.parent.resolve().is_relative_to(self.root):
+                    raise InvalidManifest(f"{item['name'][:80]!r} would leave your area (through a link)")
+                link_out(location, item["name"], destination)
+        except (OSError, VlassError) as error:
+            why = error.message if isinstance(error, VlassError) else (error.strerror or str(error))
+            return f"the results could not be delivered to {manifest.output_path}: {why}"
+        return None
 
     # queries and actions -------------------------------------------------------------------------
     def row(self, job_id: str) -> JobRow:
@@ -385,7 +413,7 @@ class Jobs:
         if not row.workdir:
             return ""
         try:
-            text = (Path(row.workdir) / "job.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+            text = read_text(Path(row.workdir), "job.log", limit=8 << 20) or ""
+        except UnsafeOutput as error:
+            return f"(the job's log cannot be shown: {error.message})"
         return "\n".join(text.splitlines()[-max(1, min(lines, 10000)):])

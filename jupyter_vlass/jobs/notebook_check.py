@@ -1,8 +1,10 @@
 """The notebook a manifest names: inside the user's area, the bytes the manifest pins, and only the
-parameters its ``parameters`` cell declares (as papermill reads them)."""
+parameters its ``parameters`` cell declares (as papermill reads them), each of the declared type; and the
+folder its results go to: inside the user's area too, and not a file."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from ..exceptions import InvalidManifest
@@ -10,6 +12,37 @@ from .manifest import JobManifest
 from .staging import sha256_file
 
 RESERVED = frozenset({"inputs", "dask_scheduler"})  # filled in by the job: the staged inputs, the Dask cluster
+# A declared type (the annotation papermill reads, else the default's literal) -> what JSON value it takes.
+KINDS = {"float": ((int, float), "a float"), "int": ((int,), "an integer"), "str": ((str,), "a string"),
+         "bool": ((bool,), "a boolean"), "list": ((list, tuple), "a list"), "dict": ((dict,), "an object")}
+LITERALS = {float: "float", int: "int", str: "str", bool: "bool", list: "list", tuple: "list", dict: "dict"}
+JSON_NAMES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list",
+              dict: "an object", type(None): "null"}
+
+
+def declared_kind(parameter: dict) -> str | None:
+    """The type a parameter is declared with: papermill's inferred type (its annotation), else the type of
+    its default's literal; None when it takes anything (a default of ``None``, an expression)."""
+    inferred = parameter.get("inferred_type_name")
+    if inferred in KINDS:
+        return inferred
+    try:
+        default = ast.literal_eval(parameter.get("default") or "None")
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return LITERALS.get(type(default))
+
+
+def check_value(name: str, value: object, parameter: dict) -> None:
+    """Refuse ``value`` for parameter ``name`` when it is not of the declared type (an integer is a float)."""
+    kind = declared_kind(parameter)
+    if kind is None:
+        return
+    kinds, said = KINDS[kind]
+    if isinstance(value, bool) and kind != "bool" or not isinstance(value, kinds):
+        got = JSON_NAMES.get(type(value), type(value).__name__)
+        raise InvalidManifest(f"manifest $.parameters.{name}: the notebook declares {said} "
+                              f"({name} = {str(parameter.get('default'))[:40]}), got {got}")
 
 
 def declared_parameters(path: Path) -> dict[str, dict]:
@@ -42,8 +75,26 @@ def check_notebook(root: Path, manifest: JobManifest) -> Path:
         if name not in declared:
             raise InvalidManifest(f"manifest $.parameters.{name}: the notebook does not declare it "
                                   f"(declared: {', '.join(sorted(set(declared) - RESERVED)) or 'none'})")
+        check_value(name, manifest.parameters[name], declared[name])
     if manifest.dask and "dask_scheduler" not in declared:
         raise InvalidManifest("manifest $.dask: the notebook's parameters cell does not declare 'dask_scheduler'")
     if manifest.inputs and "inputs" not in declared:
         raise InvalidManifest("manifest $.inputs: the notebook's parameters cell does not declare 'inputs'")
     return path
+
+
+def check_output(root: Path, manifest: JobManifest) -> Path | None:
+    """The folder the results are delivered to, resolved: inside the user's area (a link out of it is
+    refused, as for the notebook) and no file on the way; None when the manifest names none."""
+    if manifest.output_path is None:
+        return None
+    target = (root / manifest.output_path).resolve()
+    if not target.is_relative_to(root):
+        raise InvalidManifest("manifest $.output.path: leaves your area (through a link)")
+    for folder in (target, *target.parents):
+        if folder == root:
+            break
+        if folder.exists() and not folder.is_dir():
+            raise InvalidManifest(f"manifest $.output.path: {folder.relative_to(root).as_posix()!r} is a file, "
+                                  "not a folder for the results")
+    return target

@@ -109,10 +109,17 @@ def test_bad_manifests_are_refused_naming_the_path_and_nothing_is_staged(demo_re
 
 
 def test_a_failing_notebook_fails_with_the_cells_error_and_caches_nothing(demo_registry, area, job_env, job_accounts):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("inputs = {}\nboxes = 4", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("open('partial.txt', 'w').write('half')\nper_box = len(inputs) / (boxes - 4)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, area / "divides.ipynb")
     jobs = jobs_for(demo_registry, area, "alice", job_accounts[0])
-    job = jobs.submit(manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": "five"}))
+    job = jobs.submit(manifest(area, notebook="divides.ipynb", inputs=[demo_registry.get(FIRST)]))
     status = job.wait(timeout=180).status()
-    assert status["state"] == "failed" and "TypeError" in status["reason"] and "cell" in status["reason"]
+    assert status["state"] == "failed" and "ZeroDivisionError" in status["reason"] and "cell 3" in status["reason"], status  # papermill injects the parameters as cell 2
     assert jobs.cache.stats()["entries"] == 0
     with pytest.raises(InvalidManifest, match="is failed"):
         job.result()

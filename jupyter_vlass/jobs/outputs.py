@@ -1,0 +1,139 @@
+"""A job's outputs as the server handles them. The job wrote them, and its status file names them: the
+server (root in ``make demo`` and under a hub) trusts neither. A name is a plain relative path inside the
+job's ``outputs/``; every file is opened component by component without following a link, so a link the
+job made (to ``/etc/shadow``, or a folder outside) is refused, never chmod-ed, hashed, linked or copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..exceptions import CorruptData
+
+DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # a FIFO must not hang the server
+MAX_NAME = 1024
+
+
+class UnsafeOutput(CorruptData):
+    reason = "unsafe_output"
+
+
+def checked_name(name: object) -> str:
+    """``name`` when it is a plain relative path (no ``..``, not absolute, no control characters)."""
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+        raise UnsafeOutput(f"an output name must be a relative path of 1 to {MAX_NAME} characters, got {str(name)[:80]!r}")
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in name or \
+            any(ord(c) < 32 or c == "\x7f" for c in name) or posixpath.normpath(name) != name:
+        raise UnsafeOutput(f"the output name {name[:80]!r} leaves the job's outputs or is not plain")
+    return name
+
+
+@contextmanager
+def opened(root: Path, name: str) -> Iterator[int]:
+    """A read-only descriptor of the regular file ``name`` under ``root``, reached without following any
+    link (``root`` itself is the server's own path); :class:`UnsafeOutput` for a link or anything else."""
+    parts = checked_name(name).split("/")
+    descriptors = []
+    try:
+        descriptors.append(os.open(root, DIRECTORY))
+        for part in parts[:-1]:
+            descriptors.append(os.open(part, DIRECTORY, dir_fd=descriptors[-1]))
+        fd = os.open(parts[-1], FILE, dir_fd=descriptors[-1])
+        descriptors.append(fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeOutput(f"the output {name[:80]!r} is not a regular file")
+        yield fd
+    except OSError as error:
+        raise UnsafeOutput(f"the output {name[:80]!r} is not a plain file inside the job's outputs "
+                           f"({error.strerror or error})") from None
+    finally:
+        for descriptor in reversed(descriptors):
+            os.close(descriptor)
+
+
+def file_stat(root: Path, name: str) -> os.stat_result:
+    """The status of output ``name`` (a regular file reached without links)."""
+    with opened(root, name) as fd:
+        return os.fstat(fd)
+
+
+def freeze(root: Path, name: str) -> os.stat_result:
+    """Make output ``name`` read-only (as the result cache keeps it) and return its status."""
+    with opened(root, name) as fd:
+        os.fchmod(fd, 0o444)
+        return os.fstat(fd)
+
+
+def copy_out(root: Path, name: str, destination: Path) -> None:
+    """Copy output ``name`` to ``destination`` (a path the caller has checked), from the opened file."""
+    with opened(root, name) as fd, os.fdopen(os.dup(fd), "rb") as source:
+        partial = destination.with_name(f".{destination.name}.part")
+        with open(partial, "wb") as target:
+            shutil.copyfileobj(source, target, 8 << 20)
+        os.replace(partial, destination)
+
+
+def link_out(root: Path, name: str, destination: Path) -> None:
+    """Hard-link output ``name`` to ``destination``, or copy it where a link cannot be made (another
+    filesystem). What got linked is checked to be the file opened and checked first: a link or folder the
+    job swaps in meanwhile is refused, never delivered."""
+    destination.unlink(missing_ok=True)
+    with opened(root, name) as fd:
+        expected = os.fstat(fd)
+        try:
+            os.link(root / name, destination, follow_symlinks=False)
+        except OSError:
+            copy_out(root, name, destination)
+            return
+        linked = os.lstat(destination)
+        if (linked.st_dev, linked.st_ino) != (expected.st_dev, expected.st_ino):
+            destination.unlink()
+            raise UnsafeOutput(f"the output {name[:80]!r} changed while it was delivered")
+
+
+def read_text(root: Path, name: str, *, limit: int = 64 << 20) -> str | None:
+    """The text of file ``name`` in a job's folder ``root`` (status, log, job file), read without following a
+    link and at most ``limit`` bytes of it (the tail); None when there is no such file yet."""
+    if not (root / name).exists() and not (root / name).is_symlink():
+        return None
+    with opened(root, name) as fd:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            os.lseek(fd, size - limit, os.SEEK_SET)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+
+
+def sha256_of(root: Path, name: str) -> str:
+    """The sha256 of output ``name``, read through the same checks."""
+    digest = hashlib.sha256()
+    with opened(root, name) as fd, os.fdopen(os.dup(fd), "rb") as fh:
+        while chunk := fh.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checked_files(files: object) -> list[dict]:
+    """A status file's ``files``: ``[{name, sha256, size}, ...]`` with plain names, or UnsafeOutput."""
+    if not isinstance(files, list) or len(files) > 100_000:
+        raise UnsafeOutput("the job's status lists its outputs as something other than a list of files")
+    checked = []
+    for item in files:
+        if not isinstance(item, dict):
+            raise UnsafeOutput("an output of the job's status is not an object")
+        digest, size = item.get("sha256"), item.get("size")
+        if not isinstance(digest, str) or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            raise UnsafeOutput(f"the output {str(item.get('name'))[:80]!r} has no sha256 of 64 hex digits")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise UnsafeOutput(f"the output {str(item.get('name'))[:80]!r} has no size in bytes")
+        checked.append({**item, "name": checked_name(item.get("name"))})
+    return checked
