@@ -96,6 +96,8 @@ def diff_catalogues(original, replay, *, radius: u.Quantity = 5 * u.arcsec, sigm
 
 
 def diff_images(original: Path, replay: Path) -> dict:
+    """Difference statistics of two images of the same shape, and the changed pixels as a MOC in ICRS
+    (any number of axes: a pixel changed in any plane counts once at its sky position; any celestial frame)."""
     from astropy.io import fits
     from astropy.wcs import WCS
 
@@ -109,16 +111,26 @@ def diff_images(original: Path, replay: Path) -> dict:
     both_nan = np.isnan(data_a) & np.isnan(data_b)
     changed = ~both_nan & ~np.isclose(data_a, data_b, rtol=1e-6, atol=0, equal_nan=True)
     finite = np.where(np.isfinite(delta), delta, 0.0)
-    moc = None
-    if changed.any():
-        from mocpy import MOC
-
-        ys, xs = np.nonzero(changed)
-        sky = WCS(header).celestial.pixel_to_world(xs, ys)
-        moc = MOC.from_lonlat(sky.ra, sky.dec, max_norder=14).to_string(format="ascii")
+    moc = _changed_moc(changed, WCS(header)) if changed.any() else None
     return {"pixels": int(delta.size), "changed_pixels": int(changed.sum()),
             "max_abs_difference": float(np.abs(finite).max()) if delta.size else 0.0,
             "rms_difference": float(np.sqrt(np.mean(finite ** 2))) if delta.size else 0.0, "moc": moc}
+
+
+def _changed_moc(changed: np.ndarray, wcs) -> str | None:
+    """The sky positions of the changed pixels as an ASCII MOC in ICRS; None for an image without sky axes."""
+    from mocpy import MOC
+
+    celestial = [k for k, kind in enumerate(wcs.wcs.axis_types) if (kind // 1000) % 10 == 2]  # FITS axes
+    if len(celestial) != 2 or changed.ndim != wcs.naxis:
+        return None
+    numpy_axes = [changed.ndim - 1 - k for k in celestial]  # numpy orders the FITS axes backwards
+    others = tuple(a for a in range(changed.ndim) if a not in numpy_axes)
+    plane = changed.any(axis=others) if others else changed  # axes left: ascending numpy order
+    found = np.nonzero(plane)
+    by_axis = dict(zip(sorted(numpy_axes), found))
+    sky = wcs.celestial.pixel_to_world(*(by_axis[a] for a in numpy_axes)).icrs
+    return MOC.from_lonlat(sky.ra, sky.dec, max_norder=14).to_string(format="ascii")
 
 
 def _numbers(doc, path=""):
