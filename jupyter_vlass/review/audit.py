@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ..exceptions import CorruptData
 from ..store.consensus_models import AuditEntryRow
+from ..store.session import write
 from ..store.times import utcnow
 
 GENESIS = "0" * 64
@@ -39,8 +40,8 @@ class AuditTrail:
     def append(self, *, actor: str, action: str, subject: str, detail: dict | None = None, session=None) -> dict:
         """Add an entry (inside ``session`` when given, so it commits with what it records)."""
         if session is None:
-            with self.sessions.begin() as own:
-                return self.append(actor=actor, action=action, subject=subject, detail=detail, session=own)
+            return write(self.sessions, lambda own: self.append(actor=actor, action=action, subject=subject,
+                                                                 detail=detail, session=own))
         last = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(1)
                                .with_for_update()).scalar_one_or_none()
         row = AuditEntryRow(seq=(last.seq + 1) if last else 1, at=utcnow().replace(microsecond=0), actor=actor,

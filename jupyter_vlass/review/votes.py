@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ..exceptions import InvalidArgument, NotFound
 from ..store.consensus_models import ConsensusResultRow, VoteRow
+from ..store.session import write
 from ..store.times import utcnow
 from .audit import AuditTrail
 
@@ -91,7 +92,7 @@ class ExpertVotes:
             raise InvalidArgument("dataset_id: a dataset id of at most 512 characters")
         if not isinstance(version, str) or not version or len(version) > 128:
             raise InvalidArgument("version: a version of at most 128 characters")
-        with self.sessions.begin() as session:
+        def store(session) -> dict:
             row = ConsensusResultRow(dataset_id=dataset_id, version=version, created_by=user, created_at=utcnow(),
                                      summary=summary, detections=detections)
             session.add(row)
@@ -99,6 +100,8 @@ class ExpertVotes:
             self.audit.append(actor=user, action="consensus", subject=f"{dataset_id}@{version}",
                               detail={"result": row.id, "detections": len(detections)}, session=session)
             return {"id": row.id, "dataset_id": dataset_id, "version": version}
+
+        return write(self.sessions, store)
 
     def _result(self, session, result_id) -> ConsensusResultRow:
         row = session.get(ConsensusResultRow, result_id) if isinstance(result_id, int) and 0 < result_id < 2 ** 62 \
@@ -113,7 +116,7 @@ class ExpertVotes:
             raise InvalidArgument(f"verdict: one of {', '.join(VERDICTS)}")
         if not isinstance(comment, str) or len(comment) > 2000:
             raise InvalidArgument("comment: text of at most 2000 characters")
-        with self.sessions.begin() as session:
+        def cast(session) -> None:
             result = self._result(session, result_id)
             if not isinstance(detection, int) or not 0 <= detection < len(result.detections):
                 raise UnknownDetection(f"consensus {result_id} has no detection {str(detection)[:20]}")
@@ -126,6 +129,8 @@ class ExpertVotes:
             self.audit.append(actor=user, action=action, subject=f"{result.dataset_id}@{result.version}",
                               detail={"result": result_id, "detection": detection, "verdict": verdict},
                               session=session)
+
+        write(self.sessions, cast)  # concurrent voters (and a user's two tabs) take turns
         return self.detection(result_id, detection)
 
     def _tallies(self, session, result_id: int) -> dict[int, Counter]:

@@ -15,7 +15,7 @@ _EXPORTS = {
     "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",
     "footprint_indexes": "models", "ONE_DIALECT": "models",
     "JobRow": "job_models", "CacheEntryRow": "job_models", "DB_ENV": "location", "default_db_url": "location",
-    "make_engine": "session", "session_factory": "session", "utcnow": "times",
+    "make_engine": "session", "session_factory": "session", "write": "session", "utcnow": "times",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)
