@@ -211,7 +211,7 @@ async def test_multi_site_consensus_of_a_dataset(jp_fetch, demo_registry, sample
     from jupyter_vlass.models.classical import ClassicalDetector
     from jupyter_vlass.models.consensus import Run, aggregate
     from jupyter_vlass.models.images import open_image
-    from jupyter_vlass.models.review import Review
+    from jupyter_vlass.review.review import Review
 
     tile_id = "vlass:VLASS2.2.ql.T08t20.J135700-180000"
     body = await expect_error(jp_fetch, "api", "datasets", tile_id, "multi-site-consensus", status=404)
@@ -225,3 +225,94 @@ async def test_multi_site_consensus_of_a_dataset(jp_fetch, demo_registry, sample
     assert code == 200 and doc["id"] == result["id"] and doc["detections"][0]["votes"]["confirmed"] == 1
     assert doc["summary"]["site_discrepancy"]["classical"]["fraction"] == 0.0 and doc["gate"]["passed"], doc["gate"]
     await expect_error(jp_fetch, "api", "datasets", tile_id, "multi-site-consensus", params={"version": "v9"}, status=404)
+
+
+def _sia2(jp_base_url, jp_http_port, jp_serverapp):
+    session = requests.Session()
+    session.headers["Authorization"] = f"token {jp_serverapp.identity_provider.token}"
+    return session, f"http://localhost:{jp_http_port}{jp_base_url}vlass/sia2/query"
+
+
+def _truth(pixels, shape: str, numbers: list[float]) -> bool:
+    """Brute force over an image's pixel centres (astropy): some centre inside the shape."""
+    from matplotlib.path import Path as PlanePath
+
+    from tests.federation.test_bruteforce import _tangent
+
+    ra, dec = pixels.ra.deg, pixels.dec.deg
+    if shape == "RANGE":
+        ra0, ra1, dec0, dec1 = numbers
+        in_ra = (ra >= ra0) & (ra <= ra1) if ra0 <= ra1 else (ra >= ra0) | (ra <= ra1)
+        return bool((in_ra & (dec >= dec0) & (dec <= dec1)).any())
+    from astropy.coordinates import SkyCoord
+
+    vertices = SkyCoord(numbers[0::2], numbers[1::2], unit="deg")
+    centre = SkyCoord(np.mean(numbers[0::2]), np.mean(numbers[1::2]), unit="deg")
+    return bool(PlanePath(_tangent(vertices, centre)).contains_points(_tangent(pixels, centre)).any())
+
+
+SHAPES = [  # each includes some of the sample VLASS collection's images and excludes others
+    "RANGE 140 150 -Inf +Inf",            # open Dec ends: the RACS images, not the tile at RA 209
+    "RANGE 350 150 -10 0",                # through RA 0 (350 -> 360 -> 150): the RACS images only
+    "RANGE 200 220 -Inf -17.9",           # the tile's southern part, no RACS image
+    "POLYGON 149.2 -7.22 149.3 -7.22 149.3 -7.14 149.2 -7.14",  # around the RACS images
+    "POLYGON 209.0 -18.6 210.2 -18.6 209.6 -17.6",              # inside the tile
+]
+
+
+@pytest.mark.parametrize("pos", SHAPES)
+async def test_sia2_shapes_include_and_exclude_as_the_brute_force_says(jp_fetch, jp_base_url, jp_http_port,
+                                                                       jp_serverapp, sample_data, pos):
+    from astropy.io.votable import parse_single_table
+
+    from tests.federation.test_bruteforce import _pixel_centres
+
+    session, url = _sia2(jp_base_url, jp_http_port, jp_serverapp)
+    response = await asyncio.to_thread(session.get, url, params={"POS": pos, "COLLECTION": "vlass"})
+    assert response.status_code == 200, response.text[:500]
+    found = {str(u) for u in parse_single_table(io.BytesIO(response.content)).to_table()["access_url"]}
+    words = pos.split()
+    numbers = [float(w.replace("+Inf", "inf").replace("-Inf", "-inf")) for w in words[1:]]
+    images = sorted(p for p in sample_data["vlass"].rglob("*.fits"))
+    expected = {str(p) for p in images
+                if _truth(_pixel_centres(p, 8 if "T08t20" in str(p) else 1), words[0], numbers)}
+    assert expected and expected != {str(p) for p in images}, "the shape includes some images and not others"
+    assert found == expected, pos
+
+
+async def test_sia2_maxrec_over_several_pos_keeps_the_best_ranked(jp_fetch, jp_base_url, jp_http_port,
+                                                                  jp_serverapp, demo_registry):
+    """With two POS, MAXREC keeps the best-ranked records of both together, not the first POS's records."""
+    from astropy.io.votable import parse_single_table
+
+    from jupyter_vlass.federation import Region
+
+    weak, strong = "CIRCLE 149.25 -7.185 0.3", "CIRCLE 209.25 -18.0 0.3"  # RACS images, small in the cone; the tile
+
+    def top(pos: str):
+        hit = demo_registry.search(Region.from_degrees(*map(float, pos.split()[1:])), sources=["vlass"]).hits[0]
+        return hit.score, f"ivo://jupyter-vlass/registry?{hit.dataset_id}@{hit.version}"
+
+    (weak_score, weak_top), (strong_score, best) = top(weak), top(strong)
+    assert weak_score < strong_score and weak_top != best  # what makes the order of the POS matter
+    session, url = _sia2(jp_base_url, jp_http_port, jp_serverapp)
+    response = await asyncio.to_thread(session.get, url, params=[("POS", weak), ("POS", strong),
+                                                                 ("COLLECTION", "vlass"), ("MAXREC", "1")])
+    table = parse_single_table(io.BytesIO(response.content)).to_table()
+    assert list(table["obs_publisher_did"]) == [best]
+    assert b'value="OVERFLOW"' in response.content
+
+
+async def test_sia2_an_unknown_collection_is_an_empty_result(jp_fetch, jp_base_url, jp_http_port, jp_serverapp):
+    from astropy.io.votable import parse_single_table
+
+    session, url = _sia2(jp_base_url, jp_http_port, jp_serverapp)
+    response = await asyncio.to_thread(session.get, url, params={"POS": "CIRCLE 209.25 -18.0 0.5",
+                                                                 "COLLECTION": "no-such-collection"})
+    assert response.status_code == 200, response.text[:300]
+    assert len(parse_single_table(io.BytesIO(response.content)).to_table()) == 0
+    assert b'name="QUERY_STATUS" value="OK"' in response.content
+    both = await asyncio.to_thread(session.get, url, params=[("POS", "CIRCLE 209.25 -18.0 0.5"),
+                                                             ("COLLECTION", "no-such-collection"),
+                                                             ("COLLECTION", "vlass")])
+    assert len(parse_single_table(io.BytesIO(both.content)).to_table()) == 2  # the known one still answers

@@ -46,6 +46,14 @@ class Sia2QueryHandler(VlassHandler):
         self.set_header("Content-Type", VOTABLE)
         self.finish(error_votable(message))
 
+    async def _collections(self, named: list[str] | None) -> list[str] | None:
+        """The named collections that are sources here (None: all of them); one that is not matches
+        nothing, as DALI expects of a value no record has (so none known is an empty result)."""
+        if not named:
+            return None
+        known = {s["name"] for s in await self.blocking(self.registry.sources)}
+        return [name for name in dict.fromkeys(named) if name in known]
+
     @authenticated
     @authorized
     async def get(self):
@@ -60,24 +68,28 @@ class Sia2QueryHandler(VlassHandler):
             fmt = params.get("RESPONSEFORMAT", ["votable"])[-1].lower()
             if fmt not in ("votable", VOTABLE, "application/x-votable+xml;content=datalink", "text/xml"):
                 raise InvalidArgument(f"RESPONSEFORMAT {fmt!r} is not supported (use votable)")
-            collections = params.get("COLLECTION") or None
+            collections = await self._collections(params.get("COLLECTION"))
             ids = set(params.get("ID", []))
-            records = []
-            seen = set()
-            for region in regions:
+            best: dict[tuple, object] = {}  # each record once, at its best score over the POS regions
+            for region in regions if collections != [] else []:
                 result = await self.blocking(self.registry.search, region, sources=collections,
                                              deadline=self.settings["vlass_deadline"], user=self.username)
-                # ranked: read records a chunk at a time until MAXREC and one more (which says OVERFLOW)
-                for start in range(0, len(result.hits), CHUNK):
-                    if len(records) > maxrec:
-                        break
-                    for record in await self.blocking(self.registry.records_for, result.hits[start:start + CHUNK]):
-                        if record.key in seen or not in_band(record, bands):
-                            continue
-                        if ids and not any(i.endswith(f"?{record.dataset_id}@{record.version}") for i in ids):
-                            continue
-                        seen.add(record.key)
-                        records.append(record)
+                for hit in result.hits:
+                    key = (hit.source, hit.dataset_id, hit.version)
+                    if key not in best or hit.score > best[key].score:
+                        best[key] = hit
+            ranked = sorted(best.values(), key=lambda h: (-h.score, h.dataset_id, h.version))
+            records = []
+            # ranked over every POS: read records a chunk at a time until MAXREC and one more (OVERFLOW)
+            for start in range(0, len(ranked), CHUNK):
+                if len(records) > maxrec:
+                    break
+                for record in await self.blocking(self.registry.records_for, ranked[start:start + CHUNK]):
+                    if not in_band(record, bands):
+                        continue
+                    if ids and not any(i.endswith(f"?{record.dataset_id}@{record.version}") for i in ids):
+                        continue
+                    records.append(record)
         except VlassError as exc:
             return self._fail(exc.message, exc.status)
         self.set_header("Content-Type", VOTABLE)
