@@ -55,6 +55,8 @@ class Source(ABC):
 
     kind: ClassVar[str]
     live: ClassVar[bool] = False
+    # The kind's own options, name -> parser (federation/options.py); the common ones come on top.
+    OPTIONS: ClassVar[Mapping[str, Callable[[object], object]]] = {}
 
     def __init__(self, name: str, uri: str, *, options: Mapping | None = None,
                  credentials: Credentials | None = None):

@@ -29,6 +29,9 @@ def cutout_fits(fileobj, region: Region) -> bytes:
             header = hdu.header
     except (OSError, ValueError) as exc:
         raise CorruptData(f"cannot read the dataset as FITS: {exc}") from None
+    if wcs.naxis != 2:
+        raise CorruptData("the image has no celestial axes (RA/Dec or another sky frame): it has no cutout",
+                          reason="no_sky_axes")
     scale = abs(wcs.proj_plane_pixel_scales()[0].to_value("deg"))
     side = int(np.ceil(2 * region.radius_deg / scale))
     if side > MAX_CUTOUT_PIXELS:

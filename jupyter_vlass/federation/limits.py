@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..exceptions import InvalidArgument, RateLimited
+from ..exceptions import InvalidArgument, InvalidSource, RateLimited
 
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
 
@@ -63,7 +63,10 @@ class Limits:
         if not spec:
             return
         rate = parse_rate(spec)
-        burst = float(options.get("burst", max(1.0, rate)))
+        try:  # typed when the source was added; a row of an older release may hold text
+            burst = float(options.get("burst", max(1.0, rate)))
+        except (TypeError, ValueError):
+            raise InvalidSource(f"source {name!r}: option burst must be a number above 0") from None
         with self._lock:
             bucket = self._sources.setdefault((name, rate, burst), TokenBucket(rate, burst, clock=self._clock))
         bucket.take(f"source {name!r}")

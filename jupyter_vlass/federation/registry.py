@@ -14,11 +14,12 @@ from sqlalchemy.engine import Engine
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
 from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory, utcnow
-from .access import ACCESS_GROUPS_OPTION, hub_groups, parse_groups, readable_sources, visible
+from .access import hub_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
 from . import index_query
 from .limits import Limits
+from .options import checked_options
 from .opened import note_opened
 from .plugins import source_class
 from .query import outcome_of
@@ -78,16 +79,9 @@ class Registry:
     def add_source(self, name: str, kind: str, uri: str, *, options: Mapping | None = None) -> dict:
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise InvalidArgument(f"source name must match {NAME_RE.pattern} (lower case, digits, - and _), got {name!r}")
-        options = dict(options or {})
-        for key, value in options.items():
-            if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
-                raise InvalidArgument(f"option {key!r} must be a plain string, number or boolean")
-        parse_groups(options.get(ACCESS_GROUPS_OPTION))
-        if options.get("rate_limit"):
-            from .limits import parse_rate
-
-            parse_rate(options["rate_limit"])
-        source = source_class(kind)(name, uri, options=options)  # validates kind, URI and options
+        cls = source_class(kind)
+        options = checked_options(kind, cls.OPTIONS, options or {})  # typed, each bad one named
+        source = cls(name, uri, options=options)  # validates the URI
         with self.Session.begin() as session:
             if session.scalar(select(SourceRow).where(SourceRow.name == name)):
                 raise Conflict(f"a source named {name!r} already exists", reason="source_exists")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyter_vlass.exceptions import InvalidArgument, UnknownDataset
+from jupyter_vlass.exceptions import InvalidSource, UnknownDataset
 from jupyter_vlass.federation import Registry, Region
 
 FIRST = Region.from_degrees(162.53, 30.677, 0.1)  # the real FIRST cutout of the sample manifest
@@ -60,7 +60,7 @@ def test_python_api_shows_restricted_data_to_its_groups_only(db_url):
 
 def test_access_groups_must_be_plain_group_names(tmp_path, restricted_manifest):
     registry = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}", groups=())
-    with pytest.raises(InvalidArgument, match="access_groups"):
+    with pytest.raises(InvalidSource, match="option access_groups: .* is not a group name"):
         registry.add_source("x", "posix", str(restricted_manifest), options={"access_groups": "ok, $(id)"})
     assert registry.sources() == []
 

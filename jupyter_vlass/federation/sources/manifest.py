@@ -20,6 +20,7 @@ from typing import IO
 from ...exceptions import CorruptData, InvalidSource, NotFound
 from ..base import Candidate, Skipped, Source
 from ..footprints import Footprint, image_metadata, read_header
+from ..options import boolean, http_url, option, text
 from ..records import ACCESS_TIERS, DatasetRecord
 from ._io import check_uri, local_path, normalize_sha256, store_call
 
@@ -127,6 +128,7 @@ class S3ManifestSource(ManifestSource):
     """``s3://bucket/prefix/manifest.json``; options: ``endpoint_url``, ``anon``, ``region``."""
 
     kind = "s3manifest"
+    OPTIONS = {"endpoint_url": http_url, "anon": boolean, "region": text}
 
     def __init__(self, name, uri, **kwargs):
         super().__init__(name, check_uri(uri, schemes=("s3",)), **kwargs)
@@ -144,7 +146,7 @@ class S3ManifestSource(ManifestSource):
             if self.options.get("region"):
                 client_kwargs["region_name"] = self.options["region"]
             key, secret = self.credentials.get("key"), self.credentials.get("secret")
-            anon = self.options.get("anon")
+            anon = option(self.options, "anon", boolean)
             if anon is None:  # no credentials of ours nor in the environment: a public bucket
                 anon = not key and not os.environ.get("AWS_ACCESS_KEY_ID")
             self._filesystem = s3fs.S3FileSystem(

@@ -16,6 +16,7 @@ from pyvo.dal.sia2 import SIA2Service
 from ...exceptions import CorruptData, SourceTimeout, SourceUnauthorized, SourceUnavailable
 from ..base import Source
 from ..footprints import Footprint
+from ..options import boolean, option, positive_integer
 from ..records import ACCESS_TIERS, DatasetRecord
 from ..region import Region
 from ._io import HttpClient, check_uri
@@ -71,6 +72,7 @@ class Sia2Source(Source):
     """An SIA2 query endpoint (``uri``); option ``capabilities: true`` resolves it from VOSI."""
 
     kind = "sia2"
+    OPTIONS = {"capabilities": boolean, "maxrec": positive_integer}
     live = True
 
     def __init__(self, name, uri, **kwargs):
@@ -80,9 +82,9 @@ class Sia2Source(Source):
         session = _TimeoutSession(timeout)
         session.headers.update(self.credentials.http_headers())
         try:
-            service = SIA2Service(self.uri, session=session, check_baseurl=bool(self.options.get("capabilities")))
+            service = SIA2Service(self.uri, session=session, check_baseurl=option(self.options, "capabilities", boolean, False))
             pos = (region.ra_deg * u.deg, region.dec_deg * u.deg, region.radius_deg * u.deg)
-            table = service.search(pos=pos, maxrec=int(self.options.get("maxrec", 10000))).to_table()
+            table = service.search(pos=pos, maxrec=option(self.options, "maxrec", positive_integer, 10000)).to_table()
         except DALServiceError as exc:
             code = getattr(exc, "code", None)
             if code in (401, 403):

@@ -18,6 +18,7 @@ from astropy.time import Time
 from ...exceptions import InvalidSource, NotFound
 from ..base import Candidate, Skipped, Source
 from ..footprints import image_metadata, read_header
+from ..options import text
 from ..records import DatasetRecord
 from ._io import check_uri, directory_names, filesystem, is_http, sha256_of, store_call
 
@@ -41,6 +42,7 @@ class VlassQuickLookSource(Source):
     """
 
     kind = "vlass"
+    OPTIONS = {"hips": text}  # the HiPS survey of these images (a URL or a folder)
 
     def __init__(self, name, uri, **kwargs):
         super().__init__(name, check_uri(uri, schemes=("file", "http", "https")), **kwargs)
