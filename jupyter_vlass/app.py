@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, validate
 
+from .exceptions import VlassError
 from .federation.limits import parse_rate
 from .jobs.config import configured
 from .server.routes import handlers
@@ -106,8 +107,34 @@ class VlassApp(ExtensionApp):
             parse_rate(proposal["value"])
         return proposal["value"]
 
+    def _refuse_an_outdated_database(self) -> None:
+        """A shared database behind this release: the server does not start (JupyterHub does the same),
+        saying which command upgrades it. SQLite files, the default, are upgraded when opened instead."""
+        if self.db_url.startswith("sqlite"):
+            return
+        # Imported here: a server on the SQLite default starts without SQLAlchemy and Alembic.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from .store.migrate import refuse_outdated
+        from .store.session import make_engine
+
+        engine = None
+        try:
+            engine = make_engine(self.db_url, upgrade=False)
+            refuse_outdated(engine)
+        except VlassError as error:
+            self.log.critical("jupyter-vlass cannot start: %s", error.message)
+            self.serverapp.exit(1)
+        except SQLAlchemyError as error:  # not reachable now: each request says so until it is
+            self.log.warning("jupyter-vlass: the database is not reachable yet: %s", str(error).splitlines()[0][:300])
+        finally:
+            if engine is not None:
+                engine.dispose()
+
     def initialize_settings(self):
         from .hub_client import HubSearchQuota, HubServiceClient, service_from_environment
+
+        self._refuse_an_outdated_database()
 
         hub = service_from_environment()  # under a hub, the quota is the hub service's, for all the user's servers
         registry = RegistryOnDemand(self.db_url, credentials=self.source_credentials, use_hub_token=self.use_hub_token,

@@ -74,15 +74,30 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     raise AssertionError("unreachable")
 
 
+def refuse_outdated(engine: Engine) -> None:
+    """Raise :class:`DatabaseOutdated` when a shared (non-SQLite) database is at an older revision than this
+    release: what a server checks at its start (one small query), so that it refuses to start rather than
+    failing every request. An SQLite file is upgraded when it is opened instead."""
+    if engine.dialect.name == "sqlite":
+        return
+    before, newest = current(engine), head()
+    if before is not None and before != newest:
+        raise _outdated(engine, before, newest)
+
+
+def _outdated(engine: Engine, before: str, newest: str) -> DatabaseOutdated:
+    return DatabaseOutdated(
+        f"the database {engine.url.render_as_string(hide_password=True)} is at schema revision {before}, "
+        f"this release needs {newest}: run `jupyter-vlass --db URL db upgrade`")
+
+
 def ensure_current(engine: Engine) -> None:
     """Bring a new or SQLite database to the newest revision; refuse an outdated shared one."""
     before, newest = current(engine), head()
     if before == newest:
         return
     if before is not None and engine.dialect.name != "sqlite":
-        raise DatabaseOutdated(
-            f"the database {engine.url.render_as_string(hide_password=True)} is at schema revision {before}, "
-            f"this release needs {newest}: run `jupyter-vlass --db URL db upgrade`")
+        raise _outdated(engine, before, newest)
     if before is not None:
         _backup_sqlite(engine, before)
     upgrade(engine)

@@ -3,6 +3,7 @@ upgrades on SQLite and PostgreSQL with nothing lost; the models and the migratio
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -152,3 +153,27 @@ def test_the_migrations_make_exactly_the_models_tables(backend, request, tmp_pat
 def test_db_commands_refuse_a_bad_url_with_exit_2():
     done = _cli("--db", "not a url", "db", "upgrade")
     assert done.returncode == 2 and "not a database URL" in done.stderr
+
+
+def test_a_server_refuses_to_start_on_an_outdated_shared_database(postgres_url, tmp_path):
+    """A real jupyter_server on a PostgreSQL registry one revision behind exits at once, naming the upgrade
+    command, instead of starting and failing every request; after `db upgrade` it starts (the control)."""
+    from tests.jupyter_process import jupyter
+
+    engine = make_engine(postgres_url, upgrade=False)
+    upgrade(engine, "0010")
+    engine.dispose()
+    config = tmp_path / "jupyter_config.py"
+    config.write_text("c = get_config()\nc.ServerApp.jpserver_extensions = {'jupyter_vlass': True}\n"
+                      "c.ServerApp.open_browser = False\nc.ServerApp.allow_root = True\n"
+                      f"c.ServerApp.root_dir = {str(tmp_path)!r}\nc.VlassApp.db_url = {postgres_url!r}\n")
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    done = subprocess.run([sys.executable, "-m", "jupyter_server", f"--config={config}", "--port=0"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0, done.stderr[-2000:]
+    assert "jupyter-vlass cannot start" in done.stderr and "db upgrade" in done.stderr, done.stderr[-2000:]
+    assert "revision 0010" in done.stderr
+    assert _cli("--db", postgres_url, "db", "upgrade").returncode == 0
+    (tmp_path / "served").mkdir()
+    with jupyter("jupyter_server", tmp_path / "served", root=tmp_path, vlass={"db_url": postgres_url}) as url:
+        assert url.startswith("http://127.0.0.1:")
