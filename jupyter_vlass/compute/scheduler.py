@@ -17,7 +17,7 @@ from ..exceptions import InvalidRequest, RequestImpossible
 SQUEUE_FIELDS = ("%i", "%T", "%r", "%P", "%Q", "%S", "%N", "%u", "%j", "%M")
 SQUEUE_FORMAT = "|".join(SQUEUE_FIELDS)
 SACCT_FIELDS = ("JobIDRaw", "User", "Account", "Partition", "NNodes", "ElapsedRaw", "State", "Start", "End",
-                "AllocTRES", "JobName")
+                "AllocTRES", "JobName", "Submit")
 PENDING_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED"})
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT"})
 _JOB_ID = re.compile(r"^[0-9]{1,12}$")
@@ -177,6 +177,7 @@ class AccountedJob:
     gpus: int
     name: str
     tres: str = ""  # AllocTRES as Slurm wrote it
+    submit: Time | None = None  # when Slurm took it: start - submit is the queue wait
 
     @property
     def gpu_type(self) -> str | None:
@@ -189,7 +190,8 @@ class AccountedJob:
                 "nodes": self.nodes, "elapsed_s": self.elapsed_s, "state": self.state, "gpus": self.gpus,
                 "gpu_type": self.gpu_type, "alloc_tres": self.tres,
                 "start": self.start.isot if self.start is not None else None,
-                "end": self.end.isot if self.end is not None else None}
+                "end": self.end.isot if self.end is not None else None,
+                "submit": self.submit.isot if self.submit is not None else None}
 
 
 def parse_sacct(text: str) -> list[AccountedJob]:
@@ -198,9 +200,9 @@ def parse_sacct(text: str) -> list[AccountedJob]:
         parts = line.split("|")
         if len(parts) != len(SACCT_FIELDS) or not _JOB_ID.match(parts[0]):
             continue
-        ident, user, account, partition, nodes, elapsed, state, start, end, tres, name = parts
+        ident, user, account, partition, nodes, elapsed, state, start, end, tres, name, submit = parts
         gpus = sum(int(m) for m in re.findall(r"gres/gpu(?::[^=,]+)?=(\d+)", tres)[:1])
         jobs.append(AccountedJob(ident, user, account, partition, int(nodes or 0), int(elapsed or 0),
                                  state.split()[0] if state else "", _slurm_time(start), _slurm_time(end),
-                                 gpus, name, tres))
+                                 gpus, name, tres, _slurm_time(submit)))
     return jobs

@@ -37,11 +37,6 @@ def write_status(job_dir: Path, **status) -> None:
     os.replace(tmp, job_dir / STATUS_FILE)
 
 
-def read_status(job_dir: str | os.PathLike) -> dict | None:
-    try:
-        return json.loads((Path(job_dir) / STATUS_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def file_digests(folder: Path, *, only: str | None = None) -> list[dict]:

@@ -27,12 +27,12 @@ from ..store import JobRow
 from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
-from .execute import JOB_FILE, OUTPUTS, STATUS_FILE
+from .execute import JOB_FILE, OUTPUTS
 from .hub_accounts import HubAccounts
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
-from .notebook_check import check_notebook, check_output
-from .outputs import UnsafeOutput, link_out, read_text
+from .notebook_check import check_notebook, check_output, deliver
+from .outputs import UnsafeOutput, read_status, read_text
 from ..compute.profiles import ProfileSet
 from ..compute.resources import ResourceRequest, request_from_options
 from .sites import Site
@@ -88,7 +88,7 @@ class Jobs:
         if row is None:  # another submission of the same manifest got there first
             return Job(self, job_id)
         if hit is not None:
-            undelivered = self._deliver(manifest, Path(hit.location), hit.files)
+            undelivered = deliver(self.root, manifest, Path(hit.location), hit.files)
             self._finish(job_id, "failed" if undelivered else "done",
                          undelivered or f"cached on the {hit.site} site, not recomputed",
                          result={"location": hit.location, "files": hit.files})
@@ -137,7 +137,11 @@ class Jobs:
                     if not (answer.get("charged") and answer.get("final")):
                         return  # Slurm's accounting has not caught up yet
                     su = answer["su"]  # what Slurm's accounting charged
-            wait = (row.started_at - row.created_at).total_seconds() if ran and row.started_at else None
+            wait = None
+            if ran:  # Slurm says how long a job queued, also one that ended between two polls
+                wait = site.queue_wait(row.site_job_id, since=row.created_at) if site is not None else None
+                if wait is None and row.started_at:
+                    wait = (row.started_at - row.created_at).total_seconds()
             self.accounts.report(job_id=run_id, site=row.site, site_kind=kind, state=row.state, submitted=ran,
                                  cached=row.cached_from is not None, queue_wait_s=wait,
                                  status_lag_s=row.status_lag_s, su=su)
@@ -293,7 +297,7 @@ class Jobs:
             self._set(row.id, state="queued", reason=where.detail)
             return
         if where.state == "running":
-            gpus = (self._status(row) or {}).get("gpu_utilisation")
+            gpus = (read_status(Path(row.workdir)) or {}).get("gpu_utilisation")
             detail = f"{where.detail}; GPU utilisation {gpus}" if gpus else where.detail
             now = utcnow()
             lag = (now - where.started).total_seconds() if where.started and not row.status_lag_s else None
@@ -302,7 +306,7 @@ class Jobs:
             return
         if not self._claim_ending(row.id):
             return  # another refresh (another thread or process) is ending this job
-        status = self._status(row)
+        status = read_status(Path(row.workdir))
         elapsed = (status or {}).get("elapsed_s")
         su = self._service_units(row, elapsed if isinstance(elapsed, (int, float)) else None)
         if status is None or status.get("state") == "running":
@@ -329,22 +333,9 @@ class Jobs:
                            retention_days=manifest.retention_days)
             result = {"location": str(outputs), "files": files,
                       **{k: status.get(k) for k in ("host", "gpus", "gpu_type", "gpu_utilisation", "software", "opened")}}
-            undelivered = self._deliver(manifest, outputs, files)
+            undelivered = deliver(self.root, manifest, outputs, files)
             self._finish(row.id, "failed" if undelivered else "done",
                          undelivered or f"computed on the {row.site} site in {elapsed or 0:.1f} s", su=su, result=result)
-
-    @staticmethod
-    def _status(row: JobRow) -> dict | None:
-        """The status file the job wrote (an object), read as :mod:`.outputs` reads a job's files."""
-        try:
-            status = json.loads(read_text(Path(row.workdir), STATUS_FILE, limit=16 << 20) or "null")
-        except (UnsafeOutput, ValueError):
-            return {"state": "failed", "error": {"ename": "UnsafeOutput", "evalue": "the job's status file is "
-                                                 "not a plain JSON file in its folder"}}
-        if status is not None and not (isinstance(status, dict) and isinstance(status.get("state"), str)):
-            return {"state": "failed", "error": {"ename": "UnsafeOutput", "evalue": "the job's status file is "
-                                                 "not an object with a state"}}
-        return status
 
     def _claim_ending(self, job_id: str) -> bool:
         """Move the job to ``retrieving``, if nobody else did: the one refresh that does ends it."""
@@ -359,24 +350,6 @@ class Jobs:
         with self.sessions.begin() as session:
             session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.state.in_(("queued", "running")))
                             .values(**values, updated_at=utcnow()))
-
-    def _deliver(self, manifest: JobManifest, location: Path, files: list[dict]) -> str | None:
-        """The results beside the notebook, at the manifest's output path (hard links when possible); None,
-        or why they could not be delivered (the path became a file, or leads out of the area meanwhile)."""
-        if manifest.output_path is None:
-            return None
-        try:
-            target = check_output(self.root, manifest)
-            for item in files:
-                destination = target / item["name"]
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                if not destination.parent.resolve().is_relative_to(self.root):
-                    raise InvalidManifest(f"{item['name'][:80]!r} would leave your area (through a link)")
-                link_out(location, item["name"], destination)
-        except (OSError, VlassError) as error:
-            why = error.message if isinstance(error, VlassError) else (error.strerror or str(error))
-            return f"the results could not be delivered to {manifest.output_path}: {why}"
-        return None
 
     # queries and actions -------------------------------------------------------------------------
     def row(self, job_id: str) -> JobRow:

@@ -1,14 +1,15 @@
 """The notebook a manifest names: inside the user's area, the bytes the manifest pins, and only the
 parameters its ``parameters`` cell declares (as papermill reads them), each of the declared type; and the
-folder its results go to: inside the user's area too, and not a file."""
+folder its results go to: inside the user's area too, and not a file, when submitted and when delivered."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from ..exceptions import InvalidManifest
+from ..exceptions import InvalidManifest, VlassError
 from .manifest import JobManifest
+from .outputs import link_out
 from .staging import sha256_file
 
 RESERVED = frozenset({"inputs", "dask_scheduler"})  # filled in by the job: the staged inputs, the Dask cluster
@@ -98,3 +99,22 @@ def check_output(root: Path, manifest: JobManifest) -> Path | None:
             raise InvalidManifest(f"manifest $.output.path: {folder.relative_to(root).as_posix()!r} is a file, "
                                   "not a folder for the results")
     return target
+
+
+def deliver(root: Path, manifest: JobManifest, location: Path, files: list[dict]) -> str | None:
+    """A job's results beside the notebook, at the manifest's output path (hard links when possible), checked
+    again now; None, or why they could not be delivered (the path became a file, or leads out of the area)."""
+    if manifest.output_path is None:
+        return None
+    try:
+        target = check_output(root, manifest)
+        for item in files:
+            destination = target / item["name"]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if not destination.parent.resolve().is_relative_to(root):
+                raise InvalidManifest(f"{item['name'][:80]!r} would leave your area (through a link)")
+            link_out(location, item["name"], destination)
+    except (OSError, VlassError) as error:
+        why = error.message if isinstance(error, VlassError) else (error.strerror or str(error))
+        return f"the results could not be delivered to {manifest.output_path}: {why}"
+    return None

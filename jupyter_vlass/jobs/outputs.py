@@ -7,6 +7,7 @@ job made (to ``/etc/shadow``, or a folder outside) is refused, never chmod-ed, h
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import shutil
@@ -137,3 +138,16 @@ def checked_files(files: object) -> list[dict]:
             raise UnsafeOutput(f"the output {str(item.get('name'))[:80]!r} has no size in bytes")
         checked.append({**item, "name": checked_name(item.get("name"))})
     return checked
+
+
+def read_status(workdir: Path) -> dict | None:
+    """The status file a job wrote (an object with a ``state``), None while there is none; one that is not a
+    plain JSON file of that shape reads as a failure saying so."""
+    try:
+        status = json.loads(read_text(workdir, "status.json", limit=16 << 20) or "null")
+    except (UnsafeOutput, ValueError):
+        status = []
+    if status is None or isinstance(status, dict) and isinstance(status.get("state"), str):
+        return status
+    return {"state": "failed", "error": {"ename": "UnsafeOutput",
+                                         "evalue": "the job's status file is not a JSON object with a state"}}

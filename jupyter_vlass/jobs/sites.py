@@ -116,6 +116,10 @@ class Site(ABC):
     def states(self, ids: list[str]) -> dict[str, SiteState]:
         """Where each job stands, for all of them at once."""
 
+    def queue_wait(self, site_job_id: str, *, since: datetime) -> float | None:
+        """Seconds the job waited before it ran, where the site knows (Slurm's accounting); None here."""
+        return None
+
     @abstractmethod
     def cancel(self, site_job_id: str) -> None:
         """Stop the job (the runner records it as cancelled)."""
@@ -249,6 +253,17 @@ class SlurmJobSite(Site):
             if (ended and record.partition and record.end is not None) or time.monotonic() > deadline:
                 return record.to_json() if record else None
             time.sleep(1)
+
+    def queue_wait(self, site_job_id: str, *, since: datetime) -> float | None:
+        """Slurm's start less its submit time: also for a job that ended between two polls."""
+        try:
+            record = self.accounting(site_job_id, since=since)
+        except SchedulerUnavailable:
+            return None
+        if not record or not record.get("start") or not record.get("submit"):
+            return None
+        start, submit = (datetime.fromisoformat(record[key]) for key in ("start", "submit"))
+        return max(0.0, (start - submit).total_seconds())
 
     def cancel(self, site_job_id: str) -> None:
         run_sync(self.slurm.cancel(site_job_id, account=self.account))

@@ -13,9 +13,9 @@ from tests.services import REPO
 
 PROFILES = load_profiles(REPO / "hub_config" / "profiles.yaml")
 SACCT = """\
-11|alice|astro|gpu-a100|1|3600|COMPLETED|2026-11-26T10:00:00|2026-11-26T11:00:00|cpu=1,gres/gpu=1,node=1|jupyterhub-vlass
-12|alice|astro|cpu|1|1800|RUNNING|2026-11-26T12:00:00|Unknown|cpu=1,node=1|jupyterhub-vlass
-13|bob|other|gpu-a100|1|0|PENDING|Unknown|Unknown||jupyterhub-vlass
+11|alice|astro|gpu-a100|1|3600|COMPLETED|2026-11-26T10:00:00|2026-11-26T11:00:00|cpu=1,gres/gpu=1,node=1|jupyterhub-vlass|2026-11-26T09:59:58
+12|alice|astro|cpu|1|1800|RUNNING|2026-11-26T12:00:00|Unknown|cpu=1,node=1|jupyterhub-vlass|2026-11-26T11:58:00
+13|bob|other|gpu-a100|1|0|PENDING|Unknown|Unknown||jupyterhub-vlass|2026-11-26T12:30:00
 """
 
 

@@ -45,8 +45,10 @@ def test_gpu_indices_from_scontrol():
 
 def test_sacct_rows():
     rows = scheduler.parse_sacct("7|vlt-alice|vlt-alice|gpu-a100|1|125|CANCELLED by 0|2026-11-26T23:00:00|"
-                                 "2026-11-26T23:02:05|billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|jupyterhub-vlass\n")
+                                 "2026-11-26T23:02:05|billing=1,cpu=1,gres/gpu=2,mem=1000M,node=1|jupyterhub-vlass|"
+                                 "2026-11-26T22:59:13\n")
     assert rows[0].state == "CANCELLED" and rows[0].elapsed_s == 125 and rows[0].gpus == 2 and rows[0].nodes == 1
+    assert round((rows[0].start - rows[0].submit).to_value("s")) == 47  # the queue wait
 
 
 def test_argv_are_lists_and_job_ids_are_checked():

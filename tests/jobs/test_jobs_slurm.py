@@ -109,3 +109,40 @@ def test_a_job_outlives_a_slurmctld_restart_and_a_restarted_server(jobs, slurm, 
     status, seen = _watch(again.get(job.id))
     assert status["state"] == "done", (seen, again.log(job.id))
     assert all(state in ("running", "done") for state, _ in seen), seen
+
+
+class RecordingAccounts:
+    """The hub's side of authorizing and charging, as a fake that grants everything and records each report."""
+
+    def __init__(self):
+        self.reports = []
+
+    def authorize(self, **_request) -> dict:
+        return {"project": "alice"}
+
+    def charge(self, *, site_kind: str, job_id: str, su: float, elapsed_s: float, state: str) -> dict:
+        return {"charged": True, "final": True, "su": su}
+
+    def report(self, **ended) -> None:
+        self.reports.append(ended)
+
+
+def test_a_job_never_seen_running_reports_its_queue_wait_from_slurm(jobs, area):
+    """A Slurm job that starts and ends between two polls: its queue wait comes from Slurm's accounting
+    (start less submit), not from when the poller saw it running (it never did)."""
+    from datetime import datetime
+
+    jobs.accounts = RecordingAccounts()
+    job = jobs.submit(manifest(area, site="slurm", profile="tacc-cpu", notebook=slow_notebook(area),
+                               parameters={"seconds": 1}))
+    site_job_id = jobs.row(job.id).site_job_id
+    deadline = time.monotonic() + 120  # the poller is not asked: wait for Slurm itself to be done with it
+    while jobs.sites["slurm"].states([site_job_id])[site_job_id].state in ("pending", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert jobs.row(job.id).started_at is None  # never seen running
+    jobs.refresh()
+    [report] = jobs.accounts.reports
+    record = jobs.sites["slurm"].accounting(site_job_id, since=jobs.row(job.id).created_at)
+    expected = (datetime.fromisoformat(record["start"]) - datetime.fromisoformat(record["submit"])).total_seconds()
+    assert report["state"] == "done" and report["queue_wait_s"] == pytest.approx(max(0.0, expected)), report
