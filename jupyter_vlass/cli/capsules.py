@@ -51,6 +51,20 @@ def _wait(job, args):
     return status
 
 
+def _computing_run(jobs, job):
+    """What is published of a job answered from the cache: the run of yours that computed the result, or,
+    when another user's run did, the same analysis computed again for you (a capsule records a run)."""
+    if not job.status()["cached_from"]:
+        return job
+    origin = jobs.computed_by(job.id)
+    if origin is not None:
+        print(f"answered from the cache: publishing job {origin.id}, which computed it", file=sys.stderr)
+        return origin
+    again = jobs.submit({**jobs.row(job.id).manifest, "recompute": True})
+    print(f"answered from another user's run: computing it again as job {again.id}", file=sys.stderr)
+    return again.wait(timeout=24 * 3600)
+
+
 def cmd_publish(args) -> int:
     from ..analysis import manifest_for
     from ..reproducibility.capsule import publish
@@ -67,6 +81,7 @@ def cmd_publish(args) -> int:
         job = jobs.submit(doc)
         print(f"job {job.id} on the {args.site} site", file=sys.stderr)
         job.wait(timeout=24 * 3600)
+    job = _computing_run(jobs, job)
     from ..review.review import review
 
     capsule = publish(job, store=_store(args), signer=signer(args.keys), gate=review(jobs.registry.Session))

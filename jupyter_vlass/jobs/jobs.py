@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..version import __version__
 from ..exceptions import (AllocationExceeded, ApprovalDenied, AwaitingApproval, Forbidden, InvalidManifest,
                           UnknownDataset, UnknownJob, VlassError)
-from ..store import JobRow
+from ..store import CacheEntryRow, JobRow
 from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
@@ -362,6 +362,17 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         self.row(job_id)
         return Job(self, job_id)
+
+    def computed_by(self, job_id: str) -> Job | None:
+        """The job that computed what ``job_id`` was answered with from the cache (itself when it computed
+        it): a job of this owner, or None when the result came from another user's run (or left the cache)."""
+        row = self.row(job_id)
+        if row.cached_from is None:
+            return Job(self, job_id)
+        with self.sessions() as session:
+            entry = session.get(CacheEntryRow, (row.result_key, row.cached_from))
+            origin = session.get(JobRow, entry.job_id) if entry is not None else None
+        return Job(self, origin.id) if origin is not None and origin.owner == self.owner else None
 
     def list(self, *, refresh: bool = True) -> list[Job]:
         if refresh:

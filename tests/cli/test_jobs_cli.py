@@ -95,3 +95,56 @@ def test_publish_verify_fork_diff_and_analyses_from_the_cli(demo_registry, area,
     listed = json.loads(run("analyses", "list", "--json", jobs=False).stdout)
     assert {a["id"] for a in listed} == {capsule["capsule_id"], fork["capsule_id"]}
     assert run("analyses", "show", "0" * 64, jobs=False).returncode == 2
+
+
+def test_publish_of_a_notebook_answered_from_the_cache_publishes_a_run(demo_registry, area, job_env, job_accounts,
+                                                                        tmp_path):
+    """``publish NOTEBOOK`` as the README shows it, when the cache holds the result: the user's own run that
+    computed it is published; when another user's run did, the analysis is computed again and published."""
+    import getpass
+
+    from jupyter_vlass.jobs.jobs import Jobs
+    from jupyter_vlass.jobs.sites import LocalSite
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
+    config = area / "jobs.yaml"
+    config.write_text(json.dumps({"sites": {"local": {"kind": "local", "python": str(JOB_ENV / "bin" / "python")}},
+                                  "jobs_dir": str(area / "jobs"), "account": job_accounts[0]}))
+    db = demo_registry.engine.url.render_as_string(hide_password=False)
+    first = demo_registry.get(FIRST)
+
+    def computed_by(owner: str, threshold: float):
+        site = LocalSite(python=str(JOB_ENV / "bin" / "python"), account=job_accounts[0])
+        jobs = Jobs(demo_registry, sites={"local": site}, root=area, owner=owner, jobs_dir=area / "jobs")
+        job = jobs.submit(manifest(area, inputs=[first], parameters={"threshold": threshold},
+                                   output={"path": f"results/{owner}"}))
+        assert job.wait(timeout=180).state == "done", job.log()
+        return job
+
+    def publish(threshold: str):
+        return subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "--db", db, "publish",
+                               "analysis-rms-catalogue.ipynb", "-p", "threshold", threshold, "--input",
+                               f"{FIRST}@{first.version}", "--json", "--store", str(tmp_path / "capsules"),
+                               "--keys", str(tmp_path / "keys"), "--config", str(config), "--root", str(area)],
+                              capture_output=True, text=True, timeout=240)
+
+    mine = computed_by(getpass.getuser(), 4.5)
+    done = publish("4.5")
+    assert done.returncode == 0, done.stderr
+    assert f"publishing job {mine.id}, which computed it" in done.stderr
+    store = CapsuleStore(tmp_path / "capsules")
+
+    def run_of(capsule_id: str) -> str:  # the run the capsule's crate records
+        crate = json.loads((store.path(capsule_id) / "ro-crate-metadata.json").read_text())
+        return next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
+
+    capsule_id = json.loads(done.stdout)["capsule_id"]
+    assert store.show(capsule_id)["status"] == "completed" and run_of(capsule_id) == f"#run-{mine.id}"
+
+    theirs = computed_by("bob", 3.5)
+    again = publish("3.5")
+    assert again.returncode == 0, again.stderr
+    assert "answered from another user's run: computing it again" in again.stderr
+    capsule_id = json.loads(again.stdout)["capsule_id"]
+    assert store.show(capsule_id)["status"] == "completed"
+    assert run_of(capsule_id) != f"#run-{theirs.id}" and run_of(capsule_id).startswith("#run-j")
