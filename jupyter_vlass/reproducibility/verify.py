@@ -17,7 +17,8 @@ def verify(path: str | Path, *, keyring) -> dict:
     :class:`~jupyter_vlass.reproducibility.keys.Keyring` or the hub's
     :class:`~jupyter_vlass.reproducibility.signing.HubKeys`; old keys included); raise
     :class:`~.layout.CapsuleChanged` naming what changed."""
-    from model_signing import verifying  # the capsules extra
+    from cryptography.exceptions import InvalidSignature  # the capsules extra, with model_signing
+    from model_signing import verifying
 
     path = Path(path)
     if not path.is_dir():
@@ -31,7 +32,7 @@ def verify(path: str | Path, *, keyring) -> dict:
         public.write_text(key.pem)
         try:  # the signature, then every file against it: one pass over the bytes when all is well
             verifying.Config().use_elliptic_key_verifier(public_key=public).verify(path, path / SIGNATURE)
-        except Exception as error:  # noqa: BLE001 - whatever the library raises, the capsule does not verify
+        except (ValueError, OSError, InvalidSignature) as error:  # a signature by another key: InvalidSignature
             _explain(path, signed)  # names what changed, when a file did
             raise CapsuleChanged(f"the signature does not verify with the key {key_id[:16]} it names: "
                                  f"{type(error).__name__}: {str(error)[:200]}") from None

@@ -112,6 +112,41 @@ def test_a_published_run_is_signed_verifiable_and_names_what_changed(done_job, t
     assert [k["key_id"] for k in listed] == [capsule.key_id, new_key]
 
 
+
+@pytest.mark.parametrize("added", [".git/config", ".gitignore", ".gitattributes", ".github/workflow.yml",
+                                   "outputs/.git/HEAD", ".hidden", "outputs/capsule.sig"])
+def test_any_file_added_is_refused_whatever_its_name(done_job, tmp_path, added):
+    """Git-looking and hidden names too (a git-aware hasher skips some), and a second capsule.sig below the root."""
+    keyring = Keyring(tmp_path / "keys")
+    capsule = publish(done_job, store=tmp_path / "capsules", keyring=keyring)
+    copy = tmp_path / "added"
+    shutil.copytree(capsule.path, copy)
+    (copy / added).parent.mkdir(parents=True, exist_ok=True)
+    (copy / added).write_text("slipped in after signing")
+    with pytest.raises(CapsuleChanged, match=rf"files were added after signing: {re.escape(added)}"):
+        verify(copy, keyring=keyring)
+    done = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "verify", str(copy), "--keys",
+                           str(tmp_path / "keys")], capture_output=True, text=True)
+    assert done.returncode == 2 and added in done.stderr and "Traceback" not in done.stderr
+    (copy / added).unlink()  # the control: without it the copy verifies
+    assert verify(copy, keyring=keyring)["verified"]
+
+
+def test_a_signature_by_another_key_naming_the_sites_key_does_not_verify(done_job, tmp_path):
+    site, other = Keyring(tmp_path / "site-keys"), Keyring(tmp_path / "other-keys")
+    capsule = publish(done_job, store=tmp_path / "capsules", keyring=site)
+    forged = publish(done_job, store=tmp_path / "elsewhere", keyring=other)  # the same files, another key
+    bundle = json.loads((forged.path / "capsule.sig").read_text())
+    bundle["verificationMaterial"]["publicKey"]["hint"] = capsule.key_id  # claims the site's key
+    (capsule.path / "capsule.sig").chmod(0o644)
+    (capsule.path / "capsule.sig").write_text(json.dumps(bundle))
+    with pytest.raises(CapsuleChanged, match="the signature does not verify"):
+        verify(capsule.path, keyring=site)
+    done = subprocess.run([sys.executable, "-m", "jupyter_vlass.cli", "verify", str(capsule.path), "--keys",
+                           str(tmp_path / "site-keys")], capture_output=True, text=True)
+    assert done.returncode == 2 and "the signature does not verify" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
 def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job, tmp_path):
     from jupyter_vlass.exceptions import Conflict
     from jupyter_vlass.reproducibility.diff import diff, figure
