@@ -6,17 +6,15 @@ BIN := $(VENV)/bin
 SAMPLE := data/sample
 DEMO_DB ?= sqlite:///$(CURDIR)/.demo/registry.sqlite
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
-# Jobs never run as root: as root, the demo runs them as the account vlass-demo.
-JOB_ACCOUNT := $(shell [ "$$(id -u)" = 0 ] && echo vlass-demo)
+# Jobs never run as root: as root, the demo runs them as the account vlass-demo, in the world-readable job
+# environment (/opt/vlass-jobenv), which root's own checkout and virtual environment may not be.
+DEMO_JOB_ENV := $(shell [ "$$(id -u)" = 0 ] && echo job-env)
 
 .PHONY: demo demo-hub test install job-env system-deps sample-data bench clean
 
-demo: install sample-data  ## JupyterLab with the extension, the discovery and jobs notebooks, on SQLite
+demo: install sample-data $(DEMO_JOB_ENV)  ## JupyterLab with the extension and the three notebooks, on SQLite
 	@mkdir -p .demo
-	@[ -z "$(JOB_ACCOUNT)" ] || id $(JOB_ACCOUNT) >/dev/null 2>&1 || useradd --create-home --shell /bin/bash $(JOB_ACCOUNT)
-	@printf 'sites: {local: {kind: local}}\njobs_dir: %s\n' "$(CURDIR)/.demo/jobs" > .demo/jobs.yaml
-	@[ -z "$(JOB_ACCOUNT)" ] || echo "account: $(JOB_ACCOUNT)" >> .demo/jobs.yaml
-	$(BIN)/jupyter-vlass --db "$(DEMO_DB)" demo-data $(SAMPLE) --hips --seed >/dev/null
+	$(BIN)/jupyter-vlass --db "$(DEMO_DB)" demo-data $(SAMPLE) --hips --seed --jobs-config .demo/jobs.yaml >/dev/null
 	JUPYTER_VLASS_DB="$(DEMO_DB)" JUPYTER_VLASS_JOBS_CONFIG="$(CURDIR)/.demo/jobs.yaml" $(BIN)/jupyter lab \
 		--ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 $(ROOT_FLAG) $(DEMO_ARGS) notebooks/01-discover-datasets.ipynb
 

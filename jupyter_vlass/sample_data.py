@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import sys
 import warnings
@@ -22,10 +23,12 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from .compute.runner import run_sync
+from .patterns import UNIX_ACCOUNT
 
 PACKAGES = {"askap-flint": "0.10.0", "astroquery": "0.4.11", "pyvo": "1.9.1"}
 FILES = {
@@ -42,6 +45,11 @@ TILE_PIXELS = 3722
 TILE_SCALE_DEG = 1.0 / 3600.0
 BEAM_FWHM_DEG = 2.5 / 3600.0
 NOISE_JY = 120e-6
+
+
+DEMO_ACCOUNT = "vlass-demo"  # whom ``make demo`` run as root runs its jobs as (jobs never run as root)
+DEMO_JOB_ENV = Path("/opt/vlass-jobenv")  # the world-readable environment of .ci/job-env.sh (``make job-env``)
+DEMO_JOBS_ROOT = Path("/srv/jupyter-vlass-demo")  # a root demo's jobs, where its account can reach them
 
 
 class SampleDataError(RuntimeError):
@@ -291,3 +299,43 @@ def seed_registry(registry, outputs: dict) -> list:
         if name not in existing:
             registry.add_source(name, kind, str(uri), options=options)
     return registry.sync()
+
+
+def demo_jobs_config(path: Path, *, jobs_dir: Path | None = None, python: str | None = None) -> dict:
+    """Write the jobs configuration ``make demo`` serves with to ``path`` (YAML) and return it: the local site,
+    its jobs run as the user. As root, where jobs never run as root, they run as :data:`DEMO_ACCOUNT` (made
+    if missing) with the job environment's Python (``make job-env``; a checkout's own virtual environment
+    may lie where that account cannot read, such as root's home), in a jobs directory it can reach."""
+    path = Path(path).resolve()
+    if os.geteuid() != 0:
+        config = {"sites": {"local": {"kind": "local", **({"python": python} if python else {})}},
+                  "jobs_dir": str(jobs_dir or path.parent / "jobs")}
+    else:
+        python = python or str(DEMO_JOB_ENV / "bin" / "python")
+        if not os.access(python, os.X_OK):
+            raise SampleDataError(f"as root, the demo's jobs run as {DEMO_ACCOUNT} with {python}, which is not "
+                                  "there: run `make job-env` (the Makefile's demo does)")
+        _ensure_account(DEMO_ACCOUNT)
+        checkout = hashlib.sha256(str(path.parent).encode()).hexdigest()[:12]
+        where = Path(jobs_dir) if jobs_dir else DEMO_JOBS_ROOT / checkout / "jobs"
+        where.mkdir(parents=True, exist_ok=True)
+        for folder in (where, *where.parents):  # traversable by the account, up to what was there before
+            if folder in (Path("/"), Path("/srv"), Path("/tmp")):
+                break
+            folder.chmod(folder.stat().st_mode | 0o755)
+        config = {"sites": {"local": {"kind": "local", "python": python}}, "jobs_dir": str(where),
+                  "account": DEMO_ACCOUNT}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return config
+
+
+def _ensure_account(name: str) -> None:
+    if not UNIX_ACCOUNT.match(name):
+        raise SampleDataError(f"{name!r} is not a unix account name")
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        done = run_sync(["useradd", "--create-home", "--shell", "/bin/bash", name])
+        if done.returncode != 0:
+            raise SampleDataError(f"could not make the account {name}: {done.stderr.strip()[-300:]}") from None

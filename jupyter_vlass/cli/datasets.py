@@ -137,6 +137,14 @@ def cmd_demo_data(args) -> int:
         for report in seed_registry(_registry(args), paths):
             print(f"{report.source}: {report.status} (+{report.added} added, {report.unchanged} unchanged)",
                   file=sys.stderr)
+    if args.jobs_config:
+        from ..sample_data import SampleDataError, demo_jobs_config
+
+        try:
+            demo_jobs_config(Path(args.jobs_config), jobs_dir=Path(args.jobs_dir) if args.jobs_dir else None)
+        except SampleDataError as error:
+            raise InvalidArgument(f"--jobs-config: {error}") from None
+        paths["jobs_config"] = Path(args.jobs_config).resolve()
     print_json({k: str(v) for k, v in paths.items()})
     return 0
 
@@ -180,4 +188,8 @@ def add_commands(sub) -> None:
     p.add_argument("--small", action="store_true", help="skip the full-size synthetic VLASS-like tile")
     p.add_argument("--hips", action="store_true", help="also build a HiPS survey of the tile (needs reproject)")
     p.add_argument("--seed", action="store_true", help="register the sample sources in the registry and sync")
+    p.add_argument("--jobs-config", metavar="FILE", help="also write the jobs configuration the demo serves with "
+                   "(as root: jobs run as vlass-demo with /opt/vlass-jobenv's Python)")
+    p.add_argument("--jobs-dir", metavar="DIR", help="where the demo's jobs go (default: beside FILE; as root, "
+                   "under /srv/jupyter-vlass-demo)")
     p.set_defaults(fn=cmd_demo_data)

@@ -18,7 +18,7 @@ from pathlib import Path
 import ipywidgets as w
 import numpy as np
 
-from ..exceptions import VlassError
+from ..exceptions import InvalidArgument, VlassError
 from ..models.document import consensus_document, per_run
 from .views import watch
 
@@ -70,6 +70,10 @@ class ConsensusViewer(w.VBox):
     def __init__(self, consensus, runs=(), *, review=None, survey: str = "/vlass/hips/vlass",
                  radius_deg: float = 2.5 / 3600, height: int = 520, fov: float | None = None):
         self.doc, self.runs, self.review, self.radius_deg = consensus_document(consensus), list(runs), review, radius_deg
+        summary = self.doc.get("summary") or {}
+        if not self.doc["detections"] and not summary.get("runs"):  # not an empty sky at RA 0, Dec 0
+            failed = "; ".join(f"{f.get('run')} {f.get('reason')}" for f in summary.get("failed") or [])
+            raise InvalidArgument(f"nothing to show: no detection run finished ({failed or 'no runs given'})")
         self.said = per_run(self.doc, self.runs, radius_deg)
         detections = self.doc["detections"]
         ra, dec = (float(np.mean([d[k] for d in detections])) if detections else 0.0 for k in ("ra", "dec"))
