@@ -1,8 +1,10 @@
 """The result cache across sites, content-addressed by everything that determines a result.
 
-An entry says which site holds a copy of which result, with each file's sha256, size and modification
-time. A lookup checks the copy's sizes and times (cheap whatever the size, so a hit stays fast) and
-evicts a copy that changed; ``gc(verify=True)`` re-hashes every byte. Files are made read-only when cached.
+An entry says which site holds a copy of which result, with each file's sha256, size, modification time
+and inode change time. A lookup checks the copy's sizes and times (cheap whatever the size, so a hit stays
+fast) and evicts a copy that changed: nobody can set a change time back, so a copy rewritten in place with
+its size and modification time restored is caught too; ``gc(verify=True)`` re-hashes every byte. Files
+are made read-only when cached, and delivered as copies (a hard link would let the copy be written).
 Every file is reached without following a link (:mod:`.outputs`): a copy lies in a job's folder, which the
 job's account owns.
 """
@@ -41,7 +43,7 @@ def describe_files(location: Path, digests: object) -> list[dict]:
         if st.st_size != item["size"]:
             raise UnsafeOutput(f"the output {item['name'][:80]!r} has {st.st_size} bytes, not the {item['size']} "
                                "the job's status says")
-        described.append({**item, "mtime_ns": st.st_mtime_ns})
+        described.append({**item, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns})
     return described
 
 
@@ -50,7 +52,8 @@ def _intact(entry: CacheEntryRow, *, verify: bool) -> bool:
     try:
         for item in entry.files:
             st = file_stat(location, item["name"])
-            if st.st_size != item["size"] or st.st_mtime_ns != item.get("mtime_ns", st.st_mtime_ns):
+            if st.st_size != item["size"] or st.st_mtime_ns != item.get("mtime_ns", st.st_mtime_ns) or \
+                    st.st_ctime_ns != item.get("ctime_ns", st.st_ctime_ns):
                 return False
             if verify and sha256_of(location, item["name"]) != item["sha256"]:
                 return False

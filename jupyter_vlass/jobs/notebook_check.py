@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..exceptions import InvalidManifest, VlassError
 from .manifest import JobManifest
-from .outputs import link_out
+from .outputs import copy_out
 from .staging import sha256_file
 
 RESERVED = frozenset({"inputs", "dask_scheduler"})  # filled in by the job: the staged inputs, the Dask cluster
@@ -102,8 +102,8 @@ def check_output(root: Path, manifest: JobManifest) -> Path | None:
 
 
 def deliver(root: Path, manifest: JobManifest, location: Path, files: list[dict]) -> str | None:
-    """A job's results beside the notebook, at the manifest's output path (hard links when possible), checked
-    again now; None, or why they could not be delivered (the path became a file, or leads out of the area)."""
+    """A job's results beside the notebook, at the manifest's output path (copies: the cache's copy stays the
+    cache's), checked again now; None, or why they could not be delivered (the path became a file, or leads out of the area)."""
     if manifest.output_path is None:
         return None
     try:
@@ -113,7 +113,7 @@ def deliver(root: Path, manifest: JobManifest, location: Path, files: list[dict]
             destination.parent.mkdir(parents=True, exist_ok=True)
             if not destination.parent.resolve().is_relative_to(root):
                 raise InvalidManifest(f"{item['name'][:80]!r} would leave your area (through a link)")
-            link_out(location, item["name"], destination)
+            copy_out(location, item["name"], destination)
     except (OSError, VlassError) as error:
         why = error.message if isinstance(error, VlassError) else (error.strerror or str(error))
         return f"the results could not be delivered to {manifest.output_path}: {why}"

@@ -83,24 +83,6 @@ def copy_out(root: Path, name: str, destination: Path) -> None:
         os.replace(partial, destination)
 
 
-def link_out(root: Path, name: str, destination: Path) -> None:
-    """Hard-link output ``name`` to ``destination``, or copy it where a link cannot be made (another
-    filesystem). What got linked is checked to be the file opened and checked first: a link or folder the
-    job swaps in meanwhile is refused, never delivered."""
-    destination.unlink(missing_ok=True)
-    with opened(root, name) as fd:
-        expected = os.fstat(fd)
-        try:
-            os.link(root / name, destination, follow_symlinks=False)
-        except OSError:
-            copy_out(root, name, destination)
-            return
-        linked = os.lstat(destination)
-        if (linked.st_dev, linked.st_ino) != (expected.st_dev, expected.st_ino):
-            destination.unlink()
-            raise UnsafeOutput(f"the output {name[:80]!r} changed while it was delivered")
-
-
 def read_text(root: Path, name: str, *, limit: int = 64 << 20) -> str | None:
     """The text of file ``name`` in a job's folder ``root`` (status, log, job file), read without following a
     link and at most ``limit`` bytes of it (the tail); None when there is no such file yet."""

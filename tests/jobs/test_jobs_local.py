@@ -79,6 +79,21 @@ def test_analysis_runs_once_and_the_next_user_gets_the_cached_result(demo_regist
     assert again.status()["cached_from"] is None
     assert again.wait(timeout=180).status()["state"] == "done"
 
+    # Rewritten in place, its size and modification time restored (what the job's account can do to its own
+    # files): the change time gives it away, the copy is evicted and the result computed again.
+    target = again.result()["summary.json"]
+    before, text = target.stat(), target.read_text()
+    target.chmod(0o644)
+    target.write_text(text.replace("1", "7", 1) if "1" in text else text[:-1] + "!")
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert target.read_text() != text
+    dave = jobs_for(demo_registry, area, "dave", job_accounts[1])
+    recomputed = dave.submit(doc)
+    assert recomputed.status()["cached_from"] is None, recomputed.status()
+    assert recomputed.wait(timeout=180).status()["state"] == "done"
+    assert recomputed.result()["summary.json"].read_text() == text  # the analysis's own bytes again
+
 
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.pop("notebook"), "manifest $: 'notebook' is a required property"),
