@@ -41,7 +41,25 @@ def detection_job(demo_registry, area, job_env, job_accounts):
     return job
 
 
-def test_publish_waits_for_a_consensus_and_obeys_the_experts_and_the_admin(detection_job, demo_registry, tmp_path):
+@pytest.fixture
+def second_run(detection_job, slurm, demo_registry, area, job_accounts):
+    """The same analysis computed again, on the local Slurm (a second site), not taken from the cache."""
+    from jupyter_vlass.compute.profiles import load_profiles
+    from jupyter_vlass.jobs.sites import SlurmJobSite
+
+    sites = {"slurm": SlurmJobSite(environment=str(JOB_ENV), account=job_accounts[0], poll_interval=1.0)}
+    jobs = Jobs(demo_registry, sites=sites, root=area, owner=getpass.getuser(), jobs_dir=area / "jobs",
+                profiles=load_profiles(REPO / "hub_config" / "profiles.yaml"))
+    job = jobs.submit(manifest(area, notebook="detect-sources.ipynb", inputs=[demo_registry.get(FIRST)],
+                               parameters={"model": "classical", "threshold": 4.0}, site="slurm",
+                               profile="tacc-cpu", recompute=True))
+    status = job.wait(timeout=300).status()
+    assert status["state"] == "done" and status["cached_from"] is None, job.log()
+    return job
+
+
+def test_publish_waits_for_a_consensus_and_obeys_the_experts_and_the_admin(detection_job, second_run, demo_registry,
+                                                                           tmp_path):
     review = Review(demo_registry.Session, threshold=0.8)
     store, keys = CapsuleStore(tmp_path / "capsules"), Keyring(tmp_path / "keys")
     version = demo_registry.get(FIRST).version
@@ -49,9 +67,10 @@ def test_publish_waits_for_a_consensus_and_obeys_the_experts_and_the_admin(detec
         publish(detection_job, store=store, keyring=keys, gate=review)
     assert store.list() == [] and not list((tmp_path / "capsules").glob("*/capsule.sig"))
 
-    # The job's run and a second site's replica of it (the same detections): a consensus that passes.
-    table = Table.read(detection_job.result()["detections.ecsv"])
-    runs = [Run("classical", table.meta["version"], "local", table), Run("classical", table.meta["version"], "slurm", table)]
+    # The job's run and the same analysis computed at a second site: two real runs, a consensus that passes.
+    here, there = (Table.read(job.result()["detections.ecsv"]) for job in (detection_job, second_run))
+    assert detection_job.result()["detections.ecsv"] != second_run.result()["detections.ecsv"]
+    runs = [Run("classical", here.meta["version"], "local", here), Run("classical", there.meta["version"], "slurm", there)]
     review.record(dataset_id=FIRST, version=version, user="alice", consensus=aggregate(runs, radius_deg=BEAM_DEG))
     decision = review.gate(FIRST, version)
     assert decision.passed and decision.score >= 0.8, decision
@@ -83,15 +102,15 @@ def test_the_cli_refuses_with_the_reasons_and_exit_2(detection_job, demo_registr
     assert not (tmp_path / "capsules").exists() or not any((tmp_path / "capsules").iterdir())
 
 
-def test_a_published_analysis_rechecked_is_marked_with_what_derives_from_it(detection_job, demo_registry, area,
-                                                                            tmp_path):
+def test_a_published_analysis_rechecked_is_marked_with_what_derives_from_it(detection_job, second_run, demo_registry,
+                                                                            area, tmp_path):
     """``jupyter-vlass audit recheck``: the same model agrees (confirmed, nothing marked); a much stricter
     one loses most published sources: Retracted, on the capsule and on its replay, in the audit trail."""
     review = Review(demo_registry.Session, threshold=0.8)
     store, keys = CapsuleStore(tmp_path / "capsules"), Keyring(tmp_path / "keys")
     version = demo_registry.get(FIRST).version
-    table = Table.read(detection_job.result()["detections.ecsv"])
-    runs = [Run("classical", "1", "local", table), Run("classical", "1", "slurm", table)]
+    here, there = (Table.read(job.result()["detections.ecsv"]) for job in (detection_job, second_run))
+    runs = [Run("classical", "1", "local", here), Run("classical", "1", "slurm", there)]
     review.record(dataset_id=FIRST, version=version, user="alice", consensus=aggregate(runs, radius_deg=BEAM_DEG))
     original = publish(detection_job, store=store, keyring=keys, gate=review).capsule_id
     replay = detection_job.jobs.submit({**detection_job.jobs.row(detection_job.id).manifest, "replay_of": original,
