@@ -1,7 +1,7 @@
 """Tiles with a known truth, for scoring the detectors and training the CNN.
 
 SYNTHETIC PIXELS: real source positions and integrated fluxes from the ASKAP RACS component catalogue
-(askap-flint's test data) rendered as point sources in a VLASS-like 2.5" beam with 120 µJy/beam noise
+(askap-flint's test data; or its NVSS extract, a field of another survey) rendered as point sources in a VLASS-like 2.5" beam with 120 µJy/beam noise
 (:func:`jupyter_vlass.sample_data.render_sources`), plus calibration artefacts injected at known
 positions around the brightest sources:
 
@@ -54,6 +54,22 @@ def tile_header(ra: float, dec: float, pixels: int, *, frame: str = "fk5"):
     return header
 
 
+def read_components(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ICRS RA, Dec (degrees) and integrated flux (Jy) of a real component catalogue: the RACS components
+    (``ra``, ``dec``, ``int_flux``) or a VizieR NVSS extract (``_RAJ2000``, ``_DEJ2000``, ``S1.4`` in mJy)."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        cat = hdul[1].data
+        names = set(cat.columns.names)
+        if {"ra", "dec", "int_flux"} <= names:
+            return tuple(np.asarray(cat[k], dtype=float) for k in ("ra", "dec", "int_flux"))
+        if {"_RAJ2000", "_DEJ2000", "S1.4"} <= names:
+            return (np.asarray(cat["_RAJ2000"], dtype=float), np.asarray(cat["_DEJ2000"], dtype=float),
+                    np.asarray(cat["S1.4"], dtype=float) / 1000.0)
+    raise ValueError(f"{path}: neither RACS components nor an NVSS extract")
+
+
 def make_tile(components, *, ra: float, dec: float, pixels: int, seed: int, frame: str = "fk5",
               artefacts: Artefacts = Artefacts(), min_snr: float = 5.0):
     """``(image, header, truth, mask)`` for a tile centred on ``ra``, ``dec`` (degrees, in ``frame``)."""
@@ -63,9 +79,7 @@ def make_tile(components, *, ra: float, dec: float, pixels: int, seed: int, fram
     from astropy.wcs import WCS
     import astropy.units as u
 
-    with fits.open(components) as hdul:
-        cat = hdul[1].data
-        c_ra, c_dec, flux = (np.asarray(cat[k], dtype=float) for k in ("ra", "dec", "int_flux"))
+    c_ra, c_dec, flux = read_components(components)
     header = tile_header(ra, dec, pixels, frame=frame)
     wcs = WCS(header)
     x, y = wcs.world_to_pixel(SkyCoord(c_ra * u.deg, c_dec * u.deg, frame="icrs"))
