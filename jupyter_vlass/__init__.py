@@ -6,7 +6,7 @@ __all__ = ["__version__"]
 
 
 def _jupyter_server_extension_points():
-    from .app import VlassApp
+    from .app import VlassApp  # only when a server looks for extensions: importing the package loads no server
 
     return [{"module": "jupyter_vlass.app", "app": VlassApp}]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .exceptions import InvalidManifest
 from .jobs.config import open_jobs
+from .jobs.staging import sha256_file
 
 
 def jobs(*, root: str | os.PathLike = ".", db: str | None = None, config: str | None = None):
@@ -29,8 +30,6 @@ def manifest_for(notebook: str, *, root: Path, registry, parameters: Mapping | N
                  site: str = "local", profile: str | None = None, resources: Mapping | None = None,
                  output: str | None = None, retention_days: int | None = None) -> dict:
     """A job manifest (version 1) for ``notebook`` (relative to ``root``), its inputs pinned by sha256."""
-    from .jobs.staging import sha256_file
-
     path = root / notebook
     if not path.is_file():
         raise InvalidManifest(f"manifest $.notebook.path: no notebook {notebook!r} in {root}")

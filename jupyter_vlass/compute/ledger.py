@@ -19,6 +19,7 @@ from ..store import AllocationRow, ChargeRow, ProjectMemberRow
 from ..store.times import utcnow
 from .resources import ResourceRequest
 from .scheduler import PENDING_STATES, RUNNING_STATES, AccountedJob
+from .slurm import SlurmSite
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,6 @@ class LedgerSync:
         import time
 
         from astropy.time import Time, TimeDelta
-
-        from .slurm import SlurmSite
 
         if self.profiles is None or time.monotonic() - self._at < self.min_interval:
             return

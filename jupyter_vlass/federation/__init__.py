@@ -28,7 +28,7 @@ __getattr__ = lazy_exports(__name__, _EXPORTS)
 
 def search(region, *, sources=None, deadline=None, db: str | None = None, **kwargs):
     """Search the default registry (``JUPYTER_VLASS_DB`` or the user's SQLite file) around a :class:`Region`."""
-    from .registry import Registry
+    from .registry import Registry  # on first use, as the exports above are
 
     registry = Registry(db)
     if deadline is not None:

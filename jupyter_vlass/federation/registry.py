@@ -5,22 +5,35 @@ from __future__ import annotations
 import copy
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import astropy.units as u
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from ..exceptions import Conflict, InvalidArgument, UnknownDataset, UnknownSource, VlassError
-from ..store import DatasetRow, LineageRow, SourceRow, make_engine, session_factory, utcnow
+from ..exceptions import (
+    Conflict,
+    InvalidArgument,
+    UnknownDataset,
+    UnknownSource,
+    VlassError,
+)
+from ..store import (
+    DatasetRow,
+    LineageRow,
+    SourceRow,
+    make_engine,
+    session_factory,
+    utcnow,
+)
+from . import index_query
 from .access import hub_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
-from . import index_query
 from .limits import Limits
-from .options import checked_options
 from .opened import note_opened
+from .options import checked_options
 from .plugins import source_class
 from .query import outcome_of
 from .ranking import Weights, version_key
@@ -28,7 +41,15 @@ from .records import DatasetRecord, citation_key
 from .region import Region
 from .results import Hit, SearchResult
 from .rows import row_to_record
-from .sync import Progress, SyncReport, bulk_into, harvest_into, mark_failed, record_latency
+from .search import search
+from .sync import (
+    Progress,
+    SyncReport,
+    bulk_into,
+    harvest_into,
+    mark_failed,
+    record_latency,
+)
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
@@ -200,7 +221,6 @@ class Registry:
         """Every dataset version overlapping ``region``, ranked, with a status per source; with ``limit``
         (and the ``next_cursor`` of the page before), one page of that ranking and its ``total``
         (:func:`.search.search`)."""
-        from .search import search
 
         return search(self, region, sources=sources, deadline=deadline, user=user, limit=limit, cursor=cursor)
 

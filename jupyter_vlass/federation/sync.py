@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..store import DatasetRow, LineageRow, SourceRow
-from .base import Skipped, Source, Unchanged
-from .records import DatasetRecord
 from ..store.times import utcnow
+from .base import Skipped, Source, Unchanged
+from .bulk import load
+from .records import DatasetRecord
 from .rows import row_values
 
 Progress = Callable[[int, str], None]
@@ -80,8 +81,6 @@ def harvest_into(session: Session, source: Source, report: SyncReport,
 
 def bulk_into(session: Session, source: Source, report: SyncReport, fingerprint: str | None) -> None:
     """Load a catalogue source (``source.bulk``) inside the caller's transaction (see :mod:`.bulk`)."""
-    from .bulk import load
-
     loaded = load(session.connection(), source.name, source.table(), fingerprint=fingerprint or "-")
     report.added, report.unchanged, report.withdrawn = loaded.added, loaded.unchanged, loaded.withdrawn
     report.updated = loaded.restored

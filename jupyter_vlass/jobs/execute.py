@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parameters = {**job["parameters"], "inputs": stage_in(job_dir, job)}
         if job.get("dask"):  # workers as Slurm jobs, cancelled below however the notebook ends
-            from jupyter_vlass.jobs.dask_cluster import start_cluster
+            from jupyter_vlass.jobs.dask_cluster import start_cluster  # the dask extra, for such jobs only
 
             cluster = start_cluster(job["dask"], job_dir / "dask-logs")
             parameters["dask_scheduler"] = cluster.scheduler_address

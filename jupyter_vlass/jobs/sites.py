@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..exceptions import SchedulerUnavailable, SiteUnavailable
 from ..compute import scheduler
 from ..compute.batch import JobSpec, render_batch_script
 from ..compute.messages import reason_text, when
 from ..compute.resources import ResourceRequest
 from ..compute.runner import start
-from .s3scratch import S3Scratch, StoreOptions
-from .staging import PosixScratch
 from ..compute.slurm import SlurmSite, unix_account
 from ..compute.ssh import LoginNode
+from ..exceptions import InvalidRequest, SchedulerUnavailable, SiteUnavailable
+from ..patterns import PLAIN_NAME
+from .s3scratch import S3Scratch, StoreOptions, split_s3
+from .staging import PosixScratch
 
 EXECUTE = "jupyter_vlass.jobs.execute"
 JOB_NAME = "vlass-analysis"
@@ -278,9 +279,6 @@ _SITE_KEYS = {"local": _COMMON_KEYS | {"python"}, "slurm": _COMMON_KEYS | {"envi
 
 def sites_from_config(config: object, *, account: str | None = None) -> dict[str, Site]:
     """Sites from ``{name: {"kind": "local" | "slurm", ...}}``, each problem named by its key."""
-    from ..exceptions import InvalidRequest
-    from ..patterns import PLAIN_NAME
-
     if not isinstance(config, dict) or not config:
         raise InvalidRequest("job sites: expected an object of site name -> settings")
     sites = {}
@@ -305,9 +303,6 @@ def sites_from_config(config: object, *, account: str | None = None) -> dict[str
 
 
 def _check_scratch(name: str, settings: dict) -> None:
-    from ..exceptions import InvalidRequest
-    from .s3scratch import split_s3
-
     scratch, store, quota = settings.get("scratch"), settings.get("store"), settings.get("scratch_quota_gb")
     if scratch is not None:
         if not isinstance(scratch, str) or not (scratch.startswith("s3://") or os.path.isabs(scratch)):

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..exceptions import InvalidArgument
 from .detections import detection_table
+from .pixels import CLASSES, class_map
 
 NAME, VERSION = "classical", "1.0.0"
 
@@ -187,7 +188,6 @@ class ClassicalDetector:
     def classes(self, image, detections):
         """The class map of ``image`` (lazy ``uint8`` DataArray: 0 background, 1 source, 2 artefact): each
         detection's island (its 8-connected pixels above ``flood`` σ) takes the detection's kind."""
-        from .pixels import CLASSES, class_map
 
         padded, depth, starts_y, starts_x, _, chunks = self._padded(image)
         xs, ys = np.asarray(detections["x"], float), np.asarray(detections["y"], float)

@@ -25,6 +25,9 @@ import numpy as np
 
 from ..exceptions import InvalidArgument
 from .classical import box_statistics
+from .detections import detection_table
+from .pixels import class_map
+from .registry import WeightsMismatch, sha256_of
 
 NAME = "cnn"
 WEIGHTS = Path(__file__).parent / "weights" / "cnn"
@@ -94,8 +97,6 @@ class CnnDetector:
     @classmethod
     def packaged(cls, version: str | None = None) -> CnnDetector:
         """The weights that ship with the package (the newest, or ``version``), their sha256 checked."""
-        from .registry import WeightsMismatch, sha256_of
-
         versions = sorted(p.name for p in WEIGHTS.iterdir() if (p / "card.json").exists()) if WEIGHTS.is_dir() else []
         if not versions or (version and version not in versions):
             raise InvalidArgument(f"cnn: no packaged weights {version or ''} (have: {', '.join(versions) or 'none'})")
@@ -141,8 +142,6 @@ class CnnDetector:
     def _run(self, image, *, paint: bool):
         from scipy import ndimage
 
-        from .detections import detection_table
-
         data = image.data
         ny, nx = data.shape
         rows = []
@@ -182,7 +181,5 @@ class CnnDetector:
         if not paint:
             return table, None
         import dask.array as da
-
-        from .pixels import class_map
 
         return table, class_map(image, da.from_array(classes, chunks=image.data.chunks))

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .detections import match
+from .pixels import pixel_agreement, pixel_counts
+
 
 @dataclass
 class Run:
@@ -58,10 +61,10 @@ class Consensus:
 
 def _groups(positions: np.ndarray, radius_deg: float) -> np.ndarray:
     """Friends-of-friends group labels of (ra, dec) rows."""
+    import astropy.units as u
     from astropy.coordinates import SkyCoord
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    import astropy.units as u
 
     coords = SkyCoord(positions[:, 0] * u.deg, positions[:, 1] * u.deg)
     i, j, _, _ = coords.search_around_sky(coords, radius_deg * u.deg)
@@ -117,8 +120,6 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
 
 def _pixels(done: list[Run]) -> tuple:
     """The per-pixel agreement of the finished runs that made a class map, and its summary."""
-    from .pixels import pixel_agreement, pixel_counts
-
     painted = [r for r in done if r.classes is not None]
     if not painted:
         return None, None
@@ -144,7 +145,6 @@ def vars_of(run: Run) -> dict:
 def site_discrepancy(runs: list[Run], radius_deg: float, publish_score: float) -> dict:
     """Per model run at two sites: of the detections either site reports with confidence ≥ ``publish_score``,
     the fraction the two do not report alike (one misses it, or their fluxes differ by more than 3σ)."""
-    from .detections import match
 
     found = {}
     by_model: dict[str, list[Run]] = {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .images import sky
+
 COLUMNS = (("ra", float), ("dec", float), ("x", float), ("y", float), ("peak", float), ("peak_err", float),
            ("flux", float), ("flux_err", float), ("snr", float), ("island_pixels", int), ("kind", "U8"),
            ("confidence", float), ("confidence_err", float), ("note", "U80"))
@@ -19,8 +21,6 @@ COLUMNS = (("ra", float), ("dec", float), ("x", float), ("y", float), ("peak", f
 def detection_table(rows: list[dict], image, *, model: str, version: str):
     """Rows (dicts with x, y and the measured columns) as a detection table, positions in ICRS."""
     from astropy.table import Table
-
-    from .images import sky
 
     table = Table(names=[n for n, _ in COLUMNS], dtype=[t for _, t in COLUMNS])
     if rows:
@@ -39,8 +39,8 @@ def detection_table(rows: list[dict], image, *, model: str, version: str):
 def match(a, b, radius_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one sky matches between tables (or ra/dec pairs) ``a`` and ``b`` within ``radius_deg``: the
     indices into each, nearest pairs first."""
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     if not len(a) or not len(b):
         return np.array([], int), np.array([], int)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from .document import consensus_document
+from .images import open_image
+from .pixels import NAMES
 
 AGREEMENT_COLOURS = {"agree": "#00e600", "conflict": "#ffd700", "single": "#aaaaaa"}
 RUN_MARKERS = [("s", "#00e5ff"), ("^", "#ff40ff"), ("D", "#ff7f2a"), ("P", "#4d7cff")]
@@ -19,8 +21,6 @@ def consensus_figure(image, consensus, runs=(), *, path=None, title: str | None 
     DataArray of :func:`~jupyter_vlass.models.images.open_image`); saved to ``path`` when given."""
     import matplotlib.pyplot as plt
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
-
-    from .images import open_image
 
     array = open_image(image) if not hasattr(image, "attrs") else image
     data = np.asarray(array.data)
@@ -57,8 +57,6 @@ def _pixel_layer(axes, agreement: np.ndarray) -> None:
     """The agreement map (:mod:`.pixels`) as a translucent RGBA layer: agree green, conflict and single as
     their detections are drawn."""
     from matplotlib.colors import to_rgba
-
-    from .pixels import NAMES
 
     layer = np.zeros(agreement.shape + (4,), np.float32)
     for code, name in NAMES.items():

@@ -14,6 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from ..compute.runner import run_sync
 from ..exceptions import CorruptData, InvalidArgument, NotFound
 
 GROUP = "jupyter_vlass.models"
@@ -79,7 +80,6 @@ def sha256_of(data: bytes) -> str:
 def resolve(pin: ModelPin) -> bytes:
     """The pinned weights, read from ``pin.repository`` at ``pin.commit``; WeightsMismatch when their sha256
     is not the pinned one, UnknownModel when the repository or commit does not have them."""
-    from ..compute.runner import run_sync
 
     if pin.repository.startswith("-"):
         raise InvalidArgument("model: repository must be a path or URL")

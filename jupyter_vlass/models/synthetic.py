@@ -73,11 +73,10 @@ def read_components(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def make_tile(components, *, ra: float, dec: float, pixels: int, seed: int, frame: str = "fk5",
               artefacts: Artefacts = Artefacts(), min_snr: float = 5.0):
     """``(image, header, truth, mask)`` for a tile centred on ``ra``, ``dec`` (degrees, in ``frame``)."""
+    import astropy.units as u
     from astropy.coordinates import SkyCoord
-    from astropy.io import fits
     from astropy.table import Table
     from astropy.wcs import WCS
-    import astropy.units as u
 
     c_ra, c_dec, flux = read_components(components)
     header = tile_header(ra, dec, pixels, frame=frame)

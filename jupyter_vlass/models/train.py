@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..reproducibility.keys import Keyring
+from ..sample_data import fetch_real_files
+from ..store.location import data_dir
 from .cnn import WEIGHTS, network, normalise
 from .synthetic import Artefacts, make_tile
 
@@ -98,8 +101,6 @@ def write(net, record: dict, *, version: str, out: Path, keys: Path) -> Path:
     import torch
     from model_signing import hashing, signing
 
-    from ..reproducibility.keys import Keyring
-
     out.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save(net.state_dict(), buffer)
@@ -119,9 +120,6 @@ def write(net, record: dict, *, version: str, out: Path, keys: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..sample_data import fetch_real_files
-    from ..store.location import data_dir
-
     parser = argparse.ArgumentParser(prog="python -m jupyter_vlass.models.train", description=__doc__.splitlines()[0])
     parser.add_argument("--version", required=True)
     parser.add_argument("--keys", required=True, help="the keyring that signs the weights")

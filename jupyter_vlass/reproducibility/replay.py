@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import Conflict, InvalidArgument, UnknownDataset
+from ..jobs.notebook_check import declared_parameters
 from .layout import CRATE, MANIFEST, SOURCE
 from .verify import verify
 
@@ -62,8 +63,6 @@ def _site_kind(crate: dict) -> str:
 def compatibility(capsule: str | Path, registry, *, datasets: Mapping[str, str] | None = None,
                   parameters: Mapping[str, object] | None = None, capsule_id: str = "") -> tuple[Compatibility, dict]:
     """The report and the manifest a replay or fork would submit. ``datasets``: original id -> ``id@version``."""
-    from ..jobs.notebook_check import declared_parameters
-
     capsule = Path(capsule)
     manifest = json.loads((capsule / MANIFEST).read_text())
     report = Compatibility(capsule_id)

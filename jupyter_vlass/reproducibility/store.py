@@ -15,10 +15,19 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from ..version import __version__
 from ..exceptions import NotFound
 from ..jobs.staging import sha256_file
-from .layout import CRATE, MANIFEST, NOTEBOOK, SIGNATURE, CapsuleChanged, signed_files, signed_paths
+from ..store.location import data_dir
+from ..version import __version__
+from .layout import (
+    CRATE,
+    MANIFEST,
+    NOTEBOOK,
+    SIGNATURE,
+    CapsuleChanged,
+    signed_files,
+    signed_paths,
+)
 from .verify import verify
 
 CAPSULE_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -71,7 +80,6 @@ class CapsuleStore:
             raise UnknownAnalysis(f"no published analysis {str(capsule_id)[:64]!r}")
         if self.local:
             return Path(self._key(capsule_id))
-        from ..store.location import data_dir
 
         target = (self._cache or data_dir() / "capsule-cache") / capsule_id
         if not (target / SIGNATURE).exists():

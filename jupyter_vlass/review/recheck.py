@@ -14,8 +14,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..reproducibility.capsule import GATED_OUTPUT, is_detection_analysis
+from ..exceptions import InvalidArgument
 from ..models.detections import match
+from ..models.images import open_image
+from ..reproducibility.capsule import GATED_OUTPUT, is_detection_analysis
 
 
 def _sources(table, least: float):
@@ -72,9 +74,6 @@ def recheck(capsule_id: str, *, store, registry, detector, review, by: str, radi
     """Run ``detector`` on the capsule's image (``dataset`` ``(id, version)`` for a newer one) and mark the
     capsule and what derives from it when the result is contradicted; the report."""
     from astropy.table import Table
-
-    from ..exceptions import InvalidArgument
-    from ..models.images import open_image
 
     analysis = store.show(capsule_id)
     if not is_detection_analysis(analysis["outputs"]):

@@ -13,6 +13,9 @@ import os
 from urllib.parse import quote
 
 from ..exceptions import Forbidden, InvalidArgument
+from ..hub_client import HubServiceClient, service_from_environment
+from ..models.consensus import as_json
+from ..store import make_engine, session_factory
 from .audit import AuditTrail
 from .gate import DEFAULT_THRESHOLD, GateDecision, evaluate
 from .votes import ExpertVotes, UnknownResult
@@ -109,7 +112,6 @@ class Review:
                  "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
                 for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
 
-
     # --- the audit trail ----------------------------------------------------------------------------
     def audit_entries(self, subject: str | None = None) -> list[dict]:
         return self.audit.entries(subject=subject)
@@ -125,8 +127,6 @@ class HubReview:
         self.client = client
 
     def record(self, *, dataset_id: str, version: str, user: str | None = None, consensus) -> dict:
-        from ..models.consensus import as_json
-
         doc = consensus if isinstance(consensus, dict) else as_json(consensus)
         return self.client.request("POST", "api/consensus", {"dataset_id": dataset_id, "version": version, **doc})
 
@@ -175,13 +175,10 @@ class HubReview:
 
 def review(sessions=None):
     """The hub service's review under a hub; else one over ``sessions`` (default: the data directory's database)."""
-    from ..hub_client import HubServiceClient, service_from_environment
-
     found = service_from_environment()
     if found:
         return HubReview(HubServiceClient(found[0], token=found[1]))
     if sessions is None:
-        from ..store import make_engine, session_factory
 
         sessions = session_factory(make_engine())
     return Review(sessions)

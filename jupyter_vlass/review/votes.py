@@ -12,6 +12,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from ..exceptions import InvalidArgument, NotFound
+from ..models.consensus import as_json
 from ..store.consensus_models import ConsensusResultRow, VoteRow
 from ..store.session import write
 from ..store.times import utcnow
@@ -84,7 +85,6 @@ class ExpertVotes:
     def record(self, *, dataset_id: str, version: str, user: str, consensus) -> dict:
         """Store a consensus of a dataset version (a :class:`~.consensus.Consensus`, or its
         :func:`~.consensus.as_json`); its detections are numbered."""
-        from ..models.consensus import as_json
 
         doc = consensus if isinstance(consensus, dict) else as_json(consensus)
         detections, summary = _checked(doc)

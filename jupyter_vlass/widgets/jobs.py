@@ -8,6 +8,7 @@ import threading
 
 import ipywidgets as w
 
+from ..analysis import manifest_for
 from ..exceptions import VlassError
 
 SITE_LABELS = {"local": "Run on Local GPU", "slurm": "Run on TACC (Slurm)"}
@@ -42,8 +43,6 @@ class JobLauncher(w.VBox):
         self.profile.layout.display = None if slurm else "none"
 
     def submit(self):
-        from ..analysis import manifest_for
-
         try:
             parameters = json.loads(self.parameters.value or "{}")
             slurm = self.jobs.sites[self.site.value].kind == "slurm"
