@@ -6,6 +6,8 @@ first request that needs it.
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +66,10 @@ class VlassApp(ExtensionApp):
         config=True)
     job_account = Unicode("", help="The unix account jobs run as when this server runs as root (never root "
                                    "itself); empty: the server's own user.").tag(config=True)
+    job_monitor_interval = Float(10.0, help="Seconds between the server's passes over its user's jobs, once a jobs "
+                                            "request was made: a pass sees jobs end and charges them (again while "
+                                            "Slurm's accounting or the hub service has not answered), whether or not "
+                                            "anyone is looking; 0 turns it off.").tag(config=True)
     use_hub_token = Bool(False, help="Use the hub-provided access token (JUPYTER_VLASS_ACCESS_TOKEN, from "
                                      "the authenticator's auth_state) for sources without their own.").tag(config=True)
 
@@ -153,6 +159,35 @@ class VlassApp(ExtensionApp):
     def initialize_handlers(self):
         self.handlers.extend(handlers())
 
+    async def _start_jupyter_server_extension(self, serverapp):
+        """Start the jobs monitor once the server's loop runs (jupyter_server's hook for background tasks)."""
+        if self.job_monitor_interval > 0:
+            from tornado.ioloop import PeriodicCallback
+
+            self._job_monitor = PeriodicCallback(self._monitor_jobs, self.job_monitor_interval * 1000)
+            self._job_monitor.start()
+
+    async def stop_extension(self):
+        monitor = getattr(self, "_job_monitor", None)
+        if monitor is not None:
+            monitor.stop()
+
+    async def _monitor_jobs(self) -> None:
+        """One pass over the server's user's jobs (:meth:`Jobs.refresh`), off the event loop."""
+        holder = self.settings["vlass_jobs"]
+        if not holder.built:  # no jobs request yet: the registry and the sites stay unopened
+            return
+        owner = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+        def one_pass():
+            registry = self.settings["vlass_registry"].get().viewer(self.settings["vlass_local_groups"])
+            holder.jobs_for(registry, owner=owner, groups=self.settings["vlass_local_groups"]).refresh()
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.settings["vlass_executor"], one_pass)
+        except VlassError as error:
+            self.log.warning("jupyter-vlass jobs monitor: %s", error.message)
+
 
 main = launch_new_instance = VlassApp.launch_instance
 
@@ -168,6 +203,18 @@ class JobSitesOnDemand:
         from .jobs.hub_accounts import HubAccounts
 
         self.accounts = HubAccounts.from_environment()  # under a hub with the vlass service: jobs are charged
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    def jobs_for(self, registry, *, owner: str, groups):
+        """``owner``'s :class:`~jupyter_vlass.jobs.jobs.Jobs` at this server's sites (as ``registry`` shows them)."""
+        from .jobs.jobs import Jobs
+
+        sites, profiles = self.get()
+        return Jobs(registry, sites=sites, root=self.root, owner=owner, jobs_dir=self.jobs_dir, profiles=profiles,
+                    groups=groups, accounts=self.accounts)
 
     def get(self) -> tuple[dict, object]:
         """``(sites, profiles or None)``."""

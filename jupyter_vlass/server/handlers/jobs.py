@@ -10,13 +10,9 @@ from .base import VlassHandler, authenticated
 
 class JobsBase(VlassHandler):
     def jobs(self):
-        """The caller's jobs (a user sees and acts on their own only)."""
-        from ...jobs.jobs import Jobs
-
-        holder = self.settings["vlass_jobs"]
-        sites, profiles = holder.get()
-        return Jobs(self.registry, sites=sites, root=holder.root, owner=self.owner,
-                    jobs_dir=holder.jobs_dir, profiles=profiles, groups=self.groups, accounts=holder.accounts)
+        """The caller's jobs (a user sees and acts on their own only); the server's jobs monitor sees them
+        end and charges them when nobody asks (app.py)."""
+        return self.settings["vlass_jobs"].jobs_for(self.registry, owner=self.owner, groups=self.groups)
 
 
 class JobsHandler(JobsBase):
