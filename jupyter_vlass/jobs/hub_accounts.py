@@ -44,3 +44,19 @@ class HubAccounts(HubServiceClient):
         """How an ended job went (for the hub's dashboard): job_id, site, site_kind, state, submitted,
         cached, queue_wait_s, su."""
         self._post("api/jobs/reports", ended)
+
+
+def waits_of(row, site) -> tuple[float | None, float | None]:
+    """``(queue wait, status lag)`` in seconds of an ended job (a ``JobRow``) that ran at ``site`` (None: it
+    did not run). The site's own records (Slurm's accounting) come first: a job that started and ended
+    between two polls was never seen running, so then the lag is how late its end was seen."""
+    if site is None:
+        return None, None
+    timing = site.timings(row.site_job_id, since=row.created_at)
+    wait = timing.get("queue_wait_s")
+    if wait is None and row.started_at:
+        wait = (row.started_at - row.created_at).total_seconds()
+    lag = row.status_lag_s
+    if lag is None and timing.get("ended") and row.ended_at:
+        lag = max(0.0, (row.ended_at - timing["ended"]).total_seconds())
+    return wait, lag

@@ -28,7 +28,7 @@ from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
 from .execute import JOB_FILE, OUTPUTS
-from .hub_accounts import HubAccounts
+from .hub_accounts import HubAccounts, waits_of
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
 from .notebook_check import check_notebook, check_output, deliver
@@ -137,14 +137,9 @@ class Jobs:
                     if not (answer.get("charged") and answer.get("final")):
                         return  # Slurm's accounting has not caught up yet
                     su = answer["su"]  # what Slurm's accounting charged
-            wait = None
-            if ran:  # Slurm says how long a job queued, also one that ended between two polls
-                wait = site.queue_wait(row.site_job_id, since=row.created_at) if site is not None else None
-                if wait is None and row.started_at:
-                    wait = (row.started_at - row.created_at).total_seconds()
+            wait, lag = waits_of(row, site if ran else None)
             self.accounts.report(job_id=run_id, site=row.site, site_kind=kind, state=row.state, submitted=ran,
-                                 cached=row.cached_from is not None, queue_wait_s=wait,
-                                 status_lag_s=row.status_lag_s, su=su)
+                                 cached=row.cached_from is not None, queue_wait_s=wait, status_lag_s=lag, su=su)
         except VlassError:
             return
         with self.sessions.begin() as session:

@@ -117,9 +117,10 @@ class Site(ABC):
     def states(self, ids: list[str]) -> dict[str, SiteState]:
         """Where each job stands, for all of them at once."""
 
-    def queue_wait(self, site_job_id: str, *, since: datetime) -> float | None:
-        """Seconds the job waited before it ran, where the site knows (Slurm's accounting); None here."""
-        return None
+    def timings(self, site_job_id: str, *, since: datetime) -> dict:
+        """What the site's own records say of an ended job: ``queue_wait_s`` (seconds from submission to
+        start) and ``ended`` (when it ended, UTC), where it keeps such records (Slurm); nothing here."""
+        return {}
 
     @abstractmethod
     def cancel(self, site_job_id: str) -> None:
@@ -255,16 +256,20 @@ class SlurmJobSite(Site):
                 return record.to_json() if record else None
             time.sleep(1)
 
-    def queue_wait(self, site_job_id: str, *, since: datetime) -> float | None:
-        """Slurm's start less its submit time: also for a job that ended between two polls."""
+    def timings(self, site_job_id: str, *, since: datetime) -> dict:
+        """From Slurm's accounting: the queue wait (start less submit) and the end, also for a job that
+        started and ended between two polls."""
         try:
-            record = self.accounting(site_job_id, since=since)
+            record = self.accounting(site_job_id, since=since) or {}
         except SchedulerUnavailable:
-            return None
-        if not record or not record.get("start") or not record.get("submit"):
-            return None
-        start, submit = (datetime.fromisoformat(record[key]) for key in ("start", "submit"))
-        return max(0.0, (start - submit).total_seconds())
+            return {}
+        found = {}
+        if record.get("start") and record.get("submit"):
+            start, submit = (datetime.fromisoformat(record[key]) for key in ("start", "submit"))
+            found["queue_wait_s"] = max(0.0, (start - submit).total_seconds())
+        if record.get("end"):
+            found["ended"] = datetime.fromisoformat(record["end"])
+        return found
 
     def cancel(self, site_job_id: str) -> None:
         run_sync(self.slurm.cancel(site_job_id, account=self.account))

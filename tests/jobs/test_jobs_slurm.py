@@ -129,7 +129,8 @@ class RecordingAccounts:
 
 def test_a_job_never_seen_running_reports_its_queue_wait_from_slurm(jobs, area):
     """A Slurm job that starts and ends between two polls: its queue wait comes from Slurm's accounting
-    (start less submit), not from when the poller saw it running (it never did)."""
+    (start less submit), not from when the poller saw it running (it never did), and its status lag is how
+    late its end was seen."""
     from datetime import datetime
 
     jobs.accounts = RecordingAccounts()
@@ -146,3 +147,4 @@ def test_a_job_never_seen_running_reports_its_queue_wait_from_slurm(jobs, area):
     record = jobs.sites["slurm"].accounting(site_job_id, since=jobs.row(job.id).created_at)
     expected = (datetime.fromisoformat(record["start"]) - datetime.fromisoformat(record["submit"])).total_seconds()
     assert report["state"] == "done" and report["queue_wait_s"] == pytest.approx(max(0.0, expected)), report
+    assert report["status_lag_s"] is not None and 0 <= report["status_lag_s"] < 120  # how late the end was seen
