@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,9 +54,10 @@ def start(argv: Sequence[str], *, log_path: str, cwd: str | None = None,
     """Start ``argv`` in a session of its own, stdout and stderr appended to ``log_path``; don't wait.
 
     For jobs that outlive the call. The caller keeps the Popen to reap it (``poll()``); a process whose
-    starter exits is adopted by init.
+    starter exits is adopted by init. The log is private (0600) and never opened through a link.
     """
     argv = _check_argv(argv)
-    with open(log_path, "ab") as log:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "ab") as log:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
                                 env=env, start_new_session=True)

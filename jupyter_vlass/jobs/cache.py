@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..store import CacheEntryRow, JobRow
 from ..store.times import utcnow
-from .outputs import UnsafeOutput, checked_files, file_stat, freeze, sha256_of
+from .outputs import UnreadableOutput, UnsafeOutput, checked_files, file_stat, freeze, sha256_of
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def describe_files(location: Path, digests: object) -> list[dict]:
     return described
 
 
-def _intact(entry: CacheEntryRow, *, verify: bool) -> bool:
+def _intact(entry: CacheEntryRow, *, verify: bool) -> bool | None:
+    """Whether the copy is as it was cached; None when this process may not read it (another user's private
+    job folder): not evicted for that, and not used."""
     location = Path(entry.location)
     try:
         for item in entry.files:
@@ -57,6 +59,8 @@ def _intact(entry: CacheEntryRow, *, verify: bool) -> bool:
                 return False
             if verify and sha256_of(location, item["name"]) != item["sha256"]:
                 return False
+    except UnreadableOutput:
+        return None
     except UnsafeOutput:  # gone, or a link or folder in its place
         return False
     return True
@@ -72,7 +76,10 @@ class ResultCache:
             rows = session.scalars(select(CacheEntryRow).where(CacheEntryRow.key == key)
                                    .order_by(CacheEntryRow.last_used_at.desc())).all()
             for row in rows:
-                if not _intact(row, verify=False):
+                intact = _intact(row, verify=False)
+                if intact is None:  # another user's private copy: computed again for this caller
+                    continue
+                if not intact:
                     session.delete(row)  # the bytes changed: evicted, the job recomputes
                     continue
                 row.hits += 1
@@ -112,7 +119,8 @@ class ResultCache:
         now = utcnow()
         with self._sessions.begin() as session:
             for row in session.scalars(select(CacheEntryRow)).all():
-                why = "expired" if row.expires_at <= now else None if _intact(row, verify=verify) else "changed"
+                why = "expired" if row.expires_at <= now else \
+                    "changed" if _intact(row, verify=verify) is False else None  # None: not ours to read
                 if why is None:
                     continue
                 removed.append({"key": row.key, "site": row.site, "location": row.location, "why": why})

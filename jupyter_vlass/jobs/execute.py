@@ -138,6 +138,7 @@ def upload_results(files: list[dict], outputs: Path, job: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # what the job writes (results, the executed notebook, its log) is its owner's alone
     job_dir = Path((argv or sys.argv[1:])[0]).resolve()
     job = json.loads((job_dir / JOB_FILE).read_text())
     outputs = job_dir / OUTPUTS

@@ -206,8 +206,14 @@ class Jobs:
                  site: Site, key: str, extra: dict, progress=None) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
-        (workdir / OUTPUTS).mkdir(parents=True)
+        # The job's folder is its owner's alone, whatever the umask or the home's mode: results, logs and the
+        # executed notebook may hold what only the owner may read (the job's own files: execute.py's umask).
+        workdir.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (workdir, workdir / OUTPUTS):
+            folder.mkdir(mode=0o700)
+            folder.chmod(0o700)
         shutil.copyfile(notebook, workdir / "notebook.ipynb")
+        (workdir / "notebook.ipynb").chmod(0o600)
         scratch = site.scratch(self.jobs_dir / ".scratch")
         total = sum(r.size or 0 for r in records) or None
         report = StagingProgress(self.sessions, job_id, total, progress)
@@ -219,7 +225,8 @@ class Jobs:
         if isinstance(scratch, S3Scratch):  # the job reads its inputs from the store and writes its results there
             job.update(store=scratch.store.to_json(), results=scratch.results_uri(key))
         (workdir / JOB_FILE).write_text(json.dumps(job, indent=1))
-        site.prepare(workdir)
+        (workdir / JOB_FILE).chmod(0o600)
+        site.prepare(workdir, inputs=[Path(p) for p in inputs.values() if not isinstance(scratch, S3Scratch)])
         if site.scratch_quota_gb:
             scratch.clean(quota_bytes=int(site.scratch_quota_gb * 1e9), keep=self._inputs_in_use() | set(inputs.values()))
 

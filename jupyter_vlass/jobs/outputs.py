@@ -27,6 +27,12 @@ class UnsafeOutput(CorruptData):
     reason = "unsafe_output"
 
 
+class UnreadableOutput(UnsafeOutput):
+    """The file is there but not this process's to read (another user's private job folder)."""
+
+    reason = "unreadable_output"
+
+
 def checked_name(name: object) -> str:
     """``name`` when it is a plain relative path (no ``..``, not absolute, no control characters)."""
     if not isinstance(name, str) or not name or len(name) > MAX_NAME:
@@ -53,6 +59,8 @@ def opened(root: Path, name: str) -> Iterator[int]:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafeOutput(f"the output {name[:80]!r} is not a regular file")
         yield fd
+    except PermissionError as error:
+        raise UnreadableOutput(f"the output {name[:80]!r} is not readable here ({error.strerror})") from None
     except OSError as error:
         raise UnsafeOutput(f"the output {name[:80]!r} is not a plain file inside the job's outputs "
                            f"({error.strerror or error})") from None
@@ -68,9 +76,9 @@ def file_stat(root: Path, name: str) -> os.stat_result:
 
 
 def freeze(root: Path, name: str) -> os.stat_result:
-    """Make output ``name`` read-only (as the result cache keeps it) and return its status."""
+    """Make output ``name`` read-only and its owner's alone (as the result cache keeps it); return its status."""
     with opened(root, name) as fd:
-        os.fchmod(fd, 0o444)
+        os.fchmod(fd, 0o400)
         return os.fstat(fd)
 
 

@@ -91,13 +91,16 @@ class Site(ABC):
             return []
         return [self.account if part == "{account}" else part for part in self.exec_prefix]
 
-    def prepare(self, workdir: Path) -> None:
-        """Make the job directory the job's own (when this process is root and jobs run as an account)."""
+    def prepare(self, workdir: Path, *, inputs: list[Path] = ()) -> None:
+        """Make the job directory and its staged ``inputs`` (private: 0700 and 0600) the job's own, when this
+        process is root and jobs run as an account."""
         workdir.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(workdir / "job.log", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))  # the job's log
         if self.account and os.geteuid() == 0:
             entry = pwd.getpwnam(self.account)
-            for path in (workdir, *workdir.rglob("*")):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
+            staged = {*inputs, *(path.parent for path in inputs)}
+            for path in (workdir, *workdir.rglob("*"), *sorted(staged)):
+                os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
     def job_env(self) -> dict[str, str]:
         """The job's environment: the account's own home and name, nothing of this process's."""

@@ -48,6 +48,7 @@ def sha256_file(path: Path) -> str:
 def stage(registry, record, scratch: Path, *, progress: Progress | None = None) -> Path:
     """The dataset version's bytes under ``scratch``, verified against ``record.sha256``."""
     scratch.mkdir(parents=True, exist_ok=True)
+    scratch.chmod(0o700)  # staged bytes of a restricted dataset are for their user alone
     target = scratch / staged_name(record.sha256 or hashlib.sha256(record.uri.encode()).hexdigest(), record.uri)
     if target.exists() and (record.sha256 is None or sha256_file(target) == record.sha256):
         if progress:
@@ -84,7 +85,7 @@ def stage(registry, record, scratch: Path, *, progress: Progress | None = None) 
         part.unlink()
         raise CorruptData(f"{record.dataset_id}@{record.version}: the bytes read do not match its sha256; "
                           "nothing was staged")
-    os.chmod(part, 0o644)
+    os.chmod(part, 0o600)
     os.replace(part, target)
     return target
 

@@ -3,9 +3,12 @@ as a unix account (never root); one job per manifest; the result cache answers t
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from astropy.table import Table
@@ -179,3 +182,34 @@ def test_a_restarted_server_reattaches_to_its_running_local_job(demo_registry, a
     restarted = jobs_for(demo_registry, area, "alice", job_accounts[0])  # new site: it never started the job
     assert restarted.get(job.id).state == "running"
     assert restarted.get(job.id).wait(timeout=120).state == "done"
+
+
+def test_a_jobs_files_and_staged_inputs_are_its_owners_alone(demo_registry, area, job_env, job_accounts):
+    """Whatever the umask, another account reads none of a job's folder, log, executed notebook, results or
+    the staged bytes of its input; the job's own account reads them all (the positive control)."""
+    owner, other = job_accounts
+    jobs = jobs_for(demo_registry, area, "alice", owner)
+    previous = os.umask(0o022)
+    try:
+        job = jobs.submit(manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.5}))
+        assert job.wait(timeout=180).status()["state"] == "done", job.log()
+    finally:
+        os.umask(previous)
+    with jobs.sessions() as session:
+        workdir = Path(session.get(JobRow, job.id).workdir)
+    staged = Path(json.loads((workdir / "job.json").read_text())["inputs"][FIRST])
+    results = sorted(p for p in (workdir / "outputs").rglob("*") if p.is_file())
+    assert results and staged.is_file()
+    for folder in (workdir, workdir / "outputs", staged.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    private = [workdir / "job.json", workdir / "notebook.ipynb", staged, *results,
+               *(p for p in workdir.iterdir() if p.is_file())]
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (path, oct(path.stat().st_mode))
+
+    def read_as(account, path):
+        return subprocess.run(["runuser", "-u", account, "--", "cat", str(path)], capture_output=True).returncode
+
+    for path in private:
+        assert read_as(other, path) != 0, path
+        assert read_as(owner, path) == 0, path
