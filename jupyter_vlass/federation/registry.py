@@ -130,7 +130,7 @@ class Registry:
         cached = self._instances.get(name)
         if cached and cached[0] == spec:
             return cached[1]
-        creds = resolve_credentials(name, config=self._credentials, use_hub_token=self._use_hub_token)
+        creds = resolve_credentials(name, uri=spec[1], config=self._credentials, use_hub_token=self._use_hub_token)
         instance = source_class(spec[0])(name, spec[1], options=dict(spec[2]), credentials=creds)
         self._instances[name] = (spec, instance)
         return instance

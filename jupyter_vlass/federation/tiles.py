@@ -8,6 +8,7 @@ import shutil
 import tempfile
 
 from ..exceptions import InvalidArgument, NotFound, UnknownSource
+from .credentials import origin, trusted_origins
 from .sources._io import HttpClient, is_http
 
 PATH_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -32,6 +33,8 @@ class TileCache:
         if os.path.isfile(target):
             return target
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        if credentials is not None and credentials.hub_token and origin(hips_base) not in trusted_origins():
+            credentials = credentials.for_returned_urls()  # the survey is elsewhere than the source itself
         response = HttpClient(credentials, timeout=15).get(f"{hips_base.rstrip('/')}/{path}", stream=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target))
         with os.fdopen(fd, "wb") as out:

@@ -37,15 +37,48 @@ def test_failing_source_is_a_status_not_a_crash(demo_registry, data_server, path
     assert elapsed < deadline + 2.5  # bounded by the deadline, not by the hanging server
 
 
-def test_token_from_hub_auth_state_is_sent(tmp_path, data_server, monkeypatch):
+def test_the_hub_token_goes_only_to_origins_the_admins_trust(tmp_path, data_server, monkeypatch):
+    """The user's hub token (from the login's auth_state) reaches a source only at an origin the hub's admins
+    listed; never a source someone added pointing elsewhere, never a URL the service returned."""
+    from dataclasses import replace
+
+    from jupyter_vlass.exceptions import SourceUnauthorized
     from jupyter_vlass.federation import Registry
 
-    monkeypatch.setenv("JUPYTER_VLASS_ACCESS_TOKEN", data_server.handler.token)
-    registry = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}", use_hub_token=True)
-    registry.add_source("vo", "sia2", f"{data_server.url}/auth/sia2")
-    assert registry.search(PLATE_REGION).status_of("vo").status == "ok"
-    plain = Registry(f"sqlite:///{tmp_path / 'r.sqlite'}")  # no hub token: refused
-    assert plain.search(PLATE_REGION).status_of("vo").status == "unauthorized"
+    token = data_server.handler.token
+    monkeypatch.setenv("JUPYTER_VLASS_ACCESS_TOKEN", token)
+    monkeypatch.delenv("JUPYTER_VLASS_HUB_TOKEN_ORIGINS", raising=False)
+    elsewhere = data_server.url.replace("127.0.0.1", "localhost")  # the same server, under another origin
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    untrusting = Registry(db, use_hub_token=True)
+    untrusting.add_source("vo", "sia2", f"{data_server.url}/auth/sia2")
+    untrusting.add_source("other", "sia2", f"{elsewhere}/auth/sia2")
+
+    def carried_token() -> set[str]:
+        return {headers.get("Host") for _, _, headers in data_server.handler.requests
+                if headers.get("Authorization") == f"Bearer {token}"}
+
+    data_server.handler.requests.clear()
+    result = untrusting.search(PLATE_REGION)
+    assert result.status_of("vo").status == result.status_of("other").status == "unauthorized"
+    assert carried_token() == set() and data_server.handler.requests  # asked, without the token
+
+    monkeypatch.setenv("JUPYTER_VLASS_HUB_TOKEN_ORIGINS", f"ftp://nowhere, {data_server.url}/")  # the admins' list
+    trusting = Registry(db, use_hub_token=True)
+    data_server.handler.requests.clear()
+    result = trusting.search(PLATE_REGION)
+    assert result.status_of("vo").status == "ok" and result.status_of("other").status == "unauthorized"
+    assert carried_token() == {data_server.url.removeprefix("http://")}
+
+    # A record's access_url is the service's to say: the token never follows it, even to the trusted origin.
+    [hit, *_] = [h for h in result if h.source == "vo"]
+    returned = replace(hit.record, uri=f"{data_server.url}/auth/tacc/manifest.json")
+    data_server.handler.requests.clear()
+    with pytest.raises(SourceUnauthorized):
+        trusting.source("vo").open(returned)
+    assert carried_token() == set()
+    with trusting.source("vo").open(replace(returned, uri=f"{data_server.url}/tacc/manifest.json")) as fh:
+        assert b"tacc-radio" in fh.read()  # the control: the same file, open to anyone
 
 
 def test_fan_out_total_is_the_slowest_not_the_sum(registry, data_server):

@@ -9,14 +9,28 @@ from typing import IO
 from urllib.parse import urlparse
 
 import requests
+import requests.auth
 
 from ...exceptions import (CorruptData, InvalidSource, NotFound, SourceTimeout, SourceUnauthorized,
                            SourceUnavailable, VlassError)
-from ..credentials import Credentials, redact
+from ..credentials import Credentials, origin, redact
 from ...patterns import SHA256
 
 DEFAULT_TIMEOUT = 30.0
 CHUNK = 1 << 20
+
+
+class OriginBoundAuth(requests.auth.AuthBase):
+    """The credentials' headers on requests to ``uri``'s origin only: a URL the service sends the client on
+    to (VOSI capabilities, a redirect) at another origin gets none."""
+
+    def __init__(self, credentials: Credentials, uri: str):
+        self.headers, self.origin = credentials.http_headers(), origin(uri)
+
+    def __call__(self, request):
+        if self.headers and origin(request.url) == self.origin:
+            request.headers.update(self.headers)
+        return request
 
 
 def is_http(uri: str) -> bool:

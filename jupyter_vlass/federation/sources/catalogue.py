@@ -63,7 +63,7 @@ class CatalogueSource(Source):
 
     def open(self, record: DatasetRecord) -> IO[bytes]:
         if is_http(record.uri):
-            return HttpClient(self.credentials).get(record.uri, stream=True).raw
+            return HttpClient(self.credentials.for_returned_urls()).get(record.uri, stream=True).raw
         path = local_path(record.uri)
         if not os.path.isabs(record.uri.removeprefix("file://")):
             path = os.path.join(os.path.dirname(self.path), record.uri)

@@ -19,7 +19,7 @@ from ..footprints import Footprint
 from ..options import boolean, option, positive_integer
 from ..records import ACCESS_TIERS, DatasetRecord
 from ..region import Region
-from ._io import HttpClient, check_uri
+from ._io import HttpClient, OriginBoundAuth, check_uri
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
@@ -80,7 +80,7 @@ class Sia2Source(Source):
 
     def query(self, region: Region, *, timeout: float) -> list[DatasetRecord]:
         session = _TimeoutSession(timeout)
-        session.headers.update(self.credentials.http_headers())
+        session.auth = OriginBoundAuth(self.credentials, self.uri)
         try:
             service = SIA2Service(self.uri, session=session, check_baseurl=option(self.options, "capabilities", boolean, False))
             pos = (region.ra_deg * u.deg, region.dec_deg * u.deg, region.radius_deg * u.deg)
@@ -133,4 +133,4 @@ class Sia2Source(Source):
         )
 
     def open(self, record: DatasetRecord) -> IO[bytes]:
-        return HttpClient(self.credentials).get(record.uri, stream=True).raw
+        return HttpClient(self.credentials.for_returned_urls()).get(record.uri, stream=True).raw
