@@ -18,7 +18,7 @@ demo: install sample-data $(DEMO_JOB_ENV)  ## JupyterLab with the extension and 
 	JUPYTER_VLASS_DB="$(DEMO_DB)" JUPYTER_VLASS_JOBS_CONFIG="$(CURDIR)/.demo/jobs.yaml" $(BIN)/jupyter lab \
 		--ServerApp.root_dir="$(CURDIR)" --ip=127.0.0.1 $(ROOT_FLAG) $(DEMO_ARGS) notebooks/01-discover-datasets.ipynb
 
-demo-hub: system-deps install job-env  ## JupyterHub on the local Slurm (fake A100s): log in as alice / vlass-demo
+demo-hub: system-deps install sample-data job-env  ## JupyterHub on the local Slurm (fake A100s): log in as alice / vlass-demo
 	sudo python3 hub_config/local_slurm.py up
 	for u in alice bob admin; do id $$u >/dev/null 2>&1 || sudo useradd --create-home --shell /bin/bash $$u; done
 	@mkdir -p .demo/hub

@@ -27,4 +27,15 @@ wheel="$(ls "$wheels"/jupyter_vlass-*.whl)"
 if "$target/bin/pip" show -q rfc3987-syntax 2>/dev/null; then
   "$target/bin/pip" uninstall -y -q rfc3987-syntax
 fi
+# What a demo hub gives every user's server (hub_config/demo_config.py): the example notebooks, and the sample
+# data when this checkout has built it (`make sample-data`), both readable by every account.
+share="$target/share/jupyter-vlass"
+rm -rf "$share/notebooks" && mkdir -p "$share/notebooks" && cp "$repo"/notebooks/*.ipynb "$share/notebooks/"
+if [ -d "$repo/data/sample/vlass" ]; then
+  rm -rf "$share/sample.new" && mkdir -p "$share/sample.new"
+  for part in vlass packages tacc hips; do
+    [ -d "$repo/data/sample/$part" ] && cp -a "$repo/data/sample/$part" "$share/sample.new/"
+  done
+  rm -rf "$share/sample" && mv "$share/sample.new" "$share/sample"
+fi
 chmod -R a+rX "$target"

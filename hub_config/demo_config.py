@@ -8,13 +8,22 @@ Environment: VLASS_HUB_DIR (state), VLASS_HUB_PORT (8000), VLASS_HUB_API_PORT (8
 VLASS_PROXY_API_PORT (8001), VLASS_JOB_ENV (/opt/vlass-jobenv), VLASS_PROFILES, JUPYTER_VLASS_HUB_DB,
 VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline),
 VLASS_REGISTRY_DB (the dataset registry every user's server searches; default: each user's own),
-VLASS_DEMO_EXPERTS (who may vote on detections; default alice,admin; also anyone in the vlass-experts group).
+VLASS_DEMO_EXPERTS (who may vote on detections; default alice,admin; also anyone in the vlass-experts group),
+JUPYTER_VLASS_JOBS_CONFIG (the job sites users' servers offer; default: the local machine and the Slurm
+GPU partition, written at start where every account can read it), VLASS_EXAMPLES and VLASS_SAMPLE (the
+notebooks merged into each user's ``vlass-examples`` folder at every start, and the sample data registered
+in a user's empty registry; default: what ``make job-env`` put in the job environment's
+``share/jupyter-vlass``), VLASS_IDLE_TIMEOUT (seconds before an idle server is stopped, 3600; 0: never).
 """
 
 import os
 from pathlib import Path
 
+import hashlib
+import sys
+
 from jupyter_vlass.hubservice.config import add_vlass_service
+from jupyter_vlass.sample_data import DEMO_JOBS_ROOT, hub_jobs_config
 from vlass_spawners.api import install_port_report
 
 here = Path(__file__).resolve().parent
@@ -50,12 +59,17 @@ c.JupyterHub.spawner_class = spawner
 c.Spawner.http_timeout = 60
 c.Spawner.poll_interval = int(os.environ.get("VLASS_POLL_INTERVAL", "10"))
 c.Spawner.default_url = "/lab"
-# VLASS_REGISTRY_DB: one registry for everyone (each server shows what its user may see);
-# JUPYTER_VLASS_JOBS_CONFIG: the analysis-job sites every user's server offers.
-c.Spawner.environment = {name: os.environ[source] for name, source in (
-    ("JUPYTER_VLASS_DB", "VLASS_REGISTRY_DB"), ("JUPYTER_VLASS_JOBS_CONFIG", "JUPYTER_VLASS_JOBS_CONFIG"))
-    if os.environ.get(source)}
 c.VlassProfilesSpawner.profiles_file = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
+# Out of the box, every user's server offers both job sites, brings the example notebooks into the user's
+# home and the sample sources into the user's registry. VLASS_REGISTRY_DB: one registry for everyone instead.
+shared = Path(job_env) / "share" / "jupyter-vlass"
+jobs_config = os.environ.get("JUPYTER_VLASS_JOBS_CONFIG") or str(hub_jobs_config(
+    DEMO_JOBS_ROOT / ("hub-" + hashlib.sha256(str(state).encode()).hexdigest()[:12]),
+    job_env=Path(job_env), profiles=Path(c.VlassProfilesSpawner.profiles_file)))
+c.Spawner.environment = {"JUPYTER_VLASS_JOBS_CONFIG": jobs_config, **{name: value for name, value in (
+    ("JUPYTER_VLASS_DB", os.environ.get("VLASS_REGISTRY_DB")),
+    ("JUPYTER_VLASS_EXAMPLES", os.environ.get("VLASS_EXAMPLES", str(shared / "notebooks"))),
+    ("JUPYTER_VLASS_SAMPLE", os.environ.get("VLASS_SAMPLE", str(shared / "sample")))) if value}}
 c.VlassProfilesSpawner.db_url = db_url
 c.VlassProfilesSpawner.local_config = {"cmd": [f"{job_env}/bin/jupyterhub-singleuser"]}
 c.VlassSlurmSpawner.job_environment = job_env
@@ -77,6 +91,15 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
                   url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
                   expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None)
+# Idle servers are stopped (jupyterhub-idle-culler), so a server left open on a GPU node does not spend the
+# allocation it was granted.
+idle_timeout = int(os.environ.get("VLASS_IDLE_TIMEOUT", "3600"))
+if idle_timeout > 0:
+    c.JupyterHub.services.append({"name": "idle-culler", "command": [
+        sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}",
+        f"--cull-every={max(10, min(300, idle_timeout // 2))}"]})
+    c.JupyterHub.load_roles.append({"name": "idle-culler", "services": ["idle-culler"], "scopes": [
+        "list:users", "read:users:activity", "read:servers", "delete:servers"]})
 extra = os.environ.get("VLASS_HUB_EXTRA_CONFIG")
 if extra:
     load_subconfig(extra)  # noqa: F821

@@ -11,6 +11,7 @@ import getpass
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, validate
@@ -70,12 +71,34 @@ class VlassApp(ExtensionApp):
                                             "request was made: a pass sees jobs end and charges them (again while "
                                             "Slurm's accounting or the hub service has not answered), whether or not "
                                             "anyone is looking; 0 turns it off.").tag(config=True)
+    examples_dir = Unicode(help="A folder of example notebooks merged into the server's root at each start, never "
+                                "overwriting the user's edits (default: $JUPYTER_VLASS_EXAMPLES; empty: none).").tag(
+        config=True)
+    examples_folder = Unicode("vlass-examples", help="Where under the server's root the examples go.").tag(config=True)
+    sample_dir = Unicode(help="A `jupyter-vlass demo-data` folder whose sources are registered and synced, once, "
+                              "into a registry that has none (default: $JUPYTER_VLASS_SAMPLE; empty: none).").tag(
+        config=True)
     use_hub_token = Bool(False, help="Use the hub-provided access token (JUPYTER_VLASS_ACCESS_TOKEN, from "
                                      "the authenticator's auth_state) for sources without their own.").tag(config=True)
 
     @default("db_url")
     def _default_db_url(self):
         return default_db_url()
+
+    @default("examples_dir")
+    def _default_examples_dir(self):
+        return os.environ.get("JUPYTER_VLASS_EXAMPLES", "")
+
+    @default("sample_dir")
+    def _default_sample_dir(self):
+        return os.environ.get("JUPYTER_VLASS_SAMPLE", "")
+
+    @validate("examples_folder")
+    def _valid_examples_folder(self, proposal):
+        folder = proposal["value"]
+        if not folder or os.path.isabs(folder) or ".." in folder.split("/"):
+            raise ValueError("examples_folder must be a relative path inside the server's root, without '..'")
+        return folder
 
     @default("cache_dir")
     def _default_cache_dir(self):
@@ -160,12 +183,35 @@ class VlassApp(ExtensionApp):
         self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp):
-        """Start the jobs monitor once the server's loop runs (jupyter_server's hook for background tasks)."""
+        """Start the jobs monitor once the server's loop runs (jupyter_server's hook for background tasks), and
+        bring the examples and the sample sources in (off the loop: the server answers meanwhile)."""
+        if self.examples_dir or self.sample_dir:
+            asyncio.get_running_loop().run_in_executor(self.settings["vlass_executor"], self._onboard)
         if self.job_monitor_interval > 0:
             from tornado.ioloop import PeriodicCallback
 
             self._job_monitor = PeriodicCallback(self._monitor_jobs, self.job_monitor_interval * 1000)
             self._job_monitor.start()
+
+    def _onboard(self) -> None:
+        """The example notebooks merged into the user's root; the sample sources into an empty registry."""
+        # Imported here, deliberately: the sample data's module brings numpy and astropy, which a server's
+        # start does without (this runs in a worker thread after the start).
+        from .onboarding import merge_examples, seed_sample
+        from .sample_data import SampleDataError
+
+        try:
+            if self.examples_dir:
+                merged = merge_examples(Path(self.examples_dir),
+                                        Path(self.serverapp.root_dir) / self.examples_folder)
+                self.log.info("jupyter-vlass examples in %s: copied %s, updated %s, kept the user's %s",
+                              self.examples_folder, merged.copied, merged.updated, merged.kept)
+            if self.sample_dir:
+                for report in seed_sample(self.settings["vlass_registry"].get(), Path(self.sample_dir)):
+                    self.log.info("jupyter-vlass sample source %s: %s (+%d)", report.source, report.status,
+                                  report.added)
+        except (OSError, VlassError, SampleDataError) as error:
+            self.log.warning("jupyter-vlass could not bring in the examples or the sample data: %s", error)
 
     async def stop_extension(self):
         monitor = getattr(self, "_job_monitor", None)

@@ -289,6 +289,21 @@ def build_hips(image: Path, output: Path, *, binning: int = 8) -> Path:
     return output
 
 
+def sample_layout(root: Path) -> dict[str, Path]:
+    """The parts :func:`seed_registry` registers, in a folder :func:`build_sample_data` (and, for ``hips``,
+    :func:`build_hips`) laid out; :class:`SampleDataError` when it is not such a folder."""
+    root = Path(root)
+    outputs = {"vlass": root / "vlass",
+               "package_1.0.0": root / "packages" / "racs-1357-18-components" / "1.0.0" / "datapackage.json",
+               "manifest": root / "tacc" / "manifest.json"}
+    missing = [str(path) for path in outputs.values() if not path.exists()]
+    if missing:
+        raise SampleDataError(f"{root} is not a sample-data folder (`jupyter-vlass demo-data`): no {missing[0]}")
+    if (root / "hips" / "vlass-ql" / "properties").exists():
+        outputs["hips"] = root / "hips" / "vlass-ql"
+    return outputs
+
+
 def seed_registry(registry, outputs: dict) -> list:
     """Register the sample sources (once) and sync them."""
     existing = {s["name"] for s in registry.sources()}
@@ -328,6 +343,24 @@ def demo_jobs_config(path: Path, *, jobs_dir: Path | None = None, python: str | 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return config
+
+
+def hub_jobs_config(folder: Path, *, job_env: Path, profiles: Path) -> Path:
+    """The jobs configuration a demo hub gives every user's server (both sites: the local machine and the
+    Slurm cluster, with the hub's profiles), written into ``folder`` with a copy of ``profiles``, all of it
+    readable by every account (users' servers read it as their users). Returns the configuration's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    shutil.copyfile(profiles, folder / "profiles.yaml")
+    config = {"sites": {"local": {"kind": "local", "python": str(Path(job_env) / "bin" / "python")},
+                        "slurm": {"kind": "slurm", "environment": str(job_env), "poll_interval": 1.0}},
+              "profiles": str(folder / "profiles.yaml")}
+    target = folder / "jobs.yaml"
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    for path in (folder / "profiles.yaml", target):
+        path.chmod(0o644)
+    return target
 
 
 def _ensure_account(name: str) -> None:
