@@ -96,7 +96,7 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
 idle_timeout = int(os.environ.get("VLASS_IDLE_TIMEOUT", "3600"))
 if idle_timeout > 0:
     c.JupyterHub.services.append({"name": "idle-culler", "command": [
-        sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}",
+        sys.executable, "-m", "vlass_spawners.idle_culler", f"--timeout={idle_timeout}",
         f"--cull-every={max(10, min(300, idle_timeout // 2))}"]})
     c.JupyterHub.load_roles.append({"name": "idle-culler", "services": ["idle-culler"], "scopes": [
         "list:users", "read:users:activity", "read:servers", "delete:servers"]})
