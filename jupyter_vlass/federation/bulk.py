@@ -7,7 +7,7 @@ failure leaves the registry as it was. When the load is larger than the table al
 source indexes are dropped first and built once at the end (in the same transaction, so a failure restores
 them too); the unique ``(dataset_id, version)`` index stays, it guards every row.
 
-Columns (``CATALOGUE_COLUMNS``): ``dataset_id``, ``uri``, ``ra``, ``dec`` (deg, or angle columns; ICRS unless
+Columns (``CATALOGUE_COLUMNS``): ``dataset_id`` (put in the source's namespace: ``name:`` where it lacks it), ``uri``, ``ra``, ``dec`` (deg, or angle columns; ICRS unless
 ``table.meta["frame"]`` names another frame astropy knows, e.g. ``fk5``, ``fk4``, ``galactic`` whose ``l``, ``b``
 columns are also read) and a shape, ``radius`` (a cone) or ``box_width`` with optional ``box_height`` and
 ``box_angle`` (a box, angle east of north); optional ``version`` (default ``"1"``), ``title``, ``sha256``,
@@ -40,7 +40,7 @@ from ..store import DatasetRow, footprint_indexes
 from ..store.times import utcnow
 from .index_query import Q3C_INDEX, has_q3c_index
 from .bulk_footprints import footprint_cells
-from .records import ACCESS_TIERS
+from .records import ACCESS_TIERS, namespaced
 
 DATASETS = DatasetRow.__table__
 REQUIRED = ("dataset_id", "uri")
@@ -154,7 +154,8 @@ class _Columns:
     em: dict[str, list]
 
     @classmethod
-    def of(cls, table: Table) -> _Columns:
+    def of(cls, table: Table, source: str) -> _Columns:
+        """The table's columns, its ids in ``source``'s namespace (:func:`.records.namespaced`)."""
         table = _with_obscore_names(table)
         for name in REQUIRED:
             if name not in table.colnames:
@@ -164,6 +165,7 @@ class _Columns:
         if any(v is None for v in text_cols["dataset_id"]) or any(v is None for v in text_cols["uri"]):
             raise CorruptData("catalogue: every row needs a dataset_id and a uri")
         text_cols["title"] = [t or d for t, d in zip(text_cols["title"], text_cols["dataset_id"])]
+        text_cols["dataset_id"] = [namespaced(source, i) for i in text_cols["dataset_id"]]
         bad_tier = set(text_cols["access_tier"]) - set(ACCESS_TIERS)
         if bad_tier:
             raise CorruptData(f"catalogue: access_tier {sorted(bad_tier)[0]!r} is not one of {', '.join(ACCESS_TIERS)}")
@@ -309,7 +311,7 @@ def load(conn, source: str, table: Table, *, fingerprint: str, batch: int = BATC
     has withdrawn. ``fingerprint`` (of the table file) is stored as each new row's digest; ``workers``: processes
     building footprints (default: one per core when there are several batches)."""
     workers = (os.cpu_count() or 1) if workers is None else workers
-    columns = _Columns.of(table)  # every check before anything is written
+    columns = _Columns.of(table, source)  # every check before anything is written
     report = LoadReport()
     d = DATASETS.c
     stored = {(r.dataset_id, r.version): (r.pk, r.withdrawn_at) for r in

@@ -96,6 +96,13 @@ class DatasetRecord:
         return doc
 
 
+def namespaced(source: str, dataset_id: str) -> str:
+    """``dataset_id`` in ``source``'s namespace (``source:...``): a source never names another's datasets, so
+    no source can add a version of, say, a ``vlass:`` image."""
+    prefix = f"{source}:"
+    return dataset_id if dataset_id.startswith(prefix) else prefix + dataset_id
+
+
 def cite(record: DatasetRecord) -> str:
     """The citation an analysis must carry: title, URI, version and content hash."""
     return format_citation(record.title, record.source, record.uri, record.version, record.sha256)

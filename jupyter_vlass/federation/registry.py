@@ -277,11 +277,15 @@ class Registry:
                        DatasetRow.access_tier)
                 .join(LineageRow, LineageRow.child_pk == DatasetRow.pk)
                 .where(LineageRow.parent_pin.in_(list(pins)))).all() if visible(c[3], c[4], readable)]
+        # A parent the caller may not see is not named (its id, its URI): only that there is one.
+        hidden = {pin for pin, row in parents.items() if not visible(row.source, row.access_tier, readable)}
         versions = []
         for record, withdrawn_at in pairs:
             doc = record.summary()
             doc["withdrawn_at"] = withdrawn_at.isoformat() + "Z" if withdrawn_at else None
+            doc["derived_from"] = ["restricted" if pin in hidden else pin for pin in record.derived_from]
             doc["derived_from_resolved"] = [
+                {"pin": None, "id": None, "version": None, "restricted": True} if pin in hidden else
                 {"pin": pin, "id": parents[pin].dataset_id if pin in parents else None,
                  "version": parents[pin].version if pin in parents else None}
                 for pin in record.derived_from]

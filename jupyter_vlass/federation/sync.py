@@ -13,7 +13,7 @@ from ..store import DatasetRow, LineageRow, SourceRow
 from ..store.times import utcnow
 from .base import Skipped, Source, Unchanged
 from .bulk import load
-from .records import DatasetRecord
+from .records import DatasetRecord, namespaced
 from .rows import row_values
 
 Progress = Callable[[int, str], None]
@@ -67,6 +67,9 @@ def harvest_into(session: Session, source: Source, report: SyncReport,
             report.unchanged += 1
         elif isinstance(item, Skipped):
             report.skipped.append(item)
+        elif isinstance(item, DatasetRecord) and item.dataset_id != namespaced(source.name, item.dataset_id):
+            report.skipped.append(Skipped(item.uri, f"its id {item.dataset_id[:120]!r} is not in the source's "
+                                                    f"namespace '{source.name}:'"))
         elif isinstance(item, DatasetRecord):
             seen.add(item.uri)
             _upsert(session, existing, item, report, now)

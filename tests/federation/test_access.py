@@ -136,3 +136,26 @@ async def test_rest_sia2_and_cutout_hide_it_from_everyone_else(jp_fetch, db_url)
         with pytest.raises(HTTPClientError) as info:
             await jp_fetch("vlass", *path, params=params)
         assert info.value.code == 404 and json.loads(info.value.response.body)["reason"] == "unknown_dataset"
+
+
+def test_lineage_names_a_restricted_parent_only_to_its_groups(db_url, restricted_manifest):
+    """A public dataset derived from an embargoed one: its granted users see which; anyone else sees only that
+    it has a restricted parent, neither its id nor its URI."""
+    team, outsider = Registry(db_url, groups=["cosmicai"]), Registry(db_url, groups=["students"])
+    embargoed = next(h for h in team.search(FIRST).hits if h.access_tier == "embargoed")
+    parent = team.get(embargoed.dataset_id)
+    manifest = json.loads(restricted_manifest.read_text())
+    child = next(e for e in manifest["objects"] if not e["key"].startswith("first/"))
+    child["derived_from"] = [f"{parent.uri}@{parent.version}"]
+    restricted_manifest.write_text(json.dumps(manifest))
+    assert Registry(db_url, groups=()).sync(force=True)[0].status == "ok"
+    child_id = f"tacc:{child['key']}"
+
+    granted = team.describe(child_id)["versions"][0]
+    assert granted["derived_from_resolved"] == [{"pin": f"{parent.uri}@{parent.version}",
+                                                 "id": embargoed.dataset_id, "version": parent.version}]
+    seen = outsider.describe(child_id)
+    assert seen["versions"][0]["derived_from_resolved"] == [{"pin": None, "id": None, "version": None,
+                                                             "restricted": True}]
+    text = json.dumps(seen)
+    assert embargoed.dataset_id not in text and parent.uri not in text

@@ -69,9 +69,9 @@ def test_a_real_obscore_table_is_a_catalogue_searched_like_any_source(registry, 
     found = {h.dataset_id for h in registry.search(region).hits}
     centres = SkyCoord(obscore["s_ra"], obscore["s_dec"])
     near = centres.separation(region.center).deg < 0.5 + obscore["s_fov"].quantity.to_value(u.deg) / 2
-    assert str(first["obs_publisher_did"]) in found
-    assert found <= {str(d) for d in obscore["obs_publisher_did"][near]}
-    record = registry.get(str(first["obs_publisher_did"]))
+    assert f"gavo:{first['obs_publisher_did']}" in found  # in the source's namespace
+    assert found <= {f"gavo:{d}" for d in obscore["obs_publisher_did"][near]}
+    record = registry.get(f"gavo:{first['obs_publisher_did']}")
     assert record.uri == str(first["access_url"]) and record.title == str(first["obs_title"])
     assert _sync(registry, "gavo")["status"] == "unchanged"
 
@@ -99,8 +99,8 @@ def test_vectorised_footprints_are_the_per_record_ones(registry, tmp_path):
     assert moc_depths_for(2 * radii).tolist() == [moc_depth_for(2 * r) for r in radii]
     Table({"dataset_id": [f"c:{i}" for i in range(n)], "uri": [f"/c/{i}" for i in range(n)], "ra": ra, "dec": dec,
            "radius": radius}).write(tmp_path / "cones.fits")
-    registry.add_source("cones", "catalogue", str(tmp_path / "cones.fits"))
-    assert _sync(registry, "cones")["added"] == n
+    registry.add_source("c", "catalogue", str(tmp_path / "cones.fits"))
+    assert _sync(registry, "c")["added"] == n
     with registry.Session() as session:
         rows = {r.dataset_id: r for r in session.query(DatasetRow)}
         for i in range(n):
@@ -201,12 +201,16 @@ def test_a_clash_with_another_source_mid_load_writes_nothing(registry, tmp_path)
     _, first = _large(tmp_path, 12_000, prefix="one")
     registry.add_source("one", "catalogue", first)
     assert _sync(registry, "one")["added"] == 12_000
+    with registry.engine.begin() as conn:  # a row stored before ids were namespaced by source: "one" holds a
+        # "two:" id, which the next catalogue's row 20 000 names: found at insert time
+        conn.execute(DATASETS.update().where(DATASETS.c.dataset_id == "one:5").values(dataset_id="two:5"))
     table, _ = _large(tmp_path, 25_000, prefix="two")
-    table["dataset_id"][20_000] = "one:5"  # a (dataset_id, version) source "one" holds: found at insert time
+    table["dataset_id"][20_000] = "two:5"
+    table["dataset_id"][5] = "two:moved-5"
     table.write(tmp_path / "two.fits", overwrite=True)
     registry.add_source("two", "catalogue", str(tmp_path / "two.fits"))
     report = _sync(registry, "two")
-    assert report["status"] == "error" and "one:5" in report["message"], report
+    assert report["status"] == "error" and "two:5" in report["message"], report
     with registry.engine.connect() as conn:
         assert {"ix_footprint_cover", "ix_dataset_source"} <= {i["name"] for i in inspect(conn).get_indexes("datasets")}
     with registry.Session() as session:
@@ -227,3 +231,25 @@ def test_footprints_built_in_worker_processes_are_those_built_inline(tmp_path):
             stored.append(conn.execute(select(*[DATASETS.c[c] for c in COLUMNS if c != "ingested_at"])
                                        .order_by(DATASETS.c.dataset_id)).all())
     assert stored[0] == stored[1] and len(stored[0]) == 9_000
+
+
+def test_a_source_cannot_shadow_another_sources_datasets(demo_registry, tmp_path):
+    """A catalogue naming a ``vlass:`` id at a newer version does not become that image's newest version: its
+    ids are put in its own namespace. Positive control: ids already in its namespace stay as they are."""
+    field = Region.from_degrees(209.25, -18.0, 0.5)
+    vlass_id = next(h.dataset_id for h in demo_registry.search(field) if h.dataset_id.startswith("vlass:VLASS2.2"))
+    newest = demo_registry.get(vlass_id)
+    assert newest.source == "vlass"
+    path = tmp_path / "evil.ecsv"
+    Table({"dataset_id": [vlass_id, "evil:own"], "version": ["v99", "1"], "uri": ["/evil/x.fits", "/evil/y.fits"],
+           "ra": [209.25, 209.3], "dec": [-18.0, -18.0], "radius": [0.1, 0.1]}).write(path)
+    demo_registry.add_source("evil", "catalogue", str(path))
+    [report] = demo_registry.sync("evil")
+    assert report.status == "ok" and report.added == 2, report.to_json()
+    still = demo_registry.get(vlass_id)
+    assert (still.source, still.version, still.uri) == ("vlass", newest.version, newest.uri)
+    assert demo_registry.get(f"evil:{vlass_id}").version == "v99"
+    assert demo_registry.get("evil:own").source == "evil"
+    found = {(h.dataset_id, h.source) for h in demo_registry.search(field)}
+    assert {(vlass_id, "vlass"), (f"evil:{vlass_id}", "evil"), ("evil:own", "evil")} <= found
+    assert not any(i == vlass_id and s == "evil" for i, s in found)
