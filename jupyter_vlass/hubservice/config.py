@@ -35,8 +35,11 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
         VOTE_SCOPE: {"description": "Vote on detections and mark published results Updated or Retracted."}}
     c.JupyterHub.load_roles = [
         {"name": "user", "scopes": ["self", "access:services"]},
+        # A server's token acts for its user: JupyterHub intersects these scopes with the user's own, so an
+        # expert's server (the overlay, the CLI, `audit recheck` in it) may vote and an approver's may decide,
+        # and nobody else's.
         {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
-                                      "access:services!service=vlass"]},
+                                      "access:services!service=vlass", VOTE_SCOPE, DECIDE_SCOPE]},
         {"name": "vlass-approvers", "scopes": [DECIDE_SCOPE, "access:services"],
          "users": list(approver_users), "groups": list(approver_groups)},
         {"name": "vlass-experts", "scopes": [VOTE_SCOPE, "access:services"],

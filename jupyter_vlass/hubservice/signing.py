@@ -10,15 +10,23 @@ from .base import ServiceHandler
 
 
 class CapsuleSignAPI(ServiceHandler):
-    """Sign a capsule for its author with the site's key (users never hold it): ``{statement, crate}``."""
+    """Sign a capsule for its author with the site's key (users never hold it): ``{statement, crate}``. A
+    detection analysis is signed only through the publish gate, evaluated here on the service's own consensus,
+    votes and overrides; each gated input's signing is in the audit trail, with the override it passed by."""
 
     @web.authenticated
     def post(self):
         body = self.json_body()
+        review = self.settings["review"]
         signed = sign_statement(self.settings["keyring"], statement=body.get("statement"), crate=body.get("crate"),
-                                user=self.user_name)
+                                user=self.user_name, gate=review)
         self.settings["signature_log"].record(capsule_id=signed["capsule_id"], user=self.user_name,
                                               key_id=signed["key_id"])
+        for decision in signed["gated"]:
+            review.audit.append(actor=self.user_name, action="signed",
+                                subject=f"{decision['dataset_id']}@{decision['version']}",
+                                detail={"capsule": signed["capsule_id"], "result": decision["result_id"],
+                                        "score": decision["score"], "override": decision["override"]})
         self.finish(signed)
 
 

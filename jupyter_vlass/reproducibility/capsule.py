@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..exceptions import CorruptData, InvalidArgument, SchedulerUnavailable, VlassError
-from .crate import build
+from .crate import build, is_detection_analysis
 from .keys import Keyring, UnknownKey
 from .layout import (CRATE, MANIFEST, NOTEBOOK, SIGNATURE, SOURCE, CapsuleChanged, capsule_id_of, read_bundle,
                      signed_files)
@@ -104,21 +104,21 @@ def _cited(notebook: dict, crate: dict, run: dict) -> dict:
     return notebook
 
 
-GATED_OUTPUT = "detections.ecsv"
-
-
-def is_detection_analysis(outputs: list[dict]) -> bool:
-    """Whether a run's outputs (``[{name, ...}]``) hold a detection table: the runs the publish gate judges."""
-    return any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in outputs)
+def gated_inputs(run: dict) -> list[tuple[str, str]]:
+    """The dataset versions whose consensus the gate judges before ``run`` (a :func:`run_record`) is published:
+    every input of a completed detection analysis, pinned or opened by the notebook itself."""
+    if run["error"] or not is_detection_analysis(run["outputs"], model=run.get("model"), parameters=run["parameters"]):
+        return []
+    return sorted({(i["id"], i["version"]) for i in run["inputs"]})
 
 
 def check_gate(run: dict, gate) -> list:
-    """The publish gate's decisions for a detection analysis (a completed run with ``detections.ecsv``): one
-    per pinned input, each the consensus of that dataset version. Raises
-    :class:`~jupyter_vlass.review.review.PublishRefused` with the reasons; nothing is written."""
-    if gate is None or run["error"] or not is_detection_analysis(run["outputs"]):
+    """The publish gate's decisions for a detection analysis (see :func:`gated_inputs`): one per input, each the
+    consensus of that dataset version. Raises :class:`~jupyter_vlass.review.review.PublishRefused` with the
+    reasons; nothing is written."""
+    if gate is None:
         return []
-    return [gate.check(i["id"], i["version"]) for i in run["inputs"] if i["how"] == "pinned"]
+    return [gate.check(dataset_id, version) for dataset_id, version in gated_inputs(run)]
 
 
 def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=None) -> Capsule:

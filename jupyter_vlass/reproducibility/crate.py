@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 
+from ..exceptions import InvalidArgument
 from ..version import __version__
 
 # ``environment`` is the Process Run Crate term (https://w3id.org/ro/terms/workflow-run#environment).
@@ -106,3 +107,39 @@ def build(run: dict) -> dict:
         "result": [{"@id": f"outputs/{o['name']}"} for o in run["outputs"]],
         "environment": [{"@id": f"#env-{name}"} for name, value in environment if value]})
     return {"@context": CONTEXT, "@graph": graph}
+
+
+GATED_OUTPUT = "detections.ecsv"
+MODEL_PARAMETER = "model"
+
+
+def is_detection_analysis(outputs: list[dict], *, model: dict | None = None, parameters: dict | None = None) -> bool:
+    """Whether a run is one the publish gate judges: it pins a model (the manifest's ``model``), chooses one
+    (a ``model`` parameter, as ``detect-sources`` takes), or writes a detection table (``outputs``:
+    ``[{name, ...}]``)."""
+    return bool(model) or MODEL_PARAMETER in (parameters or {}) or \
+        any(o["name"].rsplit("/", 1)[-1] == GATED_OUTPUT for o in outputs)
+
+
+def gated_inputs_of_crate(crate: dict) -> list[tuple[str, str]]:
+    """``capsule.gated_inputs`` read from a capsule's ``ro-crate-metadata.json`` (what the hub service is given to
+    sign): the same answer as for the run it describes."""
+    graph = crate.get("@graph") if isinstance(crate, dict) else None
+    if not isinstance(graph, list):
+        raise InvalidArgument("crate: an RO-Crate with an @graph")
+    entities = [e for e in graph if isinstance(e, dict)]
+    action = next((e for e in entities if e.get("@type") == "CreateAction"), {})
+    if "Failed" in str((action.get("actionStatus") or {}).get("@id", "")):
+        return []
+    model = any(str(e.get("@id", "")).startswith("#model-") for e in entities)
+    parameters = {e.get("name"): e.get("value") for e in entities if str(e.get("@id", "")).startswith("#pv-")}
+    outputs = [{"name": str(e.get("name", ""))} for e in entities
+               if e.get("@type") == "File" and str(e.get("@id", "")).startswith("outputs/")]
+    if not is_detection_analysis(outputs, model={"pinned": True} if model else None, parameters=parameters):
+        return []
+    inputs = set()
+    for e in entities:
+        if e.get("@type") == "Dataset" and isinstance(e.get("identifier"), str) and "@" in e["identifier"]:
+            dataset_id, version = e["identifier"].rsplit("@", 1)
+            inputs.add((dataset_id, version))
+    return sorted(inputs)

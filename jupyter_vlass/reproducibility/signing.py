@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ..exceptions import Forbidden, InvalidArgument
+from .crate import gated_inputs_of_crate
 from .keys import Keyring, PublicKey, UnknownKey
 from .layout import CRATE, SIGNATURE, capsule_id_of
 PREDICATE = "https://model_signing/signature/v1.0"
@@ -69,11 +70,14 @@ def _check_statement(text: str) -> dict[str, str]:
     return files
 
 
-def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str) -> dict:
+def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str, gate=None) -> dict:
     """The hub service's side: sign ``statement`` for ``user`` with the site's current key.
 
     Refused unless ``crate`` is the capsule's signed ``ro-crate-metadata.json`` and names ``user`` as the
-    agent of the run. Returns ``{bundle, key_id, capsule_id}`` (the bundle as ``capsule.sig`` holds it).
+    agent of the run, and, when the crate describes a detection analysis (:func:`.crate.gated_inputs_of_crate`),
+    unless ``gate`` (the service's :class:`~jupyter_vlass.review.review.Review`) lets each of its inputs through
+    (:class:`~jupyter_vlass.review.review.PublishRefused` with the reasons). Returns ``{bundle, key_id,
+    capsule_id, gated}`` (the bundle as ``capsule.sig`` holds it; ``gated``: the gate's decisions).
     """
     from google.protobuf import json_format
     from in_toto_attestation.v1 import statement_pb2
@@ -91,13 +95,15 @@ def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str) -
     if [a.get("name") for a in agents] != [user]:
         raise Forbidden(f"a capsule is signed only for its own author: the crate names "
                         f"{', '.join(str(a.get('name')) for a in agents) or 'nobody'}, you are {user}")
+    gated = [] if gate is None else [gate.check(d, v) for d, v in gated_inputs_of_crate(json.loads(crate))]
     key_id = keyring.current()
     pb = json_format.Parse(statement, statement_pb2.Statement())
     signature = sign_ec_key.Signer(keyring.private_key_path(key_id)).sign(_Statement(pb))
     with tempfile.TemporaryDirectory() as folder:
         signature.write(Path(folder) / SIGNATURE)
         bundle = (Path(folder) / SIGNATURE).read_text()
-    return {"bundle": bundle, "key_id": key_id, "capsule_id": capsule_id_of(files)}
+    return {"bundle": bundle, "key_id": key_id, "capsule_id": capsule_id_of(files),
+            "gated": [decision.to_json() for decision in gated]}
 
 
 class HubSigner:

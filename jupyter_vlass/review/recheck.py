@@ -17,7 +17,7 @@ from pathlib import Path
 from ..exceptions import InvalidArgument
 from ..models.detections import match
 from ..models.images import open_image
-from ..reproducibility.capsule import GATED_OUTPUT, is_detection_analysis
+from ..reproducibility.crate import GATED_OUTPUT, is_detection_analysis
 
 
 def _sources(table, least: float):

@@ -550,3 +550,26 @@ def test_the_crate_names_the_container_image_a_profile_pinned():
     assert environment["container_image"] == f"astro (charliecloud) sha256:{'a' * 64}"
     environment = {e["name"]: e["value"] for e in build({**run, "image": None})["@graph"] if e["@id"].startswith("#env-")}
     assert environment["container_image"].startswith("none")
+
+
+def test_the_gate_judges_what_the_run_is_read_the_same_from_its_crate(done_job):
+    """A detection analysis is one that pins or chooses a model or writes a detection table; all its inputs are
+    gated, the ones the notebook opened itself too. The hub service reads the same answer from the crate."""
+    from jupyter_vlass.reproducibility.capsule import gated_inputs, run_record
+    from jupyter_vlass.reproducibility.crate import build, gated_inputs_of_crate
+
+    run = run_record(done_job)
+    pinned = [(i["id"], i["version"]) for i in run["inputs"]]
+    opened = {"id": "tacc:racs/SB38959.RACS_1357-18.comp.fits", "version": "1", "uri": "file:///racs.fits",
+              "sha256": "0" * 64, "how": "opened"}
+    cases = [
+        (run, []),  # an RMS catalogue: no model, no detection table
+        ({**run, "parameters": {**run["parameters"], "model": "cnn"}}, pinned),
+        ({**run, "model": {"name": "cnn", "version": "0.2.0"}, "inputs": [*run["inputs"], opened]},
+         sorted([*pinned, (opened["id"], opened["version"])])),
+        ({**run, "outputs": [*run["outputs"], {**run["outputs"][0], "name": "sub/detections.ecsv"}]}, pinned),
+        ({**run, "parameters": {"model": "cnn"}, "error": "the kernel died"}, []),  # a failed run is a record
+    ]
+    for case, expected in cases:
+        assert gated_inputs(case) == sorted(expected), case["parameters"]
+        assert gated_inputs_of_crate(json.loads(json.dumps(build(case)))) == sorted(expected)

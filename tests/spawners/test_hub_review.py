@@ -5,7 +5,9 @@ why, controversial analyses, marks, the audit trail verified; the page's forms n
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import uuid
 from urllib.parse import quote
 
@@ -165,3 +167,102 @@ def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, consensus_doc)
     assert admin.post(url, data={**override, "_xsrf": xsrf}, timeout=30, allow_redirects=False).status_code == 302
     gate = hub.service("GET", "/api/gate", token=token, params={"dataset_id": dataset, "version": "v1"}).json()
     assert gate["override"]["by"] == ADMIN and gate["override"]["reason"] == "checked by eye", gate
+
+
+KERNEL_CALL = """
+import json
+from jupyter_vlass.exceptions import VlassError
+from jupyter_vlass.hub_client import HubServiceClient, service_from_environment
+from jupyter_vlass.review.review import HubReview
+url, token = service_from_environment()
+review = HubReview(HubServiceClient(url, token=token))
+try:
+    {call}
+    print(json.dumps({{"ok": True}}))
+except VlassError as error:
+    print(json.dumps({{"ok": False, "status": getattr(error, "status", None), "message": str(error)}}))
+"""
+
+
+SIGN_IN_KERNEL = """
+import json, tempfile
+from pathlib import Path
+from google.protobuf import json_format
+from model_signing._signing import signing
+from jupyter_vlass.hub_client import HubServiceClient, service_from_environment
+from jupyter_vlass.reproducibility.signing import _hashing
+
+def sign_detection_analysis(user, pin):
+    # A capsule folder of a run that chose a model, its table named otherwise than detections.ecsv.
+    folder = Path(tempfile.mkdtemp())
+    (folder / "outputs").mkdir()
+    (folder / "outputs" / "found.ecsv").write_text("# a detection table by another name")
+    crate = {"@context": "https://w3id.org/ro/crate/1.1/context", "@graph": [
+        {"@id": "#agent", "@type": "Person", "name": user},
+        {"@id": "#pv-model", "@type": "PropertyValue", "name": "model", "value": "classical"},
+        {"@id": "outputs/found.ecsv", "@type": "File", "name": "found.ecsv"},
+        {"@id": "file:///data/tile.fits", "@type": "Dataset", "identifier": pin},
+        {"@id": "#run", "@type": "CreateAction", "agent": {"@id": "#agent"},
+         "actionStatus": {"@id": "http://schema.org/CompletedActionStatus"}}]}
+    (folder / "ro-crate-metadata.json").write_text(json.dumps(crate))
+    statement = json_format.MessageToJson(signing.Payload(_hashing().hash(folder)).statement.pb)
+    url, token = service_from_environment()
+    return HubServiceClient(url, token=token).request("POST", "api/capsules/sign", {
+        "statement": statement, "crate": (folder / "ro-crate-metadata.json").read_text()})
+"""
+
+
+def test_experts_vote_and_approvers_override_from_their_own_servers(hub, consensus_doc):
+    """What the overlay, the CLI and `audit recheck` do in a user's server: the server's own hub token acts
+    for its user, so an expert's server votes and marks, an approver's overrides, and nobody else's does."""
+    hub.user(EXPERT, groups=(EXPERTS_GROUP,), allocation=None)
+    hub.user(OUTSIDER, allocation=None)
+    recorder = _token(hub, EXPERT, ["access:services", VOTE_SCOPE]).json()["token"]
+    dataset, version = f"vlass:review-{uuid.uuid4().hex[:8]}", "v1"
+    recorded = hub.service("POST", "/api/consensus", token=recorder,
+                           json={"dataset_id": dataset, "version": version, **consensus_doc})
+    assert recorded.status_code == 200, recorded.text
+    result_id = recorded.json()["id"]
+    names = (EXPERT, OUTSIDER, ADMIN)
+    if subprocess.run(["id", ADMIN], capture_output=True).returncode != 0:  # the approver's server runs as them
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", ADMIN], check=True)
+    for name in names:
+        assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202), hub.events(name)
+    tokens = {name: hub.token_for(name) for name in names}
+    try:
+        for name in names:
+            hub.wait_ready(name)
+
+        def in_kernel(name, call, prelude=""):
+            out = hub.run_in_kernel(name, prelude + KERNEL_CALL.format(call=call), tokens[name])
+            return json.loads(out.strip().splitlines()[-1])
+
+        vote = f"review.vote(result_id={result_id}, detection=0, verdict='confirmed')"
+        override = f"review.override(dataset_id={dataset!r}, version={version!r}, reason='recalibrated')"
+        mark = (f"review.mark(subject='capsule:{'c' * 64}', mark='Updated', explanation='a newer calibration')")
+        for name, call, allowed in ((OUTSIDER, vote, False), (EXPERT, vote, True),
+                                    (OUTSIDER, mark, False), (EXPERT, mark, True),
+                                    (EXPERT, override, False), (OUTSIDER, override, False), (ADMIN, override, True)):
+            answer = in_kernel(name, call)
+            assert answer["ok"] is allowed, (name, call, answer)
+            if not allowed:
+                assert answer["status"] == 403, (name, call, answer)
+        # A detection analysis (it chooses a model; its table has any name) is signed only through the gate, which
+        # the service evaluates itself: refused for an input without a passing consensus, signed for one with.
+        for gated, allowed in ((f"vlass:review-none-{uuid.uuid4().hex[:8]}", False), (dataset, True)):
+            answer = in_kernel(OUTSIDER, f"sign_detection_analysis({OUTSIDER!r}, {gated + '@' + version!r})",
+                               prelude=SIGN_IN_KERNEL)
+            assert answer["ok"] is allowed, (gated, answer)
+            if not allowed:
+                assert answer["status"] == 403 and "publishing refused" in answer["message"], answer
+        signed = hub.service("GET", "/api/audit", params={"subject": f"{dataset}@{version}"}, token=recorder).json()
+        assert [e["actor"] for e in signed["entries"] if e["action"] == "signed"] == [OUTSIDER]
+        votes = hub.service("GET", f"/api/consensus/{quote(dataset, safe='')}", token=recorder).json()
+        assert votes["detections"][0]["votes"] == {"confirmed": 1, "false_positive": 0, "unsure": 0}, votes
+        trail = hub.service("GET", "/api/audit", params={"subject": f"{dataset}@{version}"}, token=recorder).json()
+        actors = [(e["actor"], e["action"]) for e in trail["entries"]]
+        assert (EXPERT, "vote") in actors and (ADMIN, "publish override") in actors, actors
+        assert [action for actor, action in actors if actor == OUTSIDER] == ["signed"]  # no vote, mark or override
+    finally:
+        for name in names:
+            hub.stop_server(name)
