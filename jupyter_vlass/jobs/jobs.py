@@ -32,7 +32,7 @@ from .hub_accounts import HubAccounts, waits_of
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
 from .notebook_check import check_notebook, check_output, deliver
-from .outputs import UnsafeOutput, read_status, read_text
+from .outputs import UnsafeOutput, private_folders, read_status, read_text
 from ..compute.profiles import ProfileSet
 from ..compute.resources import ResourceRequest, request_from_options
 from .sites import Site
@@ -206,12 +206,7 @@ class Jobs:
                  site: Site, key: str, extra: dict, progress=None) -> None:
         if workdir.exists():
             shutil.rmtree(workdir)
-        # The job's folder is its owner's alone, whatever the umask or the home's mode: results, logs and the
-        # executed notebook may hold what only the owner may read (the job's own files: execute.py's umask).
-        workdir.parent.mkdir(parents=True, exist_ok=True)
-        for folder in (workdir, workdir / OUTPUTS):
-            folder.mkdir(mode=0o700)
-            folder.chmod(0o700)
+        private_folders(workdir, workdir / OUTPUTS)  # results, logs, the executed notebook: the owner's alone
         shutil.copyfile(notebook, workdir / "notebook.ipynb")
         (workdir / "notebook.ipynb").chmod(0o600)
         scratch = site.scratch(self.jobs_dir / ".scratch")

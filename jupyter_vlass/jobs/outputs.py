@@ -75,6 +75,15 @@ def file_stat(root: Path, name: str) -> os.stat_result:
         return os.fstat(fd)
 
 
+def private_folders(*folders: Path) -> None:
+    """Make each of ``folders`` (its parents as usual) its owner's alone, 0700 whatever the umask or the home's
+    mode (what a job writes inside is private too: execute.py's umask)."""
+    for folder in folders:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)
+
+
 def freeze(root: Path, name: str) -> os.stat_result:
     """Make output ``name`` read-only and its owner's alone (as the result cache keeps it); return its status."""
     with opened(root, name) as fd:
