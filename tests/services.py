@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import random
 import shutil
 import signal
 import socket
@@ -95,22 +96,32 @@ def _signal_living(pids: list[int], signum: int) -> None:
                 pass
 
 
+# Ports are drawn below the kernel's ephemeral range (32768-60999 here), so an outgoing connection made
+# between choosing a port and the server listening on it can never take it (a CI run lost the proxy's port
+# that way), and none is handed out twice in one session.
+_PORTS_GIVEN: set[int] = set()
+_PORT_RANGE = (10000, 32000)
+
+
 def free_port(*, plus: int = 0) -> int:
-    """A free TCP port (and, with ``plus``, one whose ``port + plus`` is free too)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not plus or port + plus > 65535:
-            if not plus:
-                return port
+    """A free TCP port outside the ephemeral range (and, with ``plus``, one whose ``port + plus`` is free too)."""
+    for _ in range(10000):
+        port = random.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - plus)
+        wanted = [port, port + plus] if plus else [port]
+        if any(p in _PORTS_GIVEN for p in wanted) or not all(_bindable(p) for p in wanted):
             continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + plus))
-                return port
-            except OSError:
-                continue
+        _PORTS_GIVEN.update(wanted)
+        return port
+    raise RuntimeError(f"no free port in {_PORT_RANGE}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
