@@ -219,15 +219,16 @@ class Hub:
             self.api("DELETE", f"/users/{name}/server")
             self.wait_stopped(name)
 
-    def run_in_kernel(self, name: str, code: str, token: str) -> str:
-        """Start a kernel on the user's server (through the proxy), run ``code``, return its stdout."""
+    def run_in_kernel(self, name: str, code: str, token: str, *, timeout: float = 60) -> str:
+        """Start a kernel on the user's server (through the proxy), run ``code``, return its stdout (``timeout``:
+        the longest wait for the kernel's next message)."""
         base = f"{self.url}/user/{name}"
         headers = {"Authorization": f"token {token}"}
         kernel = requests.post(f"{base}/api/kernels", headers=headers, json={"name": "python3"}, timeout=60)
         kernel.raise_for_status()
         kernel_id = kernel.json()["id"]
         ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}/user/{name}/api/kernels/{kernel_id}/channels",
-                                         header=[f"Authorization: token {token}"], timeout=60)
+                                         header=[f"Authorization: token {token}"], timeout=timeout)
         try:
             msg_id = uuid.uuid4().hex
             ws.send(json.dumps({"channel": "shell", "header": {

@@ -20,6 +20,7 @@ from ..exceptions import InvalidArgument
 from ..federation.limits import Limits, parse_rate
 from ..jobs.dashboard import JobReports
 from ..jobs.job_accounts import JobAccounting
+from ..jobs.job_records import JobRecords
 from ..reproducibility.keys import Keyring
 from ..reproducibility.signature_log import SignatureLog
 from ..review.review import Review
@@ -47,6 +48,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None,
         job_accounting=JobAccounting(ledger, approvals, profiles),
         sync_ledger=LedgerSync(ledger, profiles),
         job_reports=JobReports(sessions),
+        job_records=JobRecords(sessions),
         keyring=Keyring(keys or os.path.abspath("vlass-keys")),
         signature_log=SignatureLog(sessions),
         review=Review(sessions, threshold=publish_threshold),

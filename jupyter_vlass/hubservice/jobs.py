@@ -14,9 +14,10 @@ class JobAuthorizeAPI(ServiceHandler):
 
     @web.authenticated
     def post(self):
-        groups = self.current_user.get("groups") or []
-        self.finish(self.settings["job_accounting"].authorize(user=self.user_name, groups=groups,
-                                                              body=self.json_body()))
+        groups, body = self.current_user.get("groups") or [], self.json_body()
+        grant = self.settings["job_accounting"].authorize(user=self.user_name, groups=groups, body=body)
+        self.settings["job_records"].authorized(user=self.user_name, project=grant["project"], body=body)
+        self.finish(grant)
 
 
 class JobChargeAPI(ServiceHandler):
@@ -32,6 +33,21 @@ class JobChargeAPI(ServiceHandler):
                                                 job_id=body.get("job_id")))
         else:
             self.finish(accounting.charge_local(user=self.user_name, body=body))
+
+
+class JobOutputsAPI(ServiceHandler):
+    """What one of the caller's jobs wrote, as it ended: the sha256 of its outputs, with the bytes a consensus is
+    computed from, on the service's record of the job (sent before the charge, which may wait for sacct)."""
+
+    @web.authenticated
+    def post(self):
+        body = self.json_body()
+        project = body.get("project")
+        if project is not None:
+            project = self.settings["job_accounting"].member(self.user_name, project)
+        self.settings["job_records"].ended(user=self.user_name, project=project, body=body)
+        self.set_status(204)
+        self.finish()
 
 
 class JobReportAPI(ServiceHandler):
@@ -75,5 +91,6 @@ def routes(prefix_join) -> list:
     return [(prefix_join("api/jobs/authorize"), JobAuthorizeAPI),
             (prefix_join("api/jobs/charges"), JobChargeAPI),
             (prefix_join("api/jobs/reports"), JobReportAPI),
+            (prefix_join("api/jobs/outputs"), JobOutputsAPI),
             (prefix_join("dashboard"), DashboardPage),
             (prefix_join("metrics"), MetricsHandler)]

@@ -32,13 +32,18 @@ class ReviewHandler(ServiceHandler):
 
 
 class ConsensusAPI(ReviewHandler):
-    """Record a consensus of a dataset version (a user's server does, after aggregating its runs)."""
+    """Compute and record the consensus of the caller's runs on a dataset version, from the outputs the service
+    recorded when their jobs ended: ``{dataset_id, version, runs: ["model@site", ...], parameters}``."""
 
     @web.authenticated
     def post(self):
         body = self.json_body()
-        self.finish(self.review.record(dataset_id=body.get("dataset_id"), version=body.get("version"),
-                                       user=self.user_name, consensus=body))
+        if "detections" in body or "summary" in body:
+            raise InvalidArgument("a consensus is computed here, from your jobs' recorded outputs: post "
+                                  "{dataset_id, version, runs, parameters}, not a consensus")
+        self.finish(self.review.record_runs(dataset_id=body.get("dataset_id"), version=body.get("version"),
+                                            user=self.user_name, runs=body.get("runs"),
+                                            parameters=body.get("parameters")))
 
 
 class DatasetConsensusAPI(ReviewHandler):

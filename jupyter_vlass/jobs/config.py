@@ -45,6 +45,7 @@ def open_jobs(*, config: str | None = None, db: str | None = None, root: str = "
     # Imported when called: the server extension reads the configuration at start without the registry.
     from ..compute.profiles import load_profiles
     from ..federation.registry import Registry
+    from .hub_accounts import HubAccounts
     from .jobs import Jobs
     from .sites import sites_from_config
 
@@ -53,5 +54,6 @@ def open_jobs(*, config: str | None = None, db: str | None = None, root: str = "
                               account=settings.get("account"))
     profiles = load_profiles(settings["profiles"]) if settings.get("profiles") else None
     registry = Registry(db)
+    # Under a hub, every path (the CLI, the Python API, replay, fork) is authorized and charged as the server's is.
     return Jobs(registry, sites=sites, root=root, owner=getpass.getuser(), profiles=profiles,
-                jobs_dir=settings.get("jobs_dir"), groups=registry.groups)
+                jobs_dir=settings.get("jobs_dir"), groups=registry.groups, accounts=HubAccounts.from_environment())

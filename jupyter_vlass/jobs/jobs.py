@@ -28,7 +28,7 @@ from ..store.times import utcnow
 from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
 from .execute import JOB_FILE, OUTPUTS
-from .hub_accounts import HubAccounts, waits_of
+from .hub_accounts import HubAccounts, recorded, waits_of
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
 from .notebook_check import check_notebook, check_output, deliver
@@ -94,7 +94,7 @@ class Jobs:
                          result={"location": hit.location, "files": hit.files})
             return Job(self, job_id)
         try:
-            project = self._authorize(site, manifest)
+            project = self._authorize(site, manifest, f"{job_id}.{row.attempt}")
             workdir = self.jobs_dir / self.owner / job_id
             extra = {"dask": job_settings(manifest.dask, worker, python=site.python, account=project)} if worker else {}
             self._prepare(job_id, workdir, manifest, notebook, records, site, key, extra, progress)
@@ -110,12 +110,14 @@ class Jobs:
             row.started_at = utcnow() if site.kind == "local" else None
         return Job(self, job_id)
 
-    def _authorize(self, site: Site, manifest: JobManifest) -> str | None:
-        """Ask the hub (allocation, approval above the threshold); the project charged, or None outside a hub."""
+    def _authorize(self, site: Site, manifest: JobManifest, run_id: str) -> str | None:
+        """Ask the hub (allocation, approval above the threshold), which records the job; the project charged,
+        or None outside a hub."""
         if self.accounts is None:
             return None
         grant = self.accounts.authorize(site_kind=site.kind, profile=manifest.profile,
-                                        resources=dict(manifest.resources or {}), dask=manifest.dask)
+                                        resources=dict(manifest.resources or {}), dask=manifest.dask,
+                                        job=recorded(run_id, site.name, manifest))
         return grant["project"]
 
     def _report(self, job_id: str) -> None:
@@ -130,6 +132,7 @@ class Jobs:
         elapsed = ((row.ended_at or utcnow()) - row.started_at).total_seconds() if row.started_at else 0.0
         run_id, su = f"{row.id}.{row.attempt}", row.su
         try:
+            self.accounts.record_outputs(row, run_id, ran=ran)  # first: a consensus may follow at once
             if ran and row.project:
                 answer = self.accounts.charge(site_kind=kind, job_id=run_id if kind == "local" else row.site_job_id,
                                               su=row.su, elapsed_s=elapsed, state=row.state)

@@ -48,12 +48,14 @@ class Consensus:
     site_discrepancy: dict = field(default_factory=dict)
     pixels: object | None = None  # the per-pixel agreement map (:func:`.pixels.pixel_agreement`), lazy
     pixel_summary: dict | None = None  # its counts, and the runs whose class maps it compares
+    parameters: dict = field(default_factory=dict)  # aggregate's radius_deg, lower_bound, sigmas, publish_score
 
     def summary(self) -> dict:
         t = self.table
         counts = {k: int((t["agreement"] == k).sum()) for k in ("agree", "conflict", "single")}
         found = {"detections": len(t), **counts, "high_confidence": int(t["high_confidence"].sum()),
-                 "runs": self.runs, "failed": self.failed, "site_discrepancy": self.site_discrepancy}
+                 "runs": self.runs, "failed": self.failed, "site_discrepancy": self.site_discrepancy,
+                 "parameters": self.parameters}
         if self.pixel_summary is not None:
             found["pixels"] = self.pixel_summary
         return found
@@ -78,6 +80,7 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
     in the site discrepancy."""
     from astropy.table import Table
 
+    parameters = {"radius_deg": radius_deg, "lower_bound": lower_bound, "sigmas": sigmas, "publish_score": publish_score}
     done = [r for r in runs if r.detections is not None and r.error is None]
     failed = [{"run": r.label, "model": r.model, "site": r.site, "reason": r.error or "no detections returned"}
               for r in runs if r not in done]
@@ -86,7 +89,7 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
     names = ("ra", "dec", "agreement", "score", "score_err", "seen_by", "kinds", "high_confidence")
     if not rows:
         return Consensus(Table(names=names, dtype=(float, float, "U8", float, float, "U200", "U200", bool)),
-                         [vars_of(r) for r in done], failed, {}, *_pixels(done))
+                         [vars_of(r) for r in done], failed, {}, *_pixels(done), parameters)
     run_of = np.array([r[0] for r in rows])
     positions = np.array([[r[1], r[2]] for r in rows])
     labels = _groups(positions, radius_deg)
@@ -115,7 +118,7 @@ def aggregate(runs: list[Run], *, radius_deg: float, lower_bound: float = 0.5, s
     table = Table(rows=out, names=names, dtype=(float, float, "U8", float, float, "U200", "U200", bool))
     table["ra"].unit = table["dec"].unit = "deg"
     return Consensus(table, [vars_of(r) for r in done], failed, site_discrepancy(done, radius_deg, publish_score),
-                     *_pixels(done))
+                     *_pixels(done), parameters)
 
 
 def _pixels(done: list[Run]) -> tuple:

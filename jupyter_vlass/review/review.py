@@ -14,8 +14,10 @@ from urllib.parse import quote
 
 from ..exceptions import Forbidden, InvalidArgument
 from ..hub_client import HubServiceClient, service_from_environment
+from ..jobs.job_records import JobRecords
 from ..models.consensus import as_json
 from ..store import make_engine, session_factory
+from . import computed
 from .audit import AuditTrail
 from .gate import DEFAULT_THRESHOLD, GateDecision, evaluate
 from .votes import ExpertVotes, UnknownResult
@@ -43,12 +45,21 @@ def threshold_from_environment() -> float:
 
 class Review:
     def __init__(self, sessions, *, threshold: float | None = None):
-        self.votes, self.audit = ExpertVotes(sessions), AuditTrail(sessions)
+        self.votes, self.audit, self.jobs = ExpertVotes(sessions), AuditTrail(sessions), JobRecords(sessions)
         self.threshold = threshold_from_environment() if threshold is None else threshold
 
     # --- consensus and votes -------------------------------------------------------------------
     def record(self, *, dataset_id: str, version: str, user: str, consensus) -> dict:
         return self.votes.record(dataset_id=dataset_id, version=version, user=user, consensus=consensus)
+
+    def record_runs(self, *, dataset_id: str, version: str, user: str, runs: object, parameters: object) -> dict:
+        """Compute and store the consensus of ``user``'s recorded jobs ``runs`` (``["model@site", ...]``) on
+        ``dataset_id@version`` (what the hub service does: it takes no consensus from a client)."""
+        if not isinstance(dataset_id, str) or not isinstance(version, str):
+            raise InvalidArgument("dataset_id and version: text")
+        consensus = computed.compute(self.jobs, user=user, dataset_id=dataset_id, version=version, runs=runs,
+                                     parameters=parameters)
+        return self.record(dataset_id=dataset_id, version=version, user=user, consensus=consensus)
 
     def latest(self, dataset_id: str, version: str | None = None) -> dict:
         return self.votes.latest(dataset_id, version)
@@ -127,8 +138,12 @@ class HubReview:
         self.client = client
 
     def record(self, *, dataset_id: str, version: str, user: str | None = None, consensus) -> dict:
-        doc = consensus if isinstance(consensus, dict) else as_json(consensus)
-        return self.client.request("POST", "api/consensus", {"dataset_id": dataset_id, "version": version, **doc})
+        """The service computes the consensus itself from the recorded outputs of the runs ``consensus``
+        aggregated (this user's jobs on ``dataset_id@version``), with the same parameters."""
+        summary = (consensus if isinstance(consensus, dict) else as_json(consensus))["summary"]
+        runs = [r["run"] for r in summary.get("runs", []) + summary.get("failed", [])]
+        return self.client.request("POST", "api/consensus", {"dataset_id": dataset_id, "version": version,
+                                                             "runs": runs, "parameters": summary.get("parameters")})
 
     def latest(self, dataset_id: str, version: str | None = None) -> dict:
         query = f"?version={quote(version, safe='')}" if version else ""

@@ -19,6 +19,7 @@ from ..store.times import utcnow
 from .audit import AuditTrail
 
 VERDICTS = ("confirmed", "false_positive", "unsure")
+CARRY_RADIUS_DEG = 2.5 / 3600  # a consensus recorded without its radius: the VLASS beam
 DETECTION_FIELDS = ("ra", "dec", "agreement", "score", "score_err", "seen_by", "kinds", "high_confidence")
 
 
@@ -93,15 +94,45 @@ class ExpertVotes:
         if not isinstance(version, str) or not version or len(version) > 128:
             raise InvalidArgument("version: a version of at most 128 characters")
         def store(session) -> dict:
+            previous = session.scalars(select(ConsensusResultRow).where(
+                ConsensusResultRow.dataset_id == dataset_id, ConsensusResultRow.version == version)
+                .order_by(ConsensusResultRow.id.desc()).limit(1)).first()
             row = ConsensusResultRow(dataset_id=dataset_id, version=version, created_by=user, created_at=utcnow(),
                                      summary=summary, detections=detections)
             session.add(row)
             session.flush()
             self.audit.append(actor=user, action="consensus", subject=f"{dataset_id}@{version}",
                               detail={"result": row.id, "detections": len(detections)}, session=session)
-            return {"id": row.id, "dataset_id": dataset_id, "version": version}
+            carried = self._carry_votes(session, previous, row) if previous is not None else 0
+            return {"id": row.id, "dataset_id": dataset_id, "version": version, "votes_carried": carried}
 
         return write(self.sessions, store)
+
+    def _carry_votes(self, session, previous: ConsensusResultRow, row: ConsensusResultRow) -> int:
+        """Each vote on ``previous`` (the same dataset version's consensus before ``row``) cast again on the
+        detection of ``row`` at the same place (within the aggregation radius), so experts' verdicts outlive a
+        newer consensus; the earlier votes stay as they were, and each carried vote is in the audit trail."""
+        import astropy.units as u
+        from astropy.coordinates import SkyCoord
+
+        votes = session.scalars(select(VoteRow).where(VoteRow.result_id == previous.id)).all()
+        if not votes or not row.detections:
+            return 0
+        radius = ((row.summary.get("parameters") or {}).get("radius_deg") or CARRY_RADIUS_DEG) * u.deg
+        new = SkyCoord([d["ra"] for d in row.detections] * u.deg, [d["dec"] for d in row.detections] * u.deg)
+        cast = set()
+        for vote in votes:
+            old = previous.detections[vote.detection]
+            index, separation, _ = SkyCoord(old["ra"] * u.deg, old["dec"] * u.deg).match_to_catalog_sky(new)
+            if separation > radius or (int(index), vote.user) in cast:
+                continue
+            cast.add((int(index), vote.user))
+            session.add(VoteRow(result_id=row.id, detection=int(index), user=vote.user, verdict=vote.verdict,
+                                comment=vote.comment, updated_at=vote.updated_at))
+            self.audit.append(actor=vote.user, action="vote carried", subject=f"{row.dataset_id}@{row.version}",
+                              detail={"result": row.id, "detection": int(index), "verdict": vote.verdict,
+                                      "from": {"result": previous.id, "detection": vote.detection}}, session=session)
+        return len(cast)
 
     def _result(self, session, result_id) -> ConsensusResultRow:
         row = session.get(ConsensusResultRow, result_id) if isinstance(result_id, int) and 0 < result_id < 2 ** 62 \

@@ -10,7 +10,8 @@ from ..lazy import lazy_exports
 _EXPORTS = {
     "AllocationRow": "compute_models", "ApprovalRow": "compute_models", "ChargeRow": "compute_models",
     "ProjectMemberRow": "compute_models", "JobReportRow": "compute_models",
-    "CapsuleSignatureRow": "compute_models", "ConsensusResultRow": "consensus_models", "VoteRow": "consensus_models",
+    "CapsuleSignatureRow": "compute_models", "JobRecordRow": "compute_models", "EvidenceRow": "compute_models",
+    "ConsensusResultRow": "consensus_models", "VoteRow": "consensus_models",
     "AuditEntryRow": "consensus_models",
     "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",
     "footprint_indexes": "models", "ONE_DIALECT": "models",

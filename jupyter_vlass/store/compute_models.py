@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
@@ -102,3 +102,35 @@ class CapsuleSignatureRow(Base):
     user: Mapped[str] = mapped_column(String(128), index=True)
     key_id: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime]
+
+
+class JobRecordRow(Base):
+    """An analysis job as the hub service knows it: what it authorized (inputs, parameters) and, once the job
+    ended, the sha256 of each of its outputs (a job answered by the result cache is recorded unauthorized)."""
+
+    __tablename__ = "job_records"
+    __table_args__ = (Index("ix_job_record_user_ended", "user", "ended_at"),)
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the job id and its attempt
+    project: Mapped[str | None] = mapped_column(String(64))
+    site: Mapped[str] = mapped_column(String(32))
+    notebook: Mapped[str] = mapped_column(String(512))
+    inputs: Mapped[list] = mapped_column(JSON)  # [[dataset id, version], ...]
+    parameters: Mapped[dict] = mapped_column(JSON)
+    authorized: Mapped[bool] = mapped_column(Boolean)
+    authorized_at: Mapped[datetime]
+    state: Mapped[str | None] = mapped_column(String(16))  # done failed cancelled; None while it runs
+    reason: Mapped[str | None] = mapped_column(Text)
+    outputs: Mapped[dict | None] = mapped_column(JSON)  # {name: sha256}
+    ended_at: Mapped[datetime | None]
+
+
+class EvidenceRow(Base):
+    """The bytes of a job output the consensus is computed from (a detection table, a class map), by sha256."""
+
+    __tablename__ = "job_evidence"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -115,7 +115,7 @@ class RecordingAccounts:
     """The hub's side of authorizing and charging, as a fake that grants everything and records each report."""
 
     def __init__(self):
-        self.reports = []
+        self.reports, self.outputs = [], []
 
     def authorize(self, **_request) -> dict:
         return {"project": "alice"}
@@ -125,6 +125,9 @@ class RecordingAccounts:
 
     def report(self, **ended) -> None:
         self.reports.append(ended)
+
+    def record_outputs(self, row, run_id: str, *, ran: bool) -> None:
+        self.outputs.append((run_id, ran))
 
 
 def test_a_job_never_seen_running_reports_its_queue_wait_from_slurm(jobs, area):

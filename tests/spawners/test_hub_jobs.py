@@ -20,7 +20,9 @@ import pytest
 import requests
 
 from tests.hub import JOB_ENV, own_hub
+from tests.models.conftest import real  # noqa: F401  (the real catalogue the detection tables come from)
 from tests.services import REPO
+from tests.spawners.recorded_runs import detection_tables, record_consensus  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(600)
 OWNER, OTHER = "vlt-frank", "vlt-grace"
@@ -59,7 +61,7 @@ def jobs_config():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_path, jobs_config):
+def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_path, jobs_config, detection_tables):
     config = jobs_config
     for name in (OWNER, OTHER):  # their servers' own job history from earlier runs on this machine: their
         # servers' monitors would report any job of it not yet charged to this new hub's dashboard
@@ -168,10 +170,10 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         assert refused.status_code == 403
 
         # Publishing: the hub service signs the owner's capsule with the site's key; no user holds it.
-        check_capsules_are_signed_by_the_hub(hub, tokens, job["id"])
+        check_capsules_are_signed_by_the_hub(hub, tokens, job["id"], detection_tables)
 
 
-def check_capsules_are_signed_by_the_hub(hub, tokens, job_id):
+def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables):
     def server(name, method, path, **kwargs):
         return requests.request(method, f"{hub.url}/user/{name}/vlass/api{path}", timeout=120,
                                 headers={"Authorization": f"token {tokens[name]}"}, **kwargs)
@@ -202,11 +204,8 @@ def check_capsules_are_signed_by_the_hub(hub, tokens, job_id):
     [mark] = server(OWNER, "GET", "/notebook-check", params={
         "path": Path(capsule["path"]).relative_to(home).as_posix() + "/notebook.ipynb"}).json()["marks"]
     assert mark["mark"] == "Updated" and "calibration" in mark["explanation"]
-    doc = {"dataset_id": "tacc:first/J105007+304037.fits", "version": "hub-test", "summary": {"runs": [{}, {}]},
-           "detections": [{"ra": 162.53, "dec": 30.68, "agreement": "agree", "score": 0.97, "score_err": 0.01,
-                           "seen_by": "a@local,b@slurm", "kinds": "a@local:source,b@slurm:source",
-                           "high_confidence": True}]}
-    result = hub.service("POST", "/api/consensus", token=tokens[OTHER], json=doc).json()
+    result = record_consensus(hub, OTHER, tokens[OTHER], dataset="tacc:first/J105007+304037.fits",
+                              version="hub-test", tables=tables)
     seen = server(OWNER, "GET", "/datasets/tacc:first/J105007+304037.fits/multi-site-consensus",
                   params={"version": "hub-test"})
     assert seen.status_code == 200 and seen.json()["id"] == result["id"] and seen.json()["gate"]["passed"], seen.text

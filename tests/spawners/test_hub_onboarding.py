@@ -3,6 +3,7 @@ in their home (never overwriting an edit), and both job sites, and runs a job on
 
 from __future__ import annotations
 
+import json
 import pwd
 import shutil
 import subprocess
@@ -17,9 +18,44 @@ from tests.hub import own_hub
 from tests.services import REPO
 from tests.spawners.test_hub_jobs import tiny_notebook
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(900)
 USER = "vlt-dave"
 EXAMPLES = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+CONSENSUS_IN_KERNEL = """
+import json, os
+from astropy.table import Table
+from jupyter_vlass.analysis import submit
+from jupyter_vlass.exceptions import VlassError
+from jupyter_vlass.federation import Region, Registry
+from jupyter_vlass.models.consensus import Run, aggregate
+from jupyter_vlass.review.review import review
+
+root = os.path.expanduser("~/vlass-examples")
+tile = next(h for h in Registry().search(Region.from_degrees(209.25, -18.0, 0.3)).hits
+            if h.source == "vlass" and h.version == "v1")
+runs = []
+for model, site, profile, resources in (("classical", "local", None, None),
+                                        ("cnn", "slurm", "tacc-a100", {"gpus": "1", "walltime": "1h", "memory": "4G"})):
+    job = submit("detect-sources.ipynb", root=root, inputs=[tile], parameters={"model": model}, site=site,
+                 profile=profile, resources=resources)
+    status = job.wait(timeout=500).status()
+    assert status["state"] == "done", status
+    table = Table.read(job.result()["detections.ecsv"])
+    runs.append(Run(model, table.meta["version"], site, table))
+    print(model, "done", flush=True)
+consensus = aggregate(runs, radius_deg=2.5 / 3600)
+board = review()
+recorded = board.record(dataset_id=tile.dataset_id, version=tile.version, consensus=consensus)
+latest = board.latest(tile.dataset_id, tile.version)
+os.environ.pop("JUPYTER_VLASS_PROJECT")
+try:
+    submit("detect-sources.ipynb", root=root, inputs=[tile], parameters={"model": "classical", "threshold": 6.5})
+    refused = ""
+except VlassError as error:
+    refused = error.message
+print(json.dumps({"runs": [r["run"] for r in latest["summary"]["runs"]], "created_by": latest["created_by"],
+                  "here": len(consensus.table), "service": len(latest["detections"]), "refused": refused}))
+"""
 
 
 @pytest.fixture
@@ -94,6 +130,14 @@ def test_a_new_user_finds_data_examples_and_both_job_sites(slurm, job_env, tmp_p
             job = until_ended(submitted.json()["id"])
             assert job["state"] == "done", job
             assert job["reason"].startswith(f"computed on the {site} site"), job
+
+        # 03's runs from the user's own kernel, through the Python API: each job authorized and recorded by the
+        # hub service, their consensus computed there from the jobs' recorded outputs; with no project to
+        # charge, no job runs at all.
+        answer = json.loads(hub.run_in_kernel(USER, CONSENSUS_IN_KERNEL, token, timeout=600).strip().splitlines()[-1])
+        assert answer["runs"] == ["classical@local", "cnn@slurm"] and answer["created_by"] == USER, answer
+        assert answer["service"] == answer["here"] > 0, answer  # the service's consensus is the one of these runs
+        assert "charges no project" in answer["refused"], answer
 
         # A later start: an edit is kept, a deleted example comes back, the sample is not registered again.
         edited, deleted = folder / EXAMPLES[0], folder / EXAMPLES[1]

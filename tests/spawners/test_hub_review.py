@@ -1,5 +1,5 @@
 """Expert review on a real hub, through the hub service's REST API and its HTML page, with several users: a
-real consensus recorded hub-wide, votes only with the experts' scope (one per user per detection, an update
+consensus the service computes from a user's recorded detection runs (never one a user writes), votes only with the experts' scope (one per user per detection, an update
 when cast again), the publish gate refusing with its reasons and an admin's override recorded with who and
 why, controversial analyses, marks, the audit trail verified; the page's forms need the XSRF token."""
 
@@ -14,26 +14,15 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from astropy.table import Table
+
 from jupyter_vlass.hubservice.config import DECIDE_SCOPE, EXPERTS_GROUP, VOTE_SCOPE
-from jupyter_vlass.models.classical import ClassicalDetector
-from jupyter_vlass.models.consensus import Run, aggregate, as_json
-from jupyter_vlass.models.images import open_image
-from jupyter_vlass.models.synthetic import make_tile, write_tile
+from jupyter_vlass.models.consensus import Run, aggregate
 from tests.models.conftest import BEAM_DEG, real  # noqa: F401  (the real catalogue the tile is made from)
+from tests.spawners.recorded_runs import detection_tables, record_consensus  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(300)
 EXPERT, SECOND, OUTSIDER, ADMIN = "vlt-carol", "vlt-dave", "vlt-erin", "vlt-admin"
-
-
-@pytest.fixture(scope="module")
-def consensus_doc(real, tmp_path_factory):  # noqa: F811
-    image, header, _, _ = make_tile(real["racs_components"], ra=209.25, dec=-18.0, pixels=1024, seed=5)
-    path = tmp_path_factory.mktemp("review") / "tile.fits"
-    write_tile(path, image, header)
-    tile = open_image(path)
-    return as_json(aggregate([Run("classical", "1.0.0", "local", ClassicalDetector().detect(tile)),
-                              Run("classical-7sigma", "1.0.0", "slurm", ClassicalDetector(threshold=7.0).detect(tile))],
-                             radius_deg=BEAM_DEG))
 
 
 def _token(hub, name: str, scopes: list[str]) -> requests.Response:
@@ -49,7 +38,7 @@ def _login(hub, name: str) -> requests.Session:
     return browser
 
 
-def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, consensus_doc):
+def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, detection_tables):
     for name in (EXPERT, SECOND):
         hub.user(name, groups=(EXPERTS_GROUP,), allocation=None)
     hub.user(OUTSIDER, allocation=None)
@@ -62,14 +51,25 @@ def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, consensus_doc
         return hub.service(method, path, token=tokens[name], **kwargs)
 
     dataset, version = f"vlass:review-{uuid.uuid4().hex[:8]}", "v1"
-    recorded = call(OUTSIDER, "POST", "/api/consensus", json={"dataset_id": dataset, "version": version, **consensus_doc})
-    assert recorded.status_code == 200, recorded.text
-    result_id = recorded.json()["id"]
-    broken = call(OUTSIDER, "POST", "/api/consensus", json={"dataset_id": dataset, "version": version,
-                                                           "summary": {}, "detections": [{"ra": 1}]})
-    assert broken.status_code == 400 and broken.json()["reason"] == "invalid_argument"
+    result_id = record_consensus(hub, OUTSIDER, tokens[OUTSIDER], dataset=dataset, version=version,
+                                 tables=detection_tables)["id"]
+    expected = aggregate([Run(model, "1.0.0", "local", Table.read(content.decode(), format="ascii.ecsv"))
+                          for model, content in detection_tables.items()], radius_deg=BEAM_DEG)
     latest = call(OUTSIDER, "GET", f"/api/consensus/{quote(dataset, safe='')}").json()
-    assert latest["id"] == result_id and len(latest["detections"]) == len(consensus_doc["detections"])
+    assert latest["id"] == result_id and len(latest["detections"]) == len(expected.table) > 10
+    assert latest["created_by"] == OUTSIDER and latest["summary"]["parameters"]["radius_deg"] == BEAM_DEG
+    # A consensus is never taken from a client: a hand-written one is refused, and nobody records one from
+    # another user's runs; nothing is recorded by either.
+    written = {"dataset_id": dataset, "version": version, "summary": {"runs": [{}, {}]},
+               "detections": [{"ra": 1.0, "dec": 1.0, "agreement": "agree", "score": 1.0, "score_err": 0.0,
+                               "seen_by": "a,b", "kinds": "a:source,b:source", "high_confidence": True}]}
+    forged = call(OUTSIDER, "POST", "/api/consensus", json=written)
+    assert forged.status_code == 400 and "computed here" in forged.json()["message"], forged.text
+    stolen = call(EXPERT, "POST", "/api/consensus", json={"dataset_id": dataset, "version": version,
+                                                         "runs": [f"{m}@local" for m in detection_tables],
+                                                         "parameters": {"radius_deg": BEAM_DEG}})
+    assert stolen.status_code == 409 and stolen.json()["reason"] == "no_recorded_run", stolen.text
+    assert call(OUTSIDER, "GET", f"/api/consensus/{quote(dataset, safe='')}").json()["id"] == result_id
     gate = call(OUTSIDER, "GET", "/api/gate", params={"dataset_id": dataset, "version": version}).json()
     assert gate["passed"] and gate["allowed"] and gate["result_id"] == result_id, gate
 
@@ -128,13 +128,12 @@ def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, consensus_doc
     assert checked["entries"] >= len(trail) and len(checked["head"]) == 64
 
 
-def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, consensus_doc):
+def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, detection_tables):
     hub.user(EXPERT, groups=(EXPERTS_GROUP,), allocation=None)
     hub.user(OUTSIDER, allocation=None)
     token = _token(hub, OUTSIDER, ["access:services"]).json()["token"]
     dataset = f"vlass:review-page-{uuid.uuid4().hex[:8]}"
-    result_id = hub.service("POST", "/api/consensus", token=token,
-                            json={"dataset_id": dataset, "version": "v1", **consensus_doc}).json()["id"]
+    result_id = record_consensus(hub, OUTSIDER, token, dataset=dataset, version="v1", tables=detection_tables)["id"]
     url = f"{hub.url}/services/vlass/review"
 
     expert = _login(hub, EXPERT)
@@ -212,17 +211,15 @@ def sign_detection_analysis(user, pin):
 """
 
 
-def test_experts_vote_and_approvers_override_from_their_own_servers(hub, consensus_doc):
+def test_experts_vote_and_approvers_override_from_their_own_servers(hub, detection_tables):
     """What the overlay, the CLI and `audit recheck` do in a user's server: the server's own hub token acts
     for its user, so an expert's server votes and marks, an approver's overrides, and nobody else's does."""
     hub.user(EXPERT, groups=(EXPERTS_GROUP,), allocation=None)
     hub.user(OUTSIDER, allocation=None)
     recorder = _token(hub, EXPERT, ["access:services", VOTE_SCOPE]).json()["token"]
     dataset, version = f"vlass:review-{uuid.uuid4().hex[:8]}", "v1"
-    recorded = hub.service("POST", "/api/consensus", token=recorder,
-                           json={"dataset_id": dataset, "version": version, **consensus_doc})
-    assert recorded.status_code == 200, recorded.text
-    result_id = recorded.json()["id"]
+    result_id = record_consensus(hub, EXPERT, recorder, dataset=dataset, version=version,
+                                 tables=detection_tables)["id"]
     names = (EXPERT, OUTSIDER, ADMIN)
     if subprocess.run(["id", ADMIN], capture_output=True).returncode != 0:  # the approver's server runs as them
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", ADMIN], check=True)
@@ -247,6 +244,15 @@ def test_experts_vote_and_approvers_override_from_their_own_servers(hub, consens
             assert answer["ok"] is allowed, (name, call, answer)
             if not allowed:
                 assert answer["status"] == 403, (name, call, answer)
+        # Nobody's kernel gets a consensus recorded without runs of their own, nor writes one.
+        unrun = in_kernel(OUTSIDER, f"review.record(dataset_id={dataset!r}, version={version!r}, consensus="
+                                    "{'summary': {'runs': [{'run': 'classical@local'}], 'parameters': "
+                                    f"{{'radius_deg': {BEAM_DEG}}}}}, 'detections': []}})")
+        assert not unrun["ok"] and unrun["status"] == 409 and "no ended job of yours" in unrun["message"], unrun
+        written = in_kernel(OUTSIDER, "HubServiceClient(url, token=token).request('POST', 'api/consensus', "
+                                      f"{{'dataset_id': {dataset!r}, 'version': {version!r}, 'summary': {{}}, "
+                                      "'detections': []})")
+        assert not written["ok"] and written["status"] == 400, written
         # A detection analysis (it chooses a model; its table has any name) is signed only through the gate, which
         # the service evaluates itself: refused for an input without a passing consensus, signed for one with.
         for gated, allowed in ((f"vlass:review-none-{uuid.uuid4().hex[:8]}", False), (dataset, True)):
