@@ -7,12 +7,12 @@ may approve large requests at ``/services/vlass/approvals``.
 Environment: VLASS_HUB_DIR (state), VLASS_HUB_PORT (8000), VLASS_HUB_API_PORT (8081),
 VLASS_PROXY_API_PORT (8001), VLASS_JOB_ENV (/opt/vlass-jobenv), VLASS_PROFILES, JUPYTER_VLASS_HUB_DB,
 VLASS_SPAWNER (``vlass-profiles`` or ``batchspawner.SlurmSpawner`` for the benchmark's baseline),
-VLASS_REGISTRY_DB (the dataset registry every user's server searches; default: each user's own),
+VLASS_REGISTRY_DB (the dataset registry the hub service holds for everyone; default: the service's database),
 VLASS_DEMO_EXPERTS (who may vote on detections; default alice,admin; also anyone in the vlass-experts group),
 JUPYTER_VLASS_JOBS_CONFIG (the job sites users' servers offer; default: the local machine and the Slurm
 GPU partition, written at start where every account can read it), VLASS_EXAMPLES and VLASS_SAMPLE (the
-notebooks merged into each user's ``vlass-examples`` folder at every start, and the sample data registered
-in a user's empty registry; default: what ``make job-env`` put in the job environment's
+notebooks merged into each user's ``vlass-examples`` folder at every start, and the sample data the service
+registers in an empty registry at its start; default: what ``make job-env`` put in the job environment's
 ``share/jupyter-vlass``), VLASS_IDLE_TIMEOUT (seconds before an idle server is stopped, 3600; 0: never).
 """
 
@@ -29,6 +29,9 @@ from vlass_spawners.api import install_port_report
 here = Path(__file__).resolve().parent
 state = Path(os.environ.get("VLASS_HUB_DIR", here.parent / ".demo" / "hub"))
 state.mkdir(parents=True, exist_ok=True)
+# The hub's and the service's databases and the cookie secret: the hub's alone. Users need nothing here (their
+# servers start in their homes, Slurm jobs --chdir there, and the profiles are read from hub_config).
+state.chmod(0o700)
 db_url = os.environ.get("JUPYTER_VLASS_HUB_DB", f"sqlite:///{state / 'vlass-hub.sqlite'}")
 job_env = os.environ.get("VLASS_JOB_ENV", "/opt/vlass-jobenv")
 users = os.environ.get("VLASS_DEMO_USERS", "alice,bob").split(",")
@@ -60,16 +63,14 @@ c.Spawner.http_timeout = 60
 c.Spawner.poll_interval = int(os.environ.get("VLASS_POLL_INTERVAL", "10"))
 c.Spawner.default_url = "/lab"
 c.VlassProfilesSpawner.profiles_file = os.environ.get("VLASS_PROFILES", str(here / "profiles.yaml"))
-# Out of the box, every user's server offers both job sites, brings the example notebooks into the user's
-# home and the sample sources into the user's registry. VLASS_REGISTRY_DB: one registry for everyone instead.
+# Out of the box, every user's server offers both job sites and brings the example notebooks into the user's
+# home; the hub service holds the registry (the sample sources synced at its start) and answers their searches.
 shared = Path(job_env) / "share" / "jupyter-vlass"
 jobs_config = os.environ.get("JUPYTER_VLASS_JOBS_CONFIG") or str(hub_jobs_config(
     DEMO_JOBS_ROOT / ("hub-" + hashlib.sha256(str(state).encode()).hexdigest()[:12]),
     job_env=Path(job_env), profiles=Path(c.VlassProfilesSpawner.profiles_file)))
-c.Spawner.environment = {"JUPYTER_VLASS_JOBS_CONFIG": jobs_config, **{name: value for name, value in (
-    ("JUPYTER_VLASS_DB", os.environ.get("VLASS_REGISTRY_DB")),
-    ("JUPYTER_VLASS_EXAMPLES", os.environ.get("VLASS_EXAMPLES", str(shared / "notebooks"))),
-    ("JUPYTER_VLASS_SAMPLE", os.environ.get("VLASS_SAMPLE", str(shared / "sample")))) if value}}
+c.Spawner.environment = {"JUPYTER_VLASS_JOBS_CONFIG": jobs_config,
+                         "JUPYTER_VLASS_EXAMPLES": os.environ.get("VLASS_EXAMPLES", str(shared / "notebooks"))}
 c.VlassProfilesSpawner.db_url = db_url
 c.VlassProfilesSpawner.local_config = {"cmd": [f"{job_env}/bin/jupyterhub-singleuser"]}
 c.VlassSlurmSpawner.job_environment = job_env
@@ -86,11 +87,13 @@ c.SlurmSpawner.req_keepvars_extra = "PATH,VIRTUAL_ENV"  # JupyterHub >= 5.2 pass
 c.SlurmSpawner.req_prologue = f"export PATH={job_env}/bin:$PATH VIRTUAL_ENV={job_env}"
 c.SlurmSpawner.startup_poll_interval = 0.5
 
-# The hub-wide service for approvals and allocations.
+# The hub-wide service: the dataset registry, approvals and allocations, job records, review, signing.
 add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_file,
                   url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
                   expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
-                  search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None)
+                  search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
+                  registry_db=os.environ.get("VLASS_REGISTRY_DB") or db_url, source_admin_users=admins,
+                  sample=os.environ.get("VLASS_SAMPLE", str(shared / "sample")) or None)
 # Idle servers are stopped (jupyterhub-idle-culler), so a server left open on a GPU node does not spend the
 # allocation it was granted.
 idle_timeout = int(os.environ.get("VLASS_IDLE_TIMEOUT", "3600"))

@@ -73,4 +73,5 @@ c.JupyterHub.cleanup_servers = False                  # hub upgrades and restart
 # --- the hub service: approvals and allocations ----------------------------------------------------
 add_vlass_service(c, db_url=db_url, profiles=profiles,
                   approver_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
+                  source_admin_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None)

@@ -18,6 +18,7 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, valida
 
 from .exceptions import VlassError
 from .federation.limits import parse_rate
+from .hub_client import hub_registry_applies
 from .jobs.config import configured
 from .server.routes import handlers
 from .store.location import default_db_url
@@ -34,9 +35,15 @@ class RegistryOnDemand:
     def get(self):
         with self._lock:
             if self._registry is None:
+                from .federation.hub_registry import HubRegistry
                 from .federation.registry import Registry
 
-                self._registry = Registry(self.db_url, **self.options)
+                if hub_registry_applies():  # the hub service's; this server's database keeps only its jobs
+                    self._registry = HubRegistry.from_environment(
+                        jobs_db=self.db_url, credentials=self.options.get("credentials"),
+                        use_hub_token=self.options.get("use_hub_token", False))
+                else:
+                    self._registry = Registry(self.db_url, **self.options)
             return self._registry
 
 
@@ -177,7 +184,10 @@ class VlassApp(ExtensionApp):
                                   max_workers=self.worker_threads or max(2, os.cpu_count() or 2),
                                   thread_name_prefix="vlass-api"),
                               "vlass_local_groups": list(self.local_groups)})
-        self.log.info("jupyter-vlass registry: %s", redacted_url(self.db_url))
+        if hub_registry_applies():
+            self.log.info("jupyter-vlass registry: the hub service's (this server's jobs: %s)", redacted_url(self.db_url))
+        else:
+            self.log.info("jupyter-vlass registry: %s", redacted_url(self.db_url))
 
     def initialize_handlers(self):
         self.handlers.extend(handlers())

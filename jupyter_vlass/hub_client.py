@@ -26,6 +26,17 @@ def _error_classes() -> dict[str, type[VlassError]]:
     return found
 
 
+REGISTRY_ENV = "JUPYTER_VLASS_REGISTRY"  # "hub": the service holds the registry (the hub's config sets it)
+DB_ENV = "JUPYTER_VLASS_DB"  # a registry of the user's own (store.location's name for it)
+
+
+def hub_registry_applies() -> bool:
+    """Whether ``Registry()`` means the hub service's registry here: under a hub whose service holds it
+    (``$JUPYTER_VLASS_REGISTRY`` is ``hub``) and with no database of the user's own named (``$JUPYTER_VLASS_DB``)."""
+    return os.environ.get(REGISTRY_ENV) == "hub" and service_from_environment() is not None \
+        and not os.environ.get(DB_ENV)
+
+
 def service_from_environment() -> tuple[str, str] | None:
     """``(service url, token)`` when this process runs under a hub with the vlass service; None otherwise."""
     url, token = os.environ.get(SERVICE_ENV), os.environ.get("JUPYTERHUB_API_TOKEN")
@@ -37,26 +48,50 @@ class HubServiceClient:
         self.url, self.timeout = service_url.rstrip("/") + "/", timeout
         self._headers = {"Authorization": f"token {token}"}
 
-    def request(self, method: str, path: str, body: dict | None = None) -> dict:
-        import requests
-
-        try:
-            answer = requests.request(method, self.url + path, json=body, headers=self._headers, timeout=self.timeout)
-        except requests.RequestException as error:
-            raise SourceUnavailable(f"the hub service did not answer ({type(error).__name__})") from None
+    def request(self, method: str, path: str, body: dict | None = None, *, params: dict | None = None) -> dict:
+        answer = self._send(method, path, body, params=params)
         try:
             doc = answer.json()
         except ValueError:
             doc = {}
-        if answer.status_code >= 400:
-            cls = _error_classes().get(doc.get("reason"), VlassError)
-            message = doc.get("message") or f"the hub service answered {answer.status_code}"
-            if cls is RateLimited:
-                raise RateLimited(message, retry_after=float(doc.get("retry_after") or 1.0))
-            error = cls(message)
-            error.status = answer.status_code if cls is VlassError else cls.status
-            raise error
+        _raise_for(answer, doc)
         return doc
+
+    def stream(self, path: str, *, params: dict | None = None):
+        """The body of a ``GET`` as a file object read as it arrives (close it, or use ``with``)."""
+        answer = self._send("GET", path, None, params=params, stream=True)
+        if answer.status_code >= 400:
+            try:
+                doc = answer.json()
+            except ValueError:
+                doc = {}
+            answer.close()
+            _raise_for(answer, doc)
+        answer.raw.decode_content = True
+        return answer.raw
+
+    def _send(self, method: str, path: str, body: dict | None, *, params: dict | None = None, stream: bool = False):
+        import requests
+
+        try:
+            return requests.request(method, self.url + path, json=body, params=params, headers=self._headers,
+                                    timeout=self.timeout, stream=stream)
+        except requests.RequestException as error:
+            raise SourceUnavailable(f"the hub service did not answer ({type(error).__name__})") from None
+
+
+def _raise_for(answer, doc: dict) -> None:
+    """The service's ``{message, reason}`` error as the typed exception it names."""
+    if answer.status_code < 400:
+        return
+    cls = _error_classes().get(doc.get("reason"), VlassError)
+    message = doc.get("message") or f"the hub service answered {answer.status_code}"
+    if cls is RateLimited:
+        raise RateLimited(message, retry_after=float(doc.get("retry_after") or 1.0))
+    error = cls(message)
+    if cls is VlassError:  # a reason no class names (such as ``source_exists``): kept, with the status
+        error.reason, error.status = doc.get("reason") or error.reason, answer.status_code
+    raise error
 
 
 class HubSearchQuota:

@@ -74,7 +74,8 @@ class Hub:
         self.port, self.api_port = free_port(), free_port()
         self.proxy_api_port, self.service_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db_url = f"sqlite:///{workdir / 'vlass-hub.sqlite'}"
+        self.state = workdir / "state"  # the hub's own (demo_config makes it 0700); the profiles stay readable
+        self.db_url = f"sqlite:///{self.state / 'vlass-hub.sqlite'}"
         self.process: subprocess.Popen | None = None
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {ADMIN_TOKEN}"
@@ -91,7 +92,7 @@ class Hub:
         if self.start_timeout is not None:  # a common hub setting; queued servers must outlive it
             with extra.open("a") as config:
                 config.write(f"c.Spawner.start_timeout = {self.start_timeout}\n")
-        return {**os.environ, "VLASS_HUB_DIR": str(self.workdir), "VLASS_HUB_PORT": str(self.port),
+        return {**os.environ, "VLASS_HUB_DIR": str(self.state), "VLASS_HUB_PORT": str(self.port),
                 "VLASS_HUB_API_PORT": str(self.api_port), "VLASS_PROXY_API_PORT": str(self.proxy_api_port),
                 "VLASS_SERVICE_PORT": str(self.service_port), "VLASS_PROFILES": str(self.profiles),
                 "JUPYTER_VLASS_HUB_DB": self.db_url, "VLASS_JOB_ENV": str(JOB_ENV),

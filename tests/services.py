@@ -318,13 +318,19 @@ def running_postgres(extra_options: str = ""):
     os.chmod(sock, 0o777)
     port = free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+    # A password over TCP, as a real hub's database has: an account without it (a user's kernel) cannot connect.
+    password = uuid.uuid4().hex
+    (base / "pwfile").write_text(password + "\n")
+    os.chmod(base / "pwfile", 0o644)  # read by initdb as postgres; removed with the folder
+    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "--auth-local=trust",
+                    "--auth-host=scram-sha-256", f"--pwfile={base / 'pwfile'}", "-U", "postgres"],
                    check=True, capture_output=True)
+    (base / "pwfile").unlink()
     subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-w", "start",
                     "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off {extra_options}"],
                    check=True, capture_output=True)
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)

@@ -19,6 +19,7 @@ from ..exceptions import (
     UnknownSource,
     VlassError,
 )
+from ..hub_client import hub_registry_applies
 from ..store import (
     DatasetRow,
     LineageRow,
@@ -31,6 +32,7 @@ from . import index_query
 from .access import hub_groups, readable_sources, visible
 from .base import SECRET_OPTION_KEYS, Source
 from .credentials import resolve_credentials
+from .hub_registry import HubRegistry
 from .limits import Limits
 from .opened import note_opened
 from .options import checked_options
@@ -59,7 +61,16 @@ class Registry:
 
     >>> reg = Registry("sqlite:///registry.sqlite")                     # doctest: +SKIP
     >>> reg.search(Region.from_degrees(210.0, -19.0, 0.5))              # doctest: +SKIP
+
+    Under a hub whose service holds the registry, ``Registry()`` with no URL is the service's
+    (:class:`~.hub_registry.HubRegistry`): the same calls, answered there for the caller's identity.
     """
+
+    def __new__(cls, url: str | Engine | None = None, **options):
+        if cls is Registry and url is None and hub_registry_applies():
+            return HubRegistry.from_environment(credentials=options.get("credentials"),
+                                                use_hub_token=options.get("use_hub_token", False))
+        return super().__new__(cls)
 
     def __init__(self, url: str | Engine | None = None, *, credentials: Mapping | None = None,
                  use_hub_token: bool = False, user_quota: str | None = None, weights: Weights | None = None,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler
@@ -18,6 +21,7 @@ from ..compute.ledger import Ledger, LedgerSync
 from ..compute.profiles import load_profiles
 from ..exceptions import InvalidArgument
 from ..federation.limits import Limits, parse_rate
+from ..federation.registry import Registry
 from ..jobs.dashboard import JobReports
 from ..jobs.job_accounts import JobAccounting
 from ..jobs.job_records import JobRecords
@@ -25,14 +29,27 @@ from ..reproducibility.keys import Keyring
 from ..reproducibility.signature_log import SignatureLog
 from ..review.review import Review
 from ..store import make_engine, session_factory
-from . import allocations, jobs, quotas, review, signing
+from ..sample_data import sample_layout, seed_registry
+from . import allocations, datasets, jobs, quotas, review, signing
 from .base import NoSuchPage
+from .config import DB_ENV, REGISTRY_DB_ENV
 
-RESOURCES = (allocations, jobs, signing, review, quotas)
+RESOURCES = (allocations, datasets, jobs, signing, review, quotas)
+log = logging.getLogger("jupyter_vlass.hubservice")
 
 
-def make_app(*, db_url: str, profiles=None, keys: str | None = None,
-             publish_threshold: float | None = None, search_quota: str | None = None) -> web.Application:
+def open_registry(url: str, *, sample: str | None = None) -> Registry:
+    """The hub's registry; ``sample`` (a ``jupyter-vlass demo-data`` folder) registered and synced into it when
+    it has no sources yet, so a new hub's users find the sample datasets."""
+    registry = Registry(url, groups=())
+    if sample and not registry.sources():
+        for report in seed_registry(registry, sample_layout(Path(sample))):
+            log.info("sample source %s: %s (+%d)", report.source, report.status, report.added)
+    return registry
+
+
+def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_threshold: float | None = None,
+             search_quota: str | None = None, registry: Registry | None = None) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -52,6 +69,8 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None,
         keyring=Keyring(keys or os.path.abspath("vlass-keys")),
         signature_log=SignatureLog(sessions),
         review=Review(sessions, threshold=publish_threshold),
+        registry=registry,
+        executor=ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 2), thread_name_prefix="vlass-service"),
         cookie_secret=os.urandom(32),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
@@ -78,14 +97,22 @@ async def serve(app: web.Application, port: int, host: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_vlass.hubservice", description=__doc__)
-    parser.add_argument("--db", required=True, help="database URL shared with the spawner")
+    parser.add_argument("--db", default=os.environ.get(DB_ENV),
+                        help=f"database URL shared with the spawner (default: ${DB_ENV})")
     parser.add_argument("--profiles", help="profiles YAML (for the cluster name and threshold)")
     parser.add_argument("--keys", help="the site's signing keyring folder (default: ./vlass-keys)")
     parser.add_argument("--publish-threshold", type=float, default=None,
                         help="the consensus score publishing needs (default: $JUPYTER_VLASS_PUBLISH_THRESHOLD, else 0.8)")
+    parser.add_argument("--registry-db", default=os.environ.get(REGISTRY_DB_ENV),
+                        help=f"the dataset registry the service holds for every user (default: ${REGISTRY_DB_ENV}; "
+                             "unset: none, each user's server has its own)")
+    parser.add_argument("--sample", default=None,
+                        help="a `jupyter-vlass demo-data` folder synced into an empty registry at start")
     parser.add_argument("--search-quota", default=None,
                         help="searches each user may make across all their servers, such as '600/h' (default: none)")
     args = parser.parse_args(argv)
+    if not args.db:
+        parser.error(f"--db (or ${DB_ENV}) is required")
     if args.search_quota:
         try:
             parse_rate(args.search_quota)
@@ -93,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(error.message)
     profiles = load_profiles(args.profiles) if args.profiles else None
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+    registry = open_registry(args.registry_db, sample=args.sample) if args.registry_db else None
     asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys,
-                                     publish_threshold=args.publish_threshold, search_quota=args.search_quota),
-                     url.port, url.hostname))
+                               publish_threshold=args.publish_threshold, search_quota=args.search_quota,
+                               registry=registry), url.port, url.hostname))
     return 0

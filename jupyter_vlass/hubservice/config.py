@@ -8,41 +8,58 @@ from collections.abc import Iterable
 
 DECIDE_SCOPE = "custom:vlass-approvals:decide"
 VOTE_SCOPE = "custom:vlass-experts:vote"
+SOURCES_SCOPE = "custom:vlass-sources:manage"
 EXPERTS_GROUP = "vlass-experts"
+DB_ENV, REGISTRY_DB_ENV = "JUPYTER_VLASS_SERVICE_DB", "JUPYTER_VLASS_SERVICE_REGISTRY_DB"
 
 
 def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
                       approver_users: Iterable[str] = (), approver_groups: Iterable[str] = (),
                       keys: str | None = None, expert_users: Iterable[str] = (),
-                      expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None) -> None:
+                      expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None,
+                      registry_db: str | None = None, sample: str | None = None,
+                      source_admin_users: Iterable[str] = (), source_admin_groups: Iterable[str] = ()) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide (and to
     override the publish gate), experts (members of the ``vlass-experts`` group by default) the scope to
     vote on detections and mark published results, and users' servers the scope to reach it (their
     analysis jobs are authorized and charged there, their capsules signed with the site's key in ``keys``,
     default ``vlass-keys`` in the hub's directory). ``search_quota`` (such as ``"600/h"``): the searches each
-    user may make, across all their servers."""
+    user may make, across all their servers.
+
+    The service holds the dataset registry (``registry_db``, default ``db_url``) and answers every user's
+    discovery there; only ``source_admin_users`` and ``source_admin_groups`` may add and sync
+    its sources (give them the hub's admins). ``sample``: a ``jupyter-vlass demo-data`` folder registered and synced into an empty registry
+    at the service's start. Users' servers get ``JUPYTER_VLASS_REGISTRY=hub``, and no database URL."""
     keys = os.path.abspath(keys or "vlass-keys")
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
-        "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--db", db_url, "--profiles", profiles,
-                    "--keys", keys, *(["--search-quota", search_quota] if search_quota else [])],
+        # The database URLs (a PostgreSQL password in them) go in the service's environment, which only its own
+        # account reads, never on its command line, which every local account can (/proc/PID/cmdline).
+        "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--profiles", profiles, "--keys", keys,
+                    *(["--search-quota", search_quota] if search_quota else []),
+                    *(["--sample", sample] if sample else [])],
+        "environment": {DB_ENV: db_url, REGISTRY_DB_ENV: registry_db or db_url},
         "oauth_no_confirm": True,
-        "oauth_client_allowed_scopes": [DECIDE_SCOPE, VOTE_SCOPE],
+        "oauth_client_allowed_scopes": [DECIDE_SCOPE, VOTE_SCOPE, SOURCES_SCOPE],
     }]
     c.JupyterHub.custom_scopes = {
         DECIDE_SCOPE: {"description": "Approve or deny large compute requests; override the publish gate."},
-        VOTE_SCOPE: {"description": "Vote on detections and mark published results Updated or Retracted."}}
+        VOTE_SCOPE: {"description": "Vote on detections and mark published results Updated or Retracted."},
+        SOURCES_SCOPE: {"description": "Add and sync the sources of the hub's dataset registry."}}
     c.JupyterHub.load_roles = [
         {"name": "user", "scopes": ["self", "access:services"]},
         # A server's token acts for its user: JupyterHub intersects these scopes with the user's own, so an
         # expert's server (the overlay, the CLI, `audit recheck` in it) may vote and an approver's may decide,
         # and nobody else's.
         {"name": "server", "scopes": ["users:activity!user", "access:servers!server",
-                                      "access:services!service=vlass", VOTE_SCOPE, DECIDE_SCOPE]},
+                                      "access:services!service=vlass", VOTE_SCOPE, DECIDE_SCOPE, SOURCES_SCOPE]},
         {"name": "vlass-approvers", "scopes": [DECIDE_SCOPE, "access:services"],
          "users": list(approver_users), "groups": list(approver_groups)},
         {"name": "vlass-experts", "scopes": [VOTE_SCOPE, "access:services"],
          "users": list(expert_users), "groups": list(expert_groups)},
+        {"name": "vlass-source-admins", "scopes": [SOURCES_SCOPE, "access:services"],
+         "users": list(source_admin_users), "groups": list(source_admin_groups)},
     ]
+    c.Spawner.environment.update({"JUPYTER_VLASS_REGISTRY": "hub"})  # the service's registry, not one's own
     c.VlassProfilesSpawner.hub_service_url = url.rstrip("/") + "/services/vlass/"

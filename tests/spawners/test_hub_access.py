@@ -1,10 +1,14 @@
-"""Access tiers on a real hub: two users, one shared registry, each in a server of their own. The embargoed
-image is found, counted, described, cut out and listed by SIA2 (and the widget) only for the user whose hub
-group its source grants; the other user gets the answers of an id that never existed."""
+"""Access tiers on a real hub whose service holds the registry (PostgreSQL): two users, each in a server of
+their own. The embargoed image is found, counted, described, cut out, read and listed by SIA2 (and the widget)
+only for the user whose hub group its source grants; the other user gets the answers of an id that never
+existed, whatever their own kernel tries: the Python API, the service's REST API, the file itself, the
+database. Sources are added and synced by the hub's admins only."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -27,7 +31,8 @@ WIDGET = ("from jupyter_vlass.widgets.browser import DatasetBrowser\n"
 @pytest.fixture
 def shared_registry(postgres_url, sample_data):
     """A hub's registry (PostgreSQL) with the sample object-store manifest (real FIRST and RACS files) on a
-    mount every user can read, its FIRST image embargoed for the group cosmicai."""
+    mount every user can read, its FIRST image embargoed for the group cosmicai and readable by the service's
+    account (root here) alone."""
     folder = Path(tempfile.mkdtemp(prefix="vlass-shared-"))
     shutil.copytree(sample_data["manifest"].parent, folder / "tacc")
     manifest = json.loads((folder / "tacc" / "manifest.json").read_text())
@@ -36,20 +41,24 @@ def shared_registry(postgres_url, sample_data):
             entry["access_tier"] = "embargoed"
     (folder / "tacc" / "manifest.json").write_text(json.dumps(manifest))
     subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    for entry in manifest["objects"]:
+        if entry["key"].startswith("first/"):
+            os.chmod(folder / "tacc" / entry["key"], 0o600)
     admin = Registry(postgres_url, groups=())
     admin.add_source("tacc", "posix", str(folder / "tacc" / "manifest.json"), options={"access_groups": "cosmicai"})
     assert admin.sync()[0].status == "ok"
     admin.close()
     admin.engine.dispose()
     try:
-        yield postgres_url
+        yield postgres_url, folder
     finally:
         shutil.rmtree(folder)
 
 
 def test_each_user_sees_what_their_hub_groups_grant(slurm, job_env, tmp_path, shared_registry):
     team, outsider = "vlt-dave", "vlt-erin"
-    with own_hub(tmp_path / "hub", users=(team, outsider), VLASS_REGISTRY_DB=shared_registry) as hub:
+    database, folder = shared_registry
+    with own_hub(tmp_path / "hub", users=(team, outsider), VLASS_REGISTRY_DB=database) as hub:
         hub.user(team, groups=("cosmicai",))
         hub.user(outsider, groups=("students",))
         for name in (team, outsider):
@@ -82,3 +91,104 @@ def test_each_user_sees_what_their_hub_groups_grant(slurm, job_env, tmp_path, sh
         team_seen, team_options = hub.run_in_kernel(team, WIDGET, tokens[team]).split()
         outsider_seen, outsider_options = hub.run_in_kernel(outsider, WIDGET, tokens[outsider]).split()
         assert (team_seen, outsider_seen) == ("1", "0") and int(team_options) == int(outsider_options) + 1
+
+
+IN_KERNEL = """
+import hashlib, json, os, pathlib
+from jupyter_vlass.exceptions import VlassError
+from jupyter_vlass.federation import Region, Registry
+out = {{}}
+registry = Registry()
+out["kind"] = type(registry).__name__
+hits = registry.search(Region.parse({region!r})).hits
+out["embargoed"] = [h.dataset_id for h in hits if h.access_tier == "embargoed"]
+try:
+    record = registry.get({dataset_id!r})
+    with registry.open(record) as fh:
+        out["read"] = hashlib.sha256(fh.read()).hexdigest() == record.sha256
+except VlassError as error:
+    out["read"] = error.reason
+try:
+    registry.add_source("evil", "posix", {manifest!r})
+    out["add"] = "added"
+except VlassError as error:
+    out["add"] = error.reason
+try:
+    open({path!r}, "rb").read(8)
+    out["file"] = "read"
+except OSError as error:
+    out["file"] = type(error).__name__
+out["db_env"] = sorted(k for k, v in os.environ.items() if "postgresql" in v or k == "JUPYTER_VLASS_DB")
+out["db_argv"] = sum(b"postgresql+psycopg://" in p.read_bytes() for p in pathlib.Path("/proc").glob("[0-9]*/cmdline")
+                     if p.exists() and os.access(p, os.R_OK))
+import psycopg
+try:
+    psycopg.connect({guess!r}, connect_timeout=5).close()
+    out["db"] = "connected"
+except psycopg.OperationalError as error:
+    out["db"] = "refused"
+print(json.dumps(out))
+"""
+
+
+def test_the_service_holds_the_registry_and_only_admins_change_its_sources(slurm, job_env, tmp_path, shared_registry):
+    """From each user's own kernel: ``Registry()`` is the service's; the embargoed bytes reach the granted user
+    through the service, never the other (whose kernel cannot open the file, find the database URL anywhere, or
+    connect to the database without its password); nobody's kernel adds a source; the admin's token does."""
+    team, outsider = "vlt-dave", "vlt-erin"
+    database, folder = shared_registry
+    first = next(p for p in (folder / "tacc").rglob("*") if p.is_file() and p.stat().st_mode & 0o077 == 0)
+    with own_hub(tmp_path / "hub", users=(team, outsider), VLASS_REGISTRY_DB=database) as hub:
+        hub.user(team, groups=("cosmicai",))
+        hub.user(outsider, groups=("students",))
+        hub.user("vlt-admin", allocation=None)
+        for name in (team, outsider):
+            assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
+        tokens = {name: hub.token_for(name) for name in (team, outsider)}
+        tokens["vlt-admin"] = hub.api("POST", "/users/vlt-admin/tokens", json={
+            "scopes": ["access:services", "custom:vlass-sources:manage"], "expires_in": 3600}).json()["token"]
+        for name in (team, outsider):
+            hub.wait_ready(name)
+        found = requests.get(f"{hub.url}/services/vlass/api/datasets", params={"region": REGION}, timeout=60,
+                             headers={"Authorization": f"token {tokens[team]}"}).json()
+        [dataset_id] = [d["id"] for d in found["datasets"] if d["access_tier"] == "embargoed"]
+        guess = database.replace("+psycopg", "").split("://", 1)
+        guess = f"{guess[0]}://postgres@{guess[1].split('@', 1)[1]}"  # host, port and name, no password
+        code = IN_KERNEL.format(region=REGION, dataset_id=dataset_id, manifest=str(folder / "tacc" / "manifest.json"),
+                                path=str(first), guess=guess)
+        seen = {name: json.loads(hub.run_in_kernel(name, code, tokens[name], timeout=120).strip().splitlines()[-1])
+                for name in (team, outsider)}
+        assert seen[team]["kind"] == seen[outsider]["kind"] == "HubRegistry", seen
+        assert seen[team]["embargoed"] == [dataset_id] and seen[outsider]["embargoed"] == [], seen
+        assert seen[team]["read"] is True and seen[outsider]["read"] == "unknown_dataset", seen
+        for name in (team, outsider):
+            assert seen[name]["add"] == "forbidden", seen
+            assert seen[name]["file"] == "PermissionError", seen
+            assert seen[name]["db_env"] == [] and seen[name]["db_argv"] == 0, seen
+            assert seen[name]["db"] == "refused", seen
+        # The same calls straight to the service from the outsider's token: refused, and nothing changed.
+        before = requests.get(f"{hub.url}/services/vlass/api/sources", timeout=60,
+                              headers={"Authorization": f"token {tokens['vlt-admin']}"}).json()["sources"]
+        for method, path in (("GET", f"api/datasets/{dataset_id.replace('/', '%2F')}/data"),
+                             ("POST", "api/sources"), ("POST", "api/sources/tacc/sync")):
+            answer = requests.request(method, f"{hub.url}/services/vlass/{path}", timeout=60,
+                                      json={"name": "evil", "kind": "posix", "uri": str(folder)},
+                                      headers={"Authorization": f"token {tokens[outsider]}"})
+            assert answer.status_code in (403, 404), (path, answer.status_code, answer.text)
+            assert answer.json()["reason"] in ("forbidden", "unknown_dataset"), answer.text
+        # Positive control: the admin (the sources scope) adds and syncs one; the embargoed bytes through REST
+        # for the granted user match the version's sha256.
+        added = requests.post(f"{hub.url}/services/vlass/api/sources", timeout=60, json={
+            "name": "tacc2", "kind": "posix", "uri": str(folder / "tacc" / "manifest.json")},
+            headers={"Authorization": f"token {tokens['vlt-admin']}"})
+        assert added.status_code == 201, added.text
+        assert [s["name"] for s in before] == ["tacc"]
+        data = requests.get(f"{hub.url}/services/vlass/api/datasets/{dataset_id.replace('/', '%2F')}/data",
+                            timeout=60, headers={"Authorization": f"token {tokens[team]}"})
+        assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == first_sha(folder, first)
+
+
+def first_sha(folder: Path, path: Path) -> str:
+    manifest = json.loads((folder / "tacc" / "manifest.json").read_text())
+    [entry] = [e for e in manifest["objects"] if (folder / "tacc" / e["key"]) == path]
+    return entry["sha256"]

@@ -183,6 +183,16 @@ except VlassError as error:
 """
 
 
+OPEN_IN_KERNEL = """
+import json
+try:
+    open({path!r}, "rb").read(16)
+    print(json.dumps({{"read": True}}))
+except OSError as error:
+    print(json.dumps({{"read": False, "why": str(error)}}))
+"""
+
+
 SIGN_IN_KERNEL = """
 import json, tempfile
 from pathlib import Path
@@ -244,6 +254,13 @@ def test_experts_vote_and_approvers_override_from_their_own_servers(hub, detecti
             assert answer["ok"] is allowed, (name, call, answer)
             if not allowed:
                 assert answer["status"] == 403, (name, call, answer)
+        # The service's database (votes, signatures, allocations) is not a file a user's kernel can open;
+        # the hub (root here) can.
+        database = str(hub.state / "vlass-hub.sqlite")
+        opened = json.loads(hub.run_in_kernel(OUTSIDER, OPEN_IN_KERNEL.format(path=database),
+                                              tokens[OUTSIDER]).strip().splitlines()[-1])
+        assert opened["read"] is False and "Permission denied" in opened["why"], opened
+        assert (hub.state / "vlass-hub.sqlite").read_bytes()[:15] == b"SQLite format 3"
         # Nobody's kernel gets a consensus recorded without runs of their own, nor writes one.
         unrun = in_kernel(OUTSIDER, f"review.record(dataset_id={dataset!r}, version={version!r}, consensus="
                                     "{'summary': {'runs': [{'run': 'classical@local'}], 'parameters': "

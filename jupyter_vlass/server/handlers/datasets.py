@@ -6,25 +6,8 @@ from jupyter_server.auth.decorator import authorized
 
 from ...exceptions import InvalidArgument
 from ... import federation  # its names load on first use
+from ...federation.params import parse_number, parse_sources, source_spec
 from .base import VlassHandler, authenticated
-
-
-def parse_sources(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise InvalidArgument("sources must be a comma-separated list of source names")
-    return names
-
-
-def parse_number(text: str | None, name: str, *, default=None, cast=float):
-    if text is None or text == "":
-        return default
-    try:
-        return cast(text)
-    except ValueError:
-        raise InvalidArgument(f"{name} must be a number, got {text!r}") from None
 
 
 class DatasetSearchHandler(VlassHandler):
@@ -98,15 +81,8 @@ class SourcesHandler(VlassHandler):
     @authenticated
     @authorized
     async def post(self):
-        body = self.json_body()
-        for key in ("name", "kind", "uri"):
-            if not isinstance(body.get(key), str):
-                raise InvalidArgument(f"'{key}' is required and must be a string")
-        options = body.get("options") or {}
-        if not isinstance(options, dict):
-            raise InvalidArgument("'options' must be an object")
-        doc = await self.blocking(self.registry.add_source, body["name"], body["kind"], body["uri"],
-                                  options=options)
+        name, kind, uri, options = source_spec(self.json_body())
+        doc = await self.blocking(self.registry.add_source, name, kind, uri, options=options)
         self.write_json(doc, status=201)
 
 
