@@ -133,10 +133,10 @@ class SyncAPI(RegistryHandler):
 def routes(prefix_join) -> list:
     # A dataset id is one path segment, its "/" sent as %2F (Tornado decodes the segment it matched).
     return [(prefix_join("api/datasets"), SearchAPI),
-            (prefix_join("api/datasets/(?P<dataset_id>[^/]+)/record"), RecordAPI),
-            (prefix_join("api/datasets/(?P<dataset_id>[^/]+)/versions"), VersionsAPI),
-            (prefix_join("api/datasets/(?P<dataset_id>[^/]+)/data"), DataAPI),
-            (prefix_join("api/datasets/(?P<dataset_id>[^/]+)"), DatasetAPI),
+            (prefix_join("api/datasets/([^/]+)/record"), RecordAPI),
+            (prefix_join("api/datasets/([^/]+)/versions"), VersionsAPI),
+            (prefix_join("api/datasets/([^/]+)/data"), DataAPI),
+            (prefix_join("api/datasets/([^/]+)"), DatasetAPI),
             (prefix_join("api/sources"), SourcesAPI),
             (prefix_join("api/sources/sync"), SyncAPI),
-            (prefix_join("api/sources/(?P<name>[^/]+)/sync"), SyncAPI)]
+            (prefix_join("api/sources/([^/]+)/sync"), SyncAPI)]
