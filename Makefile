@@ -26,7 +26,7 @@ demo-hub: system-deps install sample-data job-env  ## JupyterHub on the local Sl
 	$(BIN)/jupyter-vlass --db "sqlite:///$(CURDIR)/.demo/hub/vlass-hub.sqlite" allocations grant bob 20 >/dev/null
 	cd .demo/hub && sudo -E $(CURDIR)/$(BIN)/jupyterhub -f $(CURDIR)/hub_config/demo_config.py
 
-test: system-deps install job-env  ## install what the tests need, then run the whole suite
+test: system-deps install sample-data job-env  ## install what the tests need, then run the whole suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 system-deps:

@@ -93,7 +93,10 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
                   expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
                   registry_db=os.environ.get("VLASS_REGISTRY_DB") or db_url, source_admin_users=admins,
-                  sample=os.environ.get("VLASS_SAMPLE", str(shared / "sample")) or None)
+                  # the sample `make demo-hub` builds; a job env without it (no `make sample-data`) starts empty
+                  sample=os.environ.get("VLASS_SAMPLE", str(shared / "sample") if (shared / "sample").is_dir() else "")
+                  or None,
+                  capsules=os.environ.get("VLASS_CAPSULES", str(state / "capsules")))  # every user's published analyses
 # Idle servers are stopped (jupyterhub-idle-culler), so a server left open on a GPU node does not spend the
 # allocation it was granted.
 idle_timeout = int(os.environ.get("VLASS_IDLE_TIMEOUT", "3600"))

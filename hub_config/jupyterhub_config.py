@@ -74,4 +74,5 @@ c.JupyterHub.cleanup_servers = False                  # hub upgrades and restart
 add_vlass_service(c, db_url=db_url, profiles=profiles,
                   approver_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   source_admin_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
-                  search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None)
+                  search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
+                  capsules=os.environ.get("VLASS_CAPSULES") or None)  # a folder or s3://bucket/prefix

@@ -48,8 +48,10 @@ class HubServiceClient:
         self.url, self.timeout = service_url.rstrip("/") + "/", timeout
         self._headers = {"Authorization": f"token {token}"}
 
-    def request(self, method: str, path: str, body: dict | None = None, *, params: dict | None = None) -> dict:
-        answer = self._send(method, path, body, params=params)
+    def request(self, method: str, path: str, body: dict | None = None, *, params: dict | None = None,
+                data: bytes | None = None, headers: dict | None = None) -> dict:
+        """A JSON ``body`` (or raw ``data`` with its ``headers``) sent; the JSON answer, or the typed error."""
+        answer = self._send(method, path, body, params=params, data=data, headers=headers)
         try:
             doc = answer.json()
         except ValueError:
@@ -70,12 +72,13 @@ class HubServiceClient:
         answer.raw.decode_content = True
         return answer.raw
 
-    def _send(self, method: str, path: str, body: dict | None, *, params: dict | None = None, stream: bool = False):
+    def _send(self, method: str, path: str, body: dict | None, *, params: dict | None = None, stream: bool = False,
+              data: bytes | None = None, headers: dict | None = None):
         import requests
 
         try:
-            return requests.request(method, self.url + path, json=body, params=params, headers=self._headers,
-                                    timeout=self.timeout, stream=stream)
+            return requests.request(method, self.url + path, json=body, params=params, data=data,
+                                    headers={**self._headers, **(headers or {})}, timeout=self.timeout, stream=stream)
         except requests.RequestException as error:
             raise SourceUnavailable(f"the hub service did not answer ({type(error).__name__})") from None
 

@@ -134,7 +134,7 @@ class Hub:
         return self.session.request(method, f"{self.url}/hub/api{path}", timeout=60, **kwargs)
 
     def service(self, method: str, path: str, *, token: str | None = None, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"token {token}"} if token else {}
+        headers = {**({"Authorization": f"token {token}"} if token else {}), **kwargs.pop("headers", {})}
         return self.session.request(method, f"{self.url}/services/vlass{path}", headers=headers, timeout=30,
                                     **kwargs)
 

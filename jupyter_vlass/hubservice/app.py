@@ -26,15 +26,16 @@ from ..jobs.dashboard import JobReports
 from ..jobs.job_accounts import JobAccounting
 from ..jobs.job_records import JobRecords
 from ..reproducibility.keys import Keyring
+from ..reproducibility.location import capsule_store as open_capsules
 from ..reproducibility.signature_log import SignatureLog
 from ..review.review import Review
 from ..store import make_engine, session_factory
 from ..sample_data import sample_layout, seed_registry
-from . import allocations, datasets, jobs, quotas, review, signing
+from . import allocations, capsules, datasets, jobs, quotas, review, signing
 from .base import NoSuchPage
-from .config import DB_ENV, REGISTRY_DB_ENV
+from .config import CAPSULES_ENV, DB_ENV, REGISTRY_DB_ENV
 
-RESOURCES = (allocations, datasets, jobs, signing, review, quotas)
+RESOURCES = (allocations, datasets, jobs, signing, capsules, review, quotas)  # signing's api/capsules/sign first
 log = logging.getLogger("jupyter_vlass.hubservice")
 
 
@@ -49,7 +50,8 @@ def open_registry(url: str, *, sample: str | None = None) -> Registry:
 
 
 def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_threshold: float | None = None,
-             search_quota: str | None = None, registry: Registry | None = None) -> web.Application:
+             search_quota: str | None = None, registry: Registry | None = None,
+             capsule_store: str | None = None) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -67,6 +69,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
         job_reports=JobReports(sessions),
         job_records=JobRecords(sessions),
         keyring=Keyring(keys or os.path.abspath("vlass-keys")),
+        capsules=open_capsules(capsule_store or os.path.abspath("vlass-capsules")),
         signature_log=SignatureLog(sessions),
         review=Review(sessions, threshold=publish_threshold),
         registry=registry,
@@ -78,13 +81,13 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
     )
 
 
-async def serve(app: web.Application, port: int, host: str | None) -> None:
+async def serve(app: web.Application, port: int, host: str | None, *, max_body_size: int | None = None) -> None:
     """Listen until SIGINT or SIGTERM, however the process was launched.
 
     The hub stops a managed service with SIGINT first; a process started from a background shell
     inherits SIGINT ignored, so both signals get handlers of our own here.
     """
-    server = app.listen(port, host)
+    server = app.listen(port, host, max_body_size=max_body_size)  # a capsule is sent whole
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -101,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"database URL shared with the spawner (default: ${DB_ENV})")
     parser.add_argument("--profiles", help="profiles YAML (for the cluster name and threshold)")
     parser.add_argument("--keys", help="the site's signing keyring folder (default: ./vlass-keys)")
+    parser.add_argument("--capsules", default=os.environ.get(CAPSULES_ENV),
+                        help=f"the hub's published capsules, a folder or s3://bucket/prefix the service alone writes "
+                             f"(default: ${CAPSULES_ENV}, else ./vlass-capsules)")
     parser.add_argument("--publish-threshold", type=float, default=None,
                         help="the consensus score publishing needs (default: $JUPYTER_VLASS_PUBLISH_THRESHOLD, else 0.8)")
     parser.add_argument("--registry-db", default=os.environ.get(REGISTRY_DB_ENV),
@@ -124,5 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     registry = open_registry(args.registry_db, sample=args.sample) if args.registry_db else None
     asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys,
                                publish_threshold=args.publish_threshold, search_quota=args.search_quota,
-                               registry=registry), url.port, url.hostname))
+                               registry=registry, capsule_store=args.capsules), url.port, url.hostname,
+                     max_body_size=1 << 30))
     return 0

@@ -11,6 +11,7 @@ VOTE_SCOPE = "custom:vlass-experts:vote"
 SOURCES_SCOPE = "custom:vlass-sources:manage"
 EXPERTS_GROUP = "vlass-experts"
 DB_ENV, REGISTRY_DB_ENV = "JUPYTER_VLASS_SERVICE_DB", "JUPYTER_VLASS_SERVICE_REGISTRY_DB"
+CAPSULES_ENV = "JUPYTER_VLASS_SERVICE_CAPSULES"
 
 
 def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0.0.1:10101",
@@ -18,7 +19,8 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
                       keys: str | None = None, expert_users: Iterable[str] = (),
                       expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None,
                       registry_db: str | None = None, sample: str | None = None,
-                      source_admin_users: Iterable[str] = (), source_admin_groups: Iterable[str] = ()) -> None:
+                      source_admin_users: Iterable[str] = (), source_admin_groups: Iterable[str] = (),
+                      capsules: str | None = None) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide (and to
     override the publish gate), experts (members of the ``vlass-experts`` group by default) the scope to
     vote on detections and mark published results, and users' servers the scope to reach it (their
@@ -29,8 +31,13 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
     The service holds the dataset registry (``registry_db``, default ``db_url``) and answers every user's
     discovery there; only ``source_admin_users`` and ``source_admin_groups`` may add and sync
     its sources (give them the hub's admins). ``sample``: a ``jupyter-vlass demo-data`` folder registered and synced into an empty registry
-    at the service's start. Users' servers get ``JUPYTER_VLASS_REGISTRY=hub``, and no database URL."""
+    at the service's start. Users' servers get ``JUPYTER_VLASS_REGISTRY=hub``, and no database URL.
+
+    Published capsules go to the service's store, ``capsules`` (a folder, default ``vlass-capsules`` in the hub's
+    directory, or ``s3://bucket/prefix``), where every user of the hub finds them; users' servers get
+    ``JUPYTER_VLASS_CAPSULES=hub``."""
     keys = os.path.abspath(keys or "vlass-keys")
+    capsules = capsules if capsules and capsules.startswith("s3://") else os.path.abspath(capsules or "vlass-capsules")
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
@@ -39,7 +46,7 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
         "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--profiles", profiles, "--keys", keys,
                     *(["--search-quota", search_quota] if search_quota else []),
                     *(["--sample", sample] if sample else [])],
-        "environment": {DB_ENV: db_url, REGISTRY_DB_ENV: registry_db or db_url},
+        "environment": {DB_ENV: db_url, REGISTRY_DB_ENV: registry_db or db_url, CAPSULES_ENV: capsules},
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [DECIDE_SCOPE, VOTE_SCOPE, SOURCES_SCOPE],
     }]
@@ -61,5 +68,6 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
         {"name": "vlass-source-admins", "scopes": [SOURCES_SCOPE, "access:services"],
          "users": list(source_admin_users), "groups": list(source_admin_groups)},
     ]
-    c.Spawner.environment.update({"JUPYTER_VLASS_REGISTRY": "hub"})  # the service's registry, not one's own
+    # The service's registry and capsule store, not ones of the user's own.
+    c.Spawner.environment.update({"JUPYTER_VLASS_REGISTRY": "hub", "JUPYTER_VLASS_CAPSULES": "hub"})
     c.VlassProfilesSpawner.hub_service_url = url.rstrip("/") + "/services/vlass/"

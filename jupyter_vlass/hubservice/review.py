@@ -12,6 +12,7 @@ from tornado import web
 
 from ..exceptions import Forbidden, InvalidArgument
 from .base import ServiceHandler
+from .capsules import CapsulesHandler
 from .config import DECIDE_SCOPE, VOTE_SCOPE
 
 
@@ -77,22 +78,35 @@ class OverrideAPI(ReviewHandler):
                                          by=self.user_name, reason=body.get("reason")).to_json())
 
 
-class MarksAPI(ReviewHandler):
-    @web.authenticated
-    def get(self):
-        self.finish({"marks": self.review.marks(self.get_argument("subject"))})
+class MarksAPI(ReviewHandler, CapsulesHandler):
+    """Marks of a capsule (with those of every capsule and dataset version it derives from, followed here in
+    the hub's store) or of a dataset version; marking needs the experts' or approvers' scope."""
+
+    def _capsule(self, subject) -> str | None:
+        if isinstance(subject, str) and subject.startswith("capsule:"):
+            return self.visible(subject.removeprefix("capsule:"))["id"]  # UnknownAnalysis: none the caller sees
+        return None
 
     @web.authenticated
-    def post(self):
+    async def get(self):
+        subject = self.get_argument("subject")
+
+        def marks():
+            capsule = self._capsule(subject)
+            return self.review.marks(subject, self.store.lineage(capsule) if capsule else ())
+        self.finish({"marks": await self.blocking(marks)})
+
+    @web.authenticated
+    async def post(self):
         if not self.may_decide:
             self.require_scope(VOTE_SCOPE, "marking a published result")
         body = self.json_body()
-        derived = body.get("derived") or []
-        if not isinstance(derived, list) or len(derived) > 1000 or not all(isinstance(d, str) for d in derived):
-            raise InvalidArgument("derived: a list of at most 1000 subjects")
+        if "derived" in body:
+            raise InvalidArgument("derived: not taken; what derives from a marked result is followed here, "
+                                  "in the hub's capsules")
+        await self.blocking(self._capsule, body.get("subject"))
         self.finish({"entries": self.review.mark(subject=body.get("subject"), mark=body.get("mark"),
-                                                 explanation=body.get("explanation"), by=self.user_name,
-                                                 derived=derived)})
+                                                 explanation=body.get("explanation"), by=self.user_name)})
 
 
 class ControversialAPI(ReviewHandler):

@@ -135,7 +135,7 @@ def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=Non
     executed = job.executed_notebook()
     if executed is None:
         raise InvalidArgument(f"job {job.id} has no executed notebook left to publish")
-    store = store if isinstance(store, CapsuleStore) else CapsuleStore(store)
+    store = CapsuleStore(store) if isinstance(store, (str, Path)) else store  # or the hub's
     incoming = store.staging() / f".incoming-{uuid.uuid4().hex}"
     try:
         (incoming / "outputs").mkdir(parents=True)

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from ..exceptions import NotFound
+from ..exceptions import Forbidden, NotFound
 from ..jobs.staging import sha256_file
 from ..store.location import data_dir
 from ..version import __version__
@@ -223,29 +223,78 @@ class CapsuleStore:
         matched to its capsule in this store by the run recorded in its metadata and compared with the
         signed digest of the published notebook.
         """
-        try:
-            document = json.loads(Path(path).read_text())
-            crate = document["metadata"]["jupyter_vlass"]["ro-crate"]
-            run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
-        except (OSError, ValueError, KeyError, TypeError, StopIteration):
-            raise UnknownAnalysis(f"{Path(path).name} is not the notebook of a published analysis") from None
-        folder = Path(path).parent
-        if (folder / SIGNATURE).exists() and Path(path).name == NOTEBOOK:
-            try:
-                checked = verify(folder, keyring=keyring)
-            except CapsuleChanged as error:
-                return {"capsule_id": folder.name, "status": "modified", "message": error.message}
-            return {"capsule_id": checked["capsule_id"], "status": "verified",
-                    "message": f"verified: {checked['files']} files signed by key {checked['key_id'][:16]}"}
+        run_id, checked = notebook_in_capsule(path, keyring=keyring)
+        return checked or self.match_notebook(run_id, sha256_file(Path(path)))
+
+    def match_notebook(self, run_id: str, sha256: str) -> dict:
+        """:meth:`check_notebook` of a copy: the capsule of the run ``run_id``, and whether ``sha256`` is its notebook's."""
         for capsule_id in self._ids():
             published = self._json(capsule_id, CRATE)
             if not any(e.get("@id") == run_id for e in published["@graph"]):
                 continue
             signed = signed_files(self._json(capsule_id, SIGNATURE))
-            if sha256_file(Path(path)) == signed.get(NOTEBOOK):
+            if sha256 == signed.get(NOTEBOOK):
                 return {"capsule_id": capsule_id, "status": "verified",
                         "message": "the same bytes as the published notebook of this capsule"}
             return {"capsule_id": capsule_id, "status": "modified",
                     "message": "modified since publication (its bytes differ from the signed notebook)"}
         return {"capsule_id": None, "status": "unknown",
                 "message": "published elsewhere: no capsule of this run in this store"}
+
+    def lineage(self, capsule_id: str) -> list[str]:
+        """What ``capsule_id`` derives from, nearest first: its parent capsules (``capsule:<id>``, replays' and
+        forks' parents up the chain) and the dataset versions each of them read (``<id>@<version>``)."""
+        found, todo = [], [capsule_id]
+        while todo:
+            current = todo.pop(0)
+            if not self.exists(current):
+                continue
+            analysis = self._show(current)
+            for pin in analysis["inputs"] + analysis["opened"]:
+                if f"{pin['id']}@{pin['version']}" not in found:
+                    found.append(f"{pin['id']}@{pin['version']}")
+            parent = analysis["parent"]
+            if parent and f"capsule:{parent}" not in found and parent != capsule_id:
+                found.append(f"capsule:{parent}")
+                todo.append(parent)
+        return found
+
+    def receive(self, archive: bytes, *, keyring, user: str) -> dict:
+        """Take in a signed capsule sent as a tar archive (:mod:`.archive`) by ``user``: it must verify with
+        ``keyring`` (every file as signed, by a key of the site) and name ``user`` as its run's agent.
+        ``{capsule_id, key_id, new}``; nothing is kept of a refused one."""
+        from .archive import unpack
+
+        incoming = self.staging() / f".received-{uuid.uuid4().hex}"
+        try:
+            unpack(archive, incoming)
+            checked = verify(incoming, keyring=keyring)
+            agents = [e.get("name") for e in json.loads((incoming / CRATE).read_text())["@graph"]
+                      if e.get("@id") == "#agent"]
+            if agents != [user]:
+                raise Forbidden(f"a capsule is published only by its own author: it names "
+                                f"{', '.join(map(str, agents)) or 'nobody'}, you are {user}")
+            new = self.add(incoming, checked["capsule_id"])
+            return {"capsule_id": checked["capsule_id"], "key_id": checked["key_id"], "new": new}
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+
+def notebook_in_capsule(path: Path, *, keyring) -> tuple[str, dict | None]:
+    """The run a published notebook records, and its check when it lies in its capsule's own folder (the
+    whole capsule verified); None for a copy elsewhere."""
+    try:
+        document = json.loads(Path(path).read_text())
+        crate = document["metadata"]["jupyter_vlass"]["ro-crate"]
+        run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        raise UnknownAnalysis(f"{Path(path).name} is not the notebook of a published analysis") from None
+    folder = Path(path).parent
+    if not ((folder / SIGNATURE).exists() and Path(path).name == NOTEBOOK):
+        return run_id, None
+    try:
+        checked = verify(folder, keyring=keyring)
+    except CapsuleChanged as error:
+        return run_id, {"capsule_id": folder.name, "status": "modified", "message": error.message}
+    return run_id, {"capsule_id": checked["capsule_id"], "status": "verified",
+                    "message": f"verified: {checked['files']} files signed by key {checked['key_id'][:16]}"}

@@ -118,10 +118,19 @@ class Review:
                                              detail={"mark": mark, "explanation": explanation, "because": subject}))
         return entries
 
-    def marks(self, subject: str) -> list[dict]:
-        return [{"mark": e["detail"]["mark"], "explanation": e["detail"]["explanation"], "by": e["actor"],
-                 "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
-                for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
+    def marks(self, subject: str, inherited: list[str] = ()) -> list[dict]:
+        """The marks of ``subject``, and those of what it derives from (``inherited``: its lineage, such as
+        :meth:`~jupyter_vlass.reproducibility.store.CapsuleStore.lineage`), each with ``because`` naming where it was made."""
+        own = [{"mark": e["detail"]["mark"], "explanation": e["detail"]["explanation"], "by": e["actor"],
+                "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
+               for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
+        seen = {m["audit_entry"] for m in own}
+        for ancestor in inherited:
+            for mark in self.marks(ancestor):
+                if mark["audit_entry"] not in seen:
+                    seen.add(mark["audit_entry"])
+                    own.append({**mark, "because": mark["because"] or ancestor})
+        return own
 
     # --- the audit trail ----------------------------------------------------------------------------
     def audit_entries(self, subject: str | None = None) -> list[dict]:
@@ -181,10 +190,12 @@ class HubReview:
         return self.client.request("GET", "api/audit/verify")
 
     def mark(self, *, subject: str, mark: str, explanation: str, by: str | None = None, derived=()) -> list[dict]:
-        return self.client.request("POST", "api/marks", {"subject": subject, "mark": mark, "explanation": explanation,
-                                                         "derived": list(derived)})["entries"]
+        """The service follows the lineage itself (every user's derived capsules): ``derived`` is not sent."""
+        return self.client.request("POST", "api/marks", {"subject": subject, "mark": mark,
+                                                         "explanation": explanation})["entries"]
 
-    def marks(self, subject: str) -> list[dict]:
+    def marks(self, subject: str, inherited=()) -> list[dict]:
+        """The service follows a capsule's lineage in the hub's store itself: ``inherited`` is not needed."""
         return self.client.request("GET", f"api/marks?subject={quote(subject, safe='')}")["marks"]
 
 

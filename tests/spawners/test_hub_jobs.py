@@ -228,3 +228,84 @@ def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables):
     assert hub.service("GET", "/api/capsules/signatures", token=tokens[OTHER]).json()["signatures"] == []
     rotate = hub.service("POST", "/api/keys/rotate", token=tokens[OWNER])
     assert rotate.status_code == 403  # an approver's act
+    check_capsules_are_hub_wide(hub, tokens, capsule, server)
+
+
+def check_capsules_are_hub_wide(hub, tokens, capsule, server):
+    """Published capsules live in the service's store: every user finds them, forks are linked to their parent,
+    a mark follows the lineage to every derived capsule, and nobody's kernel or token can put a capsule there
+    that the site's key did not sign for them."""
+    capsule_id = capsule["capsule_id"]
+    stored = hub.state / "capsules" / capsule_id
+    assert (stored / "capsule.sig").is_file() and stored.stat().st_uid == 0  # the service's, in the hub's state
+    listed = server(OTHER, "GET", "/analyses").json()["analyses"]
+    assert [a["id"] for a in listed] == [capsule_id] and listed[0]["owner"] == OWNER, listed
+
+    # The other user forks it (a new parameter) from their own server: the capsule is copied from the hub.
+    hub.user(OTHER, allocation=1000.0)
+    parameters = {"i": json.loads(Path(stored, "job-manifest.json").read_text())["parameters"]["i"] + 2}
+    fork = server(OTHER, "POST", f"/analyses/{capsule_id}/fork", json={"parameters": parameters})
+    assert fork.status_code == 201, fork.text
+    job_id = fork.json()["job"]["id"]
+    deadline = time.monotonic() + 180
+    while (state := server(OTHER, "GET", f"/jobs/{job_id}").json()["state"]) not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    assert state == "done"
+    child = server(OTHER, "POST", "/analyses", json={"job_id": job_id})
+    assert child.status_code == 201, child.text
+    child = child.json()
+    assert child["parent"] == capsule_id and child["owner"] == OTHER
+    seen = server(OWNER, "GET", "/analyses").json()["analyses"]
+    assert {a["id"] for a in seen} == {capsule_id, child["capsule_id"]}  # the owner finds the fork too
+    shown = hub.service("GET", f"/api/capsules/{child['capsule_id']}", token=tokens[OWNER]).json()
+    assert shown["lineage"] == [f"capsule:{capsule_id}"] and shown["key_id"] == child["key_id"], shown
+
+    # A mark on the original follows to the fork (made after it or before), shown on the fork's own banner.
+    retracted = hub.service("POST", "/api/marks", json={"subject": f"capsule:{capsule_id}", "mark": "Retracted",
+                                                        "explanation": "the square of i is not i squared"})
+    assert retracted.status_code == 200, retracted.text
+    home = Path(pwd.getpwnam(OTHER).pw_dir)
+    banner = server(OTHER, "GET", "/notebook-check", params={
+        "path": Path(child["path"]).relative_to(home).as_posix() + "/notebook.ipynb"}).json()
+    assert banner["status"] == "verified", banner
+    marks = {(m["mark"], m["because"]) for m in banner["marks"]}
+    assert marks == {("Updated", f"capsule:{capsule_id}"), ("Retracted", f"capsule:{capsule_id}")}, banner
+
+    # Refused: posting the owner's capsule as the other's, a capsule whose bytes changed after signing, one
+    # holding a link, a derived list chosen by the caller, a mark on a capsule the hub does not hold.
+    import io
+    import tarfile
+
+    from jupyter_vlass.reproducibility.archive import pack
+
+    def post_capsule(name, data):
+        return hub.service("POST", "/api/capsules", token=tokens[name], data=data,
+                           headers={"Content-Type": "application/x-tar"})
+    original = pack(stored)
+    assert post_capsule(OWNER, original).status_code == 200  # the positive control: already held, nothing new
+    stolen = post_capsule(OTHER, original)
+    assert stolen.status_code == 403 and OWNER in stolen.json()["message"], stolen.text
+    changed = Path(tempfile.mkdtemp(prefix="vlass-changed-"))
+    try:
+        shutil.copytree(Path(child["path"]), changed / "c")
+        (changed / "c" / "outputs" / "square.txt").write_text("1")
+        tampered = post_capsule(OTHER, pack(changed / "c"))
+        assert tampered.status_code == 422 and tampered.json()["reason"] == "capsule_changed", tampered.text
+    finally:
+        shutil.rmtree(changed)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        link = tarfile.TarInfo("outputs/square.txt")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        tar.addfile(link)
+    linked = post_capsule(OTHER, buffer.getvalue())
+    assert linked.status_code == 400 and linked.json()["reason"] == "bad_archive", linked.text
+    derived = hub.service("POST", "/api/marks", json={"subject": f"capsule:{child['capsule_id']}", "mark": "Updated",
+                                                      "explanation": "x", "derived": [f"capsule:{capsule_id}"]})
+    assert derived.status_code == 400, derived.text
+    unknown = hub.service("POST", "/api/marks", json={"subject": f"capsule:{'e' * 64}", "mark": "Updated",
+                                                      "explanation": "x"})
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_analysis", unknown.text
+    held = sorted(p.name for p in (hub.state / "capsules").iterdir())
+    assert held == sorted([capsule_id, child["capsule_id"]]), held  # nothing half-written

@@ -110,14 +110,16 @@ def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, detection_tab
     mine = next(a for a in ranked if a["id"] == result_id)
     assert mine["disagreement"] > 0 and mine["voted"] >= 2
 
-    # Marks: experts may; the derived result points back.
-    mark = {"subject": f"capsule:{'a' * 64}", "mark": "Retracted", "explanation": "cnn 0.2.0 sees none of it",
-            "derived": [f"capsule:{'b' * 64}"]}
+    # Marks: experts may; what derives from a mark is the service's to follow (tests/spawners/test_hub_jobs.py),
+    # never a list the caller chooses; a capsule the hub does not hold is not marked.
+    mark = {"subject": f"{dataset}@{version}", "mark": "Retracted", "explanation": "cnn 0.2.0 sees none of it"}
     assert call(OUTSIDER, "POST", "/api/marks", json=mark).status_code == 403
     assert call(EXPERT, "POST", "/api/marks", json={**mark, "mark": "Hidden"}).status_code == 400
+    assert call(EXPERT, "POST", "/api/marks", json={**mark, "derived": [f"capsule:{'b' * 64}"]}).status_code == 400
+    assert call(EXPERT, "POST", "/api/marks", json={**mark, "subject": f"capsule:{'a' * 64}"}).status_code == 404
     assert call(EXPERT, "POST", "/api/marks", json=mark).ok
-    [child] = call(OUTSIDER, "GET", "/api/marks", params={"subject": f"capsule:{'b' * 64}"}).json()["marks"]
-    assert child["because"] == mark["subject"] and child["by"] == EXPERT
+    [made] = call(OUTSIDER, "GET", "/api/marks", params={"subject": mark["subject"]}).json()["marks"]
+    assert made["because"] is None and made["by"] == EXPERT and made["mark"] == "Retracted"
 
     # Everything above is in the audit trail, in order, and the chain verifies.
     trail = call(OUTSIDER, "GET", "/api/audit", params={"subject": f"{dataset}@{version}"}).json()["entries"]
@@ -246,7 +248,7 @@ def test_experts_vote_and_approvers_override_from_their_own_servers(hub, detecti
 
         vote = f"review.vote(result_id={result_id}, detection=0, verdict='confirmed')"
         override = f"review.override(dataset_id={dataset!r}, version={version!r}, reason='recalibrated')"
-        mark = (f"review.mark(subject='capsule:{'c' * 64}', mark='Updated', explanation='a newer calibration')")
+        mark = f"review.mark(subject={dataset + '@' + version!r}, mark='Updated', explanation='a newer calibration')"
         for name, call, allowed in ((OUTSIDER, vote, False), (EXPERT, vote, True),
                                     (OUTSIDER, mark, False), (EXPERT, mark, True),
                                     (EXPERT, override, False), (OUTSIDER, override, False), (ADMIN, override, True)):

@@ -86,9 +86,13 @@ class NotebookCheckHandler(JobsBase):
                 raise InvalidArgument("path: a notebook inside your notebook directory")
             from ...review.review import review
 
-            checked = store().check_notebook(target, keyring=public_keys())
-            subject = f"capsule:{checked['capsule_id']}" if checked["capsule_id"] else None
-            return {**checked, "marks": review(self.registry.Session).marks(subject) if subject else []}
+            capsules = store()
+            checked = capsules.check_notebook(target, keyring=public_keys())
+            if not checked["capsule_id"]:
+                return {**checked, "marks": []}
+            board = review(self.registry.Session)  # the hub's, which follows the lineage itself, or this user's
+            inherited = () if capsules.url == "hub" else capsules.lineage(checked["capsule_id"])
+            return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}", inherited)}
         self.write_json(await self.blocking(run))
 
 

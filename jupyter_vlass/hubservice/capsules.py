@@ -1,0 +1,154 @@
+"""The hub's published capsules, held by the service in a store it alone writes: received from their authors
+(verified, signed by the site's key, naming the caller as the run's agent), listed, shown, downloaded, matched
+and ranked for every hub user.
+
+What a caller sees: their own capsules; others' completed ones whose every dataset version the caller's groups
+may read in the service's registry (a failed run is its owner's alone).
+"""
+
+from __future__ import annotations
+
+from tornado import web
+
+from ..exceptions import InvalidArgument, UnknownDataset
+from ..reproducibility.archive import pack
+from ..reproducibility.store import CAPSULE_ID, UnknownAnalysis
+from .datasets import RegistryHandler
+
+TAR = "application/x-tar"
+
+
+class CapsulesHandler(RegistryHandler):
+    @property
+    def store(self):
+        return self.settings["capsules"]
+
+    def _visible(self, analysis: dict, view) -> bool:
+        if analysis["owner"] == self.user_name:
+            return True
+        if analysis["status"] == "failed":
+            return False
+        pins = analysis["inputs"] + analysis["opened"]
+        if pins and view is None:  # no registry here to say who may read them: the owner's alone
+            return False
+        try:
+            for pin in pins:
+                view.get(pin["id"], pin["version"])
+        except UnknownDataset:
+            return False
+        return True
+
+    def _view(self):
+        return self.registry if self.settings.get("registry") is not None else None
+
+    def visible_list(self) -> list[dict]:
+        view = self._view()
+        return [a for a in self.store.list() if self._visible(a, view)]
+
+    def visible(self, capsule_id: str) -> dict:
+        """The capsule as the caller may see it, else :class:`UnknownAnalysis` (never "exists but hidden")."""
+        analysis = self.store.show(capsule_id)
+        if not self._visible(analysis, self._view()):
+            raise UnknownAnalysis(f"no published analysis {capsule_id[:64]!r}")
+        return {**analysis, "key_id": self.store.key_of(capsule_id), "lineage": self.store.lineage(capsule_id)}
+
+
+class CapsuleListAPI(CapsulesHandler):
+    @web.authenticated
+    async def get(self):
+        self.finish({"analyses": await self.blocking(self.visible_list)})
+
+    @web.authenticated
+    async def post(self):
+        """A signed capsule, as a tar archive of its folder; 201 when new, 200 when the hub held it already."""
+        if self.request.headers.get("Content-Type", "").split(";")[0].strip() != TAR:
+            raise InvalidArgument(f"a capsule is sent as {TAR}: the archive of its folder")
+        doc = await self.blocking(self.store.receive, self.request.body, keyring=self.settings["keyring"],
+                                  user=self.user_name)
+        self.set_status(201 if doc["new"] else 200)
+        self.finish(doc)
+
+
+class CapsuleAPI(CapsulesHandler):
+    @web.authenticated
+    async def get(self, capsule_id: str):
+        self.finish(await self.blocking(self.visible, capsule_id))
+
+
+class ArchiveAPI(CapsulesHandler):
+    @web.authenticated
+    async def get(self, capsule_id: str):
+        def archive():
+            self.visible(capsule_id)
+            return pack(self.store.path(capsule_id))
+        data = await self.blocking(archive)
+        self.set_header("Content-Type", TAR)
+        self.finish(data)
+
+
+class DataciteAPI(CapsulesHandler):
+    @web.authenticated
+    async def get(self, capsule_id: str):
+        def doc():
+            self.visible(capsule_id)
+            return self.store.datacite(capsule_id)
+        self.set_header("Content-Type", "application/ld+json")
+        self.finish(await self.blocking(doc))
+
+
+class LeaderboardAPI(CapsulesHandler):
+    @web.authenticated
+    async def get(self):
+        def ranked():
+            shown = {a["id"] for a in self.visible_list()}
+            return [a for a in self.store.leaderboard() if a["id"] in shown]
+        self.finish({"analyses": await self.blocking(ranked)})
+
+
+class AffectedAPI(CapsulesHandler):
+    """The caller's visible analyses a set of new dataset versions affects: ``{versions: [{id, version, sha256}]}``."""
+
+    @web.authenticated
+    async def post(self):
+        versions = self.json_body().get("versions")
+        if not isinstance(versions, list) or len(versions) > 10_000 or not all(
+                isinstance(v, dict) and isinstance(v.get("id"), str) and isinstance(v.get("version"), str)
+                for v in versions):
+            raise InvalidArgument("versions: a list of at most 10000 {id, version, sha256}")
+
+        def affected():
+            shown = {a["id"] for a in self.visible_list()}
+            return [a for a in self.store.affected_by_versions(versions) if a["id"] in shown]
+        self.finish({"affected": await self.blocking(affected)})
+
+
+class NotebookCheckAPI(CapsulesHandler):
+    """Is a notebook copy the published notebook of its run's capsule: ``{run_id, sha256}``."""
+
+    @web.authenticated
+    async def post(self):
+        body = self.json_body()
+        run_id, sha256 = body.get("run_id"), body.get("sha256")
+        if not isinstance(run_id, str) or len(run_id) > 512 or not isinstance(sha256, str) \
+                or not CAPSULE_ID.match(sha256):
+            raise InvalidArgument("run_id (the notebook's recorded run) and sha256 (64 hex digits of its bytes)")
+
+        def check():
+            found = self.store.match_notebook(run_id, sha256)
+            if found["capsule_id"]:
+                try:
+                    self.visible(found["capsule_id"])
+                except UnknownAnalysis:
+                    return self.store.match_notebook("", "")  # as if unknown here
+            return found
+        self.finish(await self.blocking(check))
+
+
+def routes(prefix_join) -> list:
+    return [(prefix_join("api/capsules"), CapsuleListAPI),
+            (prefix_join("api/capsules/leaderboard"), LeaderboardAPI),
+            (prefix_join("api/capsules/affected"), AffectedAPI),
+            (prefix_join("api/capsules/check"), NotebookCheckAPI),
+            (prefix_join("api/capsules/([^/]+)/archive"), ArchiveAPI),
+            (prefix_join("api/capsules/([^/]+)/datacite"), DataciteAPI),
+            (prefix_join("api/capsules/([^/]+)"), CapsuleAPI)]
