@@ -12,7 +12,7 @@ from tornado import web
 
 from ..exceptions import InvalidArgument, UnknownDataset
 from ..reproducibility.archive import pack
-from ..reproducibility.store import CAPSULE_ID, UnknownAnalysis
+from ..reproducibility.store import CAPSULE_ID, UNKNOWN_NOTEBOOK, UnknownAnalysis
 from .datasets import RegistryHandler
 
 TAR = "application/x-tar"
@@ -139,7 +139,7 @@ class NotebookCheckAPI(CapsulesHandler):
                 try:
                     self.visible(found["capsule_id"])
                 except UnknownAnalysis:
-                    return self.store.match_notebook("", "")  # as if unknown here
+                    return dict(UNKNOWN_NOTEBOOK)  # a capsule the caller may not see is not named
             return found
         self.finish(await self.blocking(check))
 

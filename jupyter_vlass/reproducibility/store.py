@@ -31,6 +31,8 @@ from .layout import (
 from .verify import verify
 
 CAPSULE_ID = re.compile(r"^[0-9a-f]{64}$")
+UNKNOWN_NOTEBOOK = {"capsule_id": None, "status": "unknown",
+                    "message": "published elsewhere: no capsule of this run in this store"}
 
 
 class UnknownAnalysis(NotFound):
@@ -238,8 +240,7 @@ class CapsuleStore:
                         "message": "the same bytes as the published notebook of this capsule"}
             return {"capsule_id": capsule_id, "status": "modified",
                     "message": "modified since publication (its bytes differ from the signed notebook)"}
-        return {"capsule_id": None, "status": "unknown",
-                "message": "published elsewhere: no capsule of this run in this store"}
+        return dict(UNKNOWN_NOTEBOOK)
 
     def lineage(self, capsule_id: str) -> list[str]:
         """What ``capsule_id`` derives from, nearest first: its parent capsules (``capsule:<id>``, replays' and
