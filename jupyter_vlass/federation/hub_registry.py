@@ -99,6 +99,12 @@ class HubRegistry:
         """The version's bytes, through the service (only for a caller its groups grant)."""
         return self.client.stream(_path(record.dataset_id) + "/data", params={"version": record.version})
 
+    def cutout(self, record: DatasetRecord, region) -> bytes:
+        """The cutout made at the service, which alone reads a restricted dataset's bytes."""
+        with self.client.stream(_path(record.dataset_id) + "/cutout",
+                                params={"version": record.version, "region": f"{region.ra_deg!r},{region.dec_deg!r},{region.radius_deg!r}"}) as fh:
+            return fh.read()
+
     # sources ----------------------------------------------------------------------------------------
     def sources(self) -> list[dict]:
         return self.client.request("GET", "api/sources")["sources"]

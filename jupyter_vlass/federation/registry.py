@@ -310,6 +310,13 @@ class Registry:
             raise UnknownDataset(f"no dataset with id {record.dataset_id!r}")
         return self.source(record.source).open(note_opened(record))
 
+    def cutout(self, record: DatasetRecord, region) -> bytes:
+        """A FITS file of the square cutout around the region (for a caller who may see the dataset)."""
+        from .cutout import cutout_fits
+
+        with self.open(record) as fh:
+            return cutout_fits(fh, region)
+
     def may_view_source(self, name: str) -> bool:
         """Whether the caller may see everything a source serves (its HiPS survey, say): a source
         holding restricted or embargoed datasets serves its survey only to the groups it grants."""

@@ -9,6 +9,7 @@ from tornado.ioloop import IOLoop
 
 from ..exceptions import Forbidden, InvalidArgument, NotFound
 from ..federation.params import parse_number, parse_sources, source_spec
+from ..federation.region import Region
 from ..federation.wire import record_to_json, region_from_params
 from .base import ServiceHandler
 from .config import SOURCES_SCOPE
@@ -101,6 +102,22 @@ class DataAPI(RegistryHandler):
         self.finish()
 
 
+class CutoutAPI(RegistryHandler):
+    """A FITS cutout made here, where a restricted dataset's bytes are read, for a caller its groups grant."""
+
+    @web.authenticated
+    async def get(self, dataset_id: str):
+        text = self.get_query_argument("region", None)
+        if not text:
+            raise InvalidArgument("the query parameter 'region' (RA,DEC,RADIUS in degrees) is required")
+        region = Region.parse(text)
+        registry, version = self.registry, self.get_query_argument("version", None)
+        record = await self.blocking(registry.get, dataset_id, version)
+        data = await self.blocking(registry.cutout, record, region)
+        self.set_header("Content-Type", "application/fits")
+        self.finish(data)
+
+
 class SourcesAPI(RegistryHandler):
     @web.authenticated
     async def get(self):
@@ -136,6 +153,7 @@ def routes(prefix_join) -> list:
             (prefix_join("api/datasets/([^/]+)/record"), RecordAPI),
             (prefix_join("api/datasets/([^/]+)/versions"), VersionsAPI),
             (prefix_join("api/datasets/([^/]+)/data"), DataAPI),
+            (prefix_join("api/datasets/([^/]+)/cutout"), CutoutAPI),
             (prefix_join("api/datasets/([^/]+)"), DatasetAPI),
             (prefix_join("api/sources"), SourcesAPI),
             (prefix_join("api/sources/sync"), SyncAPI),

@@ -81,7 +81,8 @@ def test_each_user_sees_what_their_hub_groups_grant(slurm, job_env, tmp_path, sh
         counts = {name: get(name, "api", "sources").json()["sources"][0]["datasets"] for name in (team, outsider)}
         assert counts[team] == counts[outsider] + 1
         assert get(team, "api", "datasets", dataset_id).status_code == 200
-        assert get(team, "api", "cutout", id=dataset_id, region="162.53,30.677,0.02").content[:6] == b"SIMPLE"
+        cut = get(team, "api", "cutout", id=dataset_id, region="162.53,30.677,0.02")
+        assert cut.content[:6] == b"SIMPLE", cut.text
         assert dataset_id.encode() in get(team, "sia2", "query", POS="CIRCLE 162.53 30.677 0.1").content
         assert b"embargoed" not in get(outsider, "sia2", "query", POS="CIRCLE 162.53 30.677 0.1").content
         for refused in (get(outsider, "api", "datasets", dataset_id),
@@ -170,6 +171,7 @@ def test_the_service_holds_the_registry_and_only_admins_change_its_sources(slurm
         before = requests.get(f"{hub.url}/services/vlass/api/sources", timeout=60,
                               headers={"Authorization": f"token {tokens['vlt-admin']}"}).json()["sources"]
         for method, path in (("GET", f"api/datasets/{dataset_id.replace('/', '%2F')}/data"),
+                             ("GET", f"api/datasets/{dataset_id.replace('/', '%2F')}/cutout?region=162.53,30.677,0.02"),
                              ("POST", "api/sources"), ("POST", "api/sources/tacc/sync")):
             answer = requests.request(method, f"{hub.url}/services/vlass/{path}", timeout=60,
                                       json={"name": "evil", "kind": "posix", "uri": str(folder)},

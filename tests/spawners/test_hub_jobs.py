@@ -271,6 +271,13 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert banner["status"] == "verified", banner
     marks = {(m["mark"], m["because"]) for m in banner["marks"]}
     assert marks == {("Updated", f"capsule:{capsule_id}"), ("Retracted", f"capsule:{capsule_id}")}, banner
+    # A copy of the fork's notebook elsewhere is matched at the service by its run and its bytes.
+    crate = json.loads(Path(child["path"], "ro-crate-metadata.json").read_text())
+    run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
+    digest = hashlib.sha256(Path(child["path"], "notebook.ipynb").read_bytes()).hexdigest()
+    for sha256, status in ((digest, "verified"), ("0" * 64, "modified")):
+        copy = hub.service("POST", "/api/capsules/check", token=tokens[OWNER], json={"run_id": run_id, "sha256": sha256})
+        assert copy.json()["capsule_id"] == child["capsule_id"] and copy.json()["status"] == status, copy.text
 
     # Refused: posting the owner's capsule as the other's, a capsule whose bytes changed after signing, one
     # holding a link, a derived list chosen by the caller, a mark on a capsule the hub does not hold.

@@ -49,10 +49,7 @@ class CutoutHandler(VlassHandler):
         target = os.path.join(self.settings["vlass_cache_dir"], "cutouts", key + ".fits")
         if not os.path.isfile(target):
             def make():
-                from ...federation.cutout import cutout_fits
-
-                with registry.open(record) as fh:
-                    data = cutout_fits(fh, region)
+                data = registry.cutout(record, region)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 tmp = target + ".tmp"
                 with open(tmp, "wb") as out:
