@@ -9,6 +9,8 @@
   ``overhead_p95_ms`` is the difference of the two p95s, ``ratio_p50`` service / in-process.
 * ``concurrent``: ``--users`` distinct hub users (default 50), each with their own token, searching at once
   (``--per-user`` searches each): errors, p50/p99 and requests per second.
+* ``concurrent_2_processes``: the same load on a second hub whose service runs two processes on the same
+  registry (``VLASS_SERVICE_PROCESSES=2``); ``rps_ratio_2_vs_1`` its requests per second over the first's.
 
 Root (the hub starts as in the tests) and configurable-http-proxy are needed.
 
@@ -62,6 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--per-user", type=int, default=10)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--no-processes", dest="processes_too", action="store_false",
+                        help="skip the second hub, whose service runs two processes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -82,45 +86,61 @@ def main(argv=None) -> int:
         registry.engine.dispose()
 
         users = [f"bench-{k:02d}" for k in range(args.users)]
-        with own_hub(tmp / "hub", VLASS_REGISTRY_DB=url, VLASS_SAMPLE="") as hub:
-            tokens = {}
-            for name in users:
-                hub.user(name, allocation=None)
-                tokens[name] = hub.token_for(name)
-            session = requests.Session()
-            endpoint = f"{hub.url}/services/vlass/api/datasets"
+        load = cones(args.users * args.per_user, args.seed + 2)
+        jobs = [(users[k % args.users], *load[k]) for k in range(len(load))]
 
-            def search(name: str, ra: float, dec: float) -> tuple[float, int, int | None]:
+        def through_hub(processes: int, sequential: bool):
+            """(one-at-a-time latencies, matched totals, concurrent answers, wall) through a hub whose service
+            runs ``processes`` processes."""
+            with own_hub(tmp / f"hub-{processes}", VLASS_REGISTRY_DB=url, VLASS_SAMPLE="",
+                         VLASS_SERVICE_PROCESSES=str(processes)) as hub:
+                tokens = {}
+                for name in users:
+                    hub.user(name, allocation=None)
+                    tokens[name] = hub.token_for(name)
+                session = requests.Session()
+                session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=args.users))
+                endpoint = f"{hub.url}/services/vlass/api/datasets"
+
+                def search(name: str, ra: float, dec: float) -> tuple[float, int, int | None]:
+                    t0 = time.perf_counter()
+                    answer = session.get(endpoint, params={"region": f"{ra!r},{dec!r},1.0", "limit": "100"},
+                                         headers={"Authorization": f"token {tokens[name]}"}, timeout=60)
+                    elapsed = time.perf_counter() - t0
+                    return elapsed, answer.status_code, answer.json().get("total") if answer.ok else None
+
+                for name in users:  # warm: each process's index orders, the hub's token cache for every user
+                    search(name, *targets[0])
+                latencies, matched = [], 0
+                for (ra, dec), total in zip(targets if sequential else [], totals):
+                    elapsed, status, found = search(users[0], ra, dec)
+                    latencies.append(elapsed)
+                    matched += status == 200 and found == total
                 t0 = time.perf_counter()
-                answer = session.get(endpoint, params={"region": f"{ra!r},{dec!r},1.0", "limit": "100"},
-                                     headers={"Authorization": f"token {tokens[name]}"}, timeout=60)
-                elapsed = time.perf_counter() - t0
-                return elapsed, answer.status_code, answer.json().get("total") if answer.ok else None
+                with ThreadPoolExecutor(args.users) as pool:
+                    answers = list(pool.map(lambda job: search(*job), jobs))
+                return latencies, matched, answers, time.perf_counter() - t0
 
-            search(users[0], *targets[0])  # warm: the service's index orders, the hub's token cache
-            service, matched = [], 0
-            for (ra, dec), total in zip(targets, totals):
-                elapsed, status, found = search(users[0], ra, dec)
-                service.append(elapsed)
-                matched += status == 200 and found == total
-            load = cones(args.users * args.per_user, args.seed + 2)
-            jobs = [(users[k % args.users], *load[k]) for k in range(len(load))]
-            t0 = time.perf_counter()
-            with ThreadPoolExecutor(args.users) as pool:
-                answers = list(pool.map(lambda job: search(*job), jobs))
-            wall = time.perf_counter() - t0
+        service, matched, answers, wall = through_hub(1, True)
+        _, _, answers_2, wall_2 = through_hub(2, False) if args.processes_too else (None, None, [], None)
 
     inproc, through = percentiles(inprocess), percentiles(service)
-    ok = [a[0] for a in answers if a[1] == 200]
+
+    def concurrent(answers: list, wall: float) -> dict:
+        ok = [a[0] for a in answers if a[1] == 200]
+        return {"users": args.users, "requests": len(answers), "errors": len(answers) - len(ok),
+                **(percentiles(ok) if ok else {}), "rps": len(answers) / wall}
     figures = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
         "cpus": __import__("os").cpu_count(), "n": args.n, "build_s": round(built["build_s"], 1),
         "inprocess": inproc, "service": through, "same_totals": f"{matched}/{len(targets)}",
         "overhead_p95_ms": through["p95_ms"] - inproc["p95_ms"],
         "ratio_p50": through["p50_ms"] / inproc["p50_ms"],
-        "concurrent": {"users": args.users, "requests": len(answers), "errors": len(answers) - len(ok),
-                       **(percentiles(ok) if ok else {}), "rps": len(answers) / wall},
+        "concurrent": concurrent(answers, wall),
     }
+    if answers_2:
+        figures["concurrent_2_processes"] = concurrent(answers_2, wall_2)
+        figures["rps_ratio_2_vs_1"] = figures["concurrent_2_processes"]["rps"] / figures["concurrent"]["rps"]
     if args.json:
         print(json.dumps(figures, indent=1))
     else:

@@ -13,7 +13,8 @@ JUPYTER_VLASS_JOBS_CONFIG (the job sites users' servers offer; default: the loca
 GPU partition, written at start where every account can read it), VLASS_EXAMPLES and VLASS_SAMPLE (the
 notebooks merged into each user's ``vlass-examples`` folder at every start, and the sample data the service
 registers in an empty registry at its start; default: what ``make job-env`` put in the job environment's
-``share/jupyter-vlass``), VLASS_IDLE_TIMEOUT (seconds before an idle server is stopped, 3600; 0: never).
+``share/jupyter-vlass``), VLASS_IDLE_TIMEOUT (seconds before an idle server is stopped, 3600; 0: never), VLASS_SERVICE_PROCESSES (hub service
+processes on its one port, 1; more than one wants JUPYTER_VLASS_HUB_DB on PostgreSQL).
 """
 
 import os
@@ -92,6 +93,7 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
                   url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
                   expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
+                  processes=int(os.environ.get("VLASS_SERVICE_PROCESSES") or 1),
                   registry_db=os.environ.get("VLASS_REGISTRY_DB") or db_url, source_admin_users=admins,
                   # the sample `make demo-hub` builds; a job env without it (no `make sample-data`) starts empty
                   sample=os.environ.get("VLASS_SAMPLE", str(shared / "sample") if (shared / "sample").is_dir() else "")

@@ -9,7 +9,7 @@ Fill the environment (or edit below):
   groups); VLASS_ALLOWED_GROUPS and VLASS_ADMIN_GROUPS (comma-separated; admins also decide approvals);
 - JUPYTERHUB_CRYPT_KEY (for auth_state: ``openssl rand -hex 32``), JUPYTER_VLASS_HUB_DB (PostgreSQL URL for
   a shared hub), VLASS_PROFILES (the admins' YAML), VLASS_JOB_ENV (the environment jobs activate, on
-  shared storage).
+  shared storage), VLASS_SERVICE_PROCESSES (hub service processes on PostgreSQL, default 2).
 The hub runs as root (or a user with sudo rights to run sbatch as each user) on a Slurm submit host.
 """
 
@@ -75,4 +75,6 @@ add_vlass_service(c, db_url=db_url, profiles=profiles,
                   approver_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   source_admin_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
-                  capsules=os.environ.get("VLASS_CAPSULES") or None)  # a folder or s3://bucket/prefix
+                  capsules=os.environ.get("VLASS_CAPSULES") or None,  # a folder or s3://bucket/prefix
+                  # several processes on a shared database; one on the embedded SQLite
+                  processes=int(os.environ.get("VLASS_SERVICE_PROCESSES") or (1 if db_url.startswith("sqlite") else 2)))

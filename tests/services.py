@@ -307,6 +307,18 @@ def seaweedfs_private(tmp_path):
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
+_PG_DATA: dict[int, Path] = {}  # port -> data folder of the servers running_postgres started
+
+
+def restart_postgres(url: str) -> None:
+    """Restart (fast shutdown, then start) the tests' PostgreSQL server that ``url`` names: every open
+    connection to it is cut, as when a database host reboots."""
+    port = int(url.rsplit("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(_PG_DATA[port]), "-m", "fast", "-w", "restart"],
+                   check=True, capture_output=True)
+
+
 @contextlib.contextmanager
 def running_postgres(extra_options: str = ""):
     """A PostgreSQL server of our own, stopped and removed on exit; yields the URL of its ``postgres`` database."""
@@ -329,9 +341,11 @@ def running_postgres(extra_options: str = ""):
     subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-w", "start",
                     "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off {extra_options}"],
                    check=True, capture_output=True)
+    _PG_DATA[port] = data
     try:
         yield f"postgresql+psycopg://postgres:{password}@127.0.0.1:{port}/postgres"
     finally:
+        _PG_DATA.pop(port, None)
         subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

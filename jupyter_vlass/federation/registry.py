@@ -271,6 +271,29 @@ class Registry:
                                  f"(versions: {', '.join(r.version for r in records)})")
         return note_opened(found)
 
+    def ancestors(self, pins: Iterable[str], *, limit: int = 1000) -> list[tuple[str, bool]]:
+        """What the dataset versions ``pins`` (``<id>@<version>``) derive from, up the lineage, nearest first:
+        ``(<id>@<version>, visible)`` where ``visible`` says whether the caller may see it (a mark on a
+        restricted parent still reaches what derives from it, without naming it to those it is hidden from)."""
+        readable = self._readable_sources()
+        todo, seen, found = list(pins), set(pins), []
+        with self.Session() as session:
+            while todo and len(found) < limit:
+                dataset_id, _, version = todo.pop(0).rpartition("@")
+                parent_pins = session.scalars(
+                    select(LineageRow.parent_pin).join(DatasetRow, LineageRow.child_pk == DatasetRow.pk)
+                    .where(DatasetRow.dataset_id == dataset_id, DatasetRow.version == version)).all()
+                for parent_pin in parent_pins:
+                    uri, _, parent_version = parent_pin.rpartition("@")
+                    parent = session.scalars(select(DatasetRow).where(DatasetRow.uri == uri,
+                                                                      DatasetRow.version == parent_version)).first()
+                    pin = parent and f"{parent.dataset_id}@{parent.version}"
+                    if parent is not None and pin not in seen:
+                        seen.add(pin)
+                        todo.append(pin)
+                        found.append((pin, visible(parent.source, parent.access_tier, readable)))
+        return found
+
     def describe(self, dataset_id: str) -> dict:
         """Every version with its citation, plus lineage both ways."""
         pairs = self._version_rows(dataset_id)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import hashlib
+import hmac
 import logging
+import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,13 +18,17 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
+from tornado.netutil import bind_sockets
 
 from ..compute.approvals import Approvals
 from ..compute.ledger import Ledger, LedgerSync
 from ..compute.profiles import load_profiles
 from ..exceptions import InvalidArgument
-from ..federation.limits import Limits, parse_rate
+from ..federation.limits import parse_rate
 from ..federation.registry import Registry
+from ..federation.shared_quota import SharedQuota
 from ..jobs.dashboard import JobReports
 from ..jobs.job_accounts import JobAccounting
 from ..jobs.job_records import JobRecords
@@ -33,7 +40,7 @@ from ..store import make_engine, session_factory
 from ..sample_data import sample_layout, seed_registry
 from . import allocations, capsules, datasets, jobs, quotas, review, signing
 from .base import NoSuchPage
-from .config import CAPSULES_ENV, DB_ENV, REGISTRY_DB_ENV
+from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV
 
 RESOURCES = (allocations, datasets, jobs, signing, capsules, review, quotas)  # signing's api/capsules/sign first
 log = logging.getLogger("jupyter_vlass.hubservice")
@@ -60,7 +67,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
     return web.Application(
         [(url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
          *(route for resource in RESOURCES for route in resource.routes(lambda path: url_path_join(prefix, path)))],
-        search_quota=Limits(user_quota=search_quota) if search_quota else None,
+        search_quota=SharedQuota(sessions, search_quota) if search_quota else None,
         search_quota_text=search_quota,
         approvals=approvals,
         ledger=ledger,
@@ -74,28 +81,84 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
         review=Review(sessions, threshold=publish_threshold),
         registry=registry,
         executor=ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 2), thread_name_prefix="vlass-service"),
-        cookie_secret=os.urandom(32),
+        cookie_secret=cookie_secret(),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
         xsrf_cookies=True,
         default_handler_class=NoSuchPage,
     )
 
 
-async def serve(app: web.Application, port: int, host: str | None, *, max_body_size: int | None = None) -> None:
-    """Listen until SIGINT or SIGTERM, however the process was launched.
+def cookie_secret() -> bytes:
+    """One secret for every process of the service, so that whichever answers reads the OAuth cookies another
+    set: derived from the service's hub API token, which only the service holds (random without a hub)."""
+    token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not token:
+        return os.urandom(32)
+    return hmac.new(token.encode(), b"jupyter-vlass service cookies", hashlib.sha256).digest()
+
+
+async def serve(app: web.Application, sockets, *, max_body_size: int | None = None) -> None:
+    """Answer on ``sockets`` until SIGINT or SIGTERM, however the process was launched, or until the process
+    that forked this one is gone (a supervisor killed outright leaves no service process behind).
 
     The hub stops a managed service with SIGINT first; a process started from a background shell
     inherits SIGINT ignored, so both signals get handlers of our own here.
     """
-    server = app.listen(port, host, max_body_size=max_body_size)  # a capsule is sent whole
+    server = HTTPServer(app, max_body_size=max_body_size)  # a capsule is sent whole
+    server.add_sockets(sockets)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    parent = os.getppid()
+    orphaned = PeriodicCallback(lambda: os.getppid() != parent and stopping.set(), 1000)
+    orphaned.start()
     try:
         await stopping.wait()
     finally:
+        orphaned.stop()
         server.stop()
+
+
+def supervise(count: int, child) -> int:
+    """Run ``child()`` in ``count`` forked processes sharing the listening sockets (as Tornado's
+    ``fork_processes``), start another when one dies, and stop them all on SIGINT or SIGTERM."""
+    children: set[int] = set()
+    stopping = False
+
+    def start() -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_DFL)
+                code = child() or 0
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    for _ in range(count):
+        start()
+    while children:
+        pid, status = os.wait()
+        children.discard(pid)
+        if not stopping:
+            log.warning("service process %d ended (status %d): starting another", pid, status)
+            time.sleep(0.5)
+            start()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                              "unset: none, each user's server has its own)")
     parser.add_argument("--sample", default=None,
                         help="a `jupyter-vlass demo-data` folder synced into an empty registry at start")
+    parser.add_argument("--processes", type=int, default=int(os.environ.get(PROCESSES_ENV) or 1),
+                        help=f"service processes answering on one port, sharing the database (default: ${PROCESSES_ENV}, "
+                             "else 1); more than one needs a database every process reaches (PostgreSQL)")
     parser.add_argument("--search-quota", default=None,
                         help="searches each user may make across all their servers, such as '600/h' (default: none)")
     args = parser.parse_args(argv)
@@ -124,12 +190,24 @@ def main(argv: list[str] | None = None) -> int:
             parse_rate(args.search_quota)
         except InvalidArgument as error:
             parser.error(error.message)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     profiles = load_profiles(args.profiles) if args.profiles else None
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+    many = args.processes > 1
+    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s"
+                        + (" %(process)d" if many else "") + "] %(message)s")
+    make_engine(args.db).dispose()  # the schema made (or checked) once, before any process answers
     registry = open_registry(args.registry_db, sample=args.sample) if args.registry_db else None
-    asyncio.run(serve(make_app(db_url=args.db, profiles=profiles, keys=args.keys,
-                               publish_threshold=args.publish_threshold, search_quota=args.search_quota,
-                               registry=registry, capsule_store=args.capsules), url.port, url.hostname,
-                     max_body_size=1 << 30))
-    return 0
+    if many and registry is not None:  # each process opens its own connections
+        registry.close()
+        registry.engine.dispose()
+    sockets = bind_sockets(url.port, url.hostname)
+
+    def run() -> int:
+        own = Registry(args.registry_db, groups=()) if many and args.registry_db else registry
+        app = make_app(db_url=args.db, profiles=profiles, keys=args.keys, publish_threshold=args.publish_threshold,
+                       search_quota=args.search_quota, registry=own, capsule_store=args.capsules)
+        asyncio.run(serve(app, sockets, max_body_size=1 << 30))
+        return 0
+    return supervise(args.processes, run) if many else run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tornado import web
 
 from ..exceptions import Forbidden, InvalidArgument
+from ..review.review import followed
 from .base import ServiceHandler
 from .capsules import CapsulesHandler
 from .config import DECIDE_SCOPE, VOTE_SCOPE
@@ -79,12 +80,18 @@ class OverrideAPI(ReviewHandler):
 
 
 class MarksAPI(ReviewHandler, CapsulesHandler):
-    """Marks of a capsule (with those of every capsule and dataset version it derives from, followed here in
-    the hub's store) or of a dataset version; marking needs the experts' or approvers' scope."""
+    """Marks of a capsule or a dataset version, with those of every capsule and dataset version it derives from
+    (followed here, in the hub's store and registry); marking needs the experts' or approvers' scope."""
 
     def _capsule(self, subject) -> str | None:
+        """The capsule a ``capsule:<id>`` subject names (:class:`UnknownAnalysis`: none the caller sees); for a
+        dataset version ``<id>@<version>``, where the service holds the registry, :class:`UnknownDataset` unless
+        the caller may see it."""
         if isinstance(subject, str) and subject.startswith("capsule:"):
-            return self.visible(subject.removeprefix("capsule:"))["id"]  # UnknownAnalysis: none the caller sees
+            return self.visible(subject.removeprefix("capsule:"))["id"]
+        if isinstance(subject, str) and "@" in subject and self._view() is not None:
+            dataset_id, _, version = subject.rpartition("@")
+            self._view().get(dataset_id, version)
         return None
 
     @web.authenticated
@@ -93,7 +100,8 @@ class MarksAPI(ReviewHandler, CapsulesHandler):
 
         def marks():
             capsule = self._capsule(subject)
-            return self.review.marks(subject, self.store.lineage(capsule) if capsule else ())
+            lineage, hidden = followed(self.store.lineage(capsule) if capsule else [], self._view(), subject)
+            return self.review.marks(subject, lineage, hidden=hidden)
         self.finish({"marks": await self.blocking(marks)})
 
     @web.authenticated
@@ -103,7 +111,7 @@ class MarksAPI(ReviewHandler, CapsulesHandler):
         body = self.json_body()
         if "derived" in body:
             raise InvalidArgument("derived: not taken; what derives from a marked result is followed here, "
-                                  "in the hub's capsules")
+                                  "in the hub's capsules and registry")
         await self.blocking(self._capsule, body.get("subject"))
         self.finish({"entries": self.review.mark(subject=body.get("subject"), mark=body.get("mark"),
                                                  explanation=body.get("explanation"), by=self.user_name)})

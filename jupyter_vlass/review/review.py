@@ -118,9 +118,11 @@ class Review:
                                              detail={"mark": mark, "explanation": explanation, "because": subject}))
         return entries
 
-    def marks(self, subject: str, inherited: list[str] = ()) -> list[dict]:
+    def marks(self, subject: str, inherited: list[str] = (), *, hidden: frozenset[str] = frozenset()) -> list[dict]:
         """The marks of ``subject``, and those of what it derives from (``inherited``: its lineage, such as
-        :meth:`~jupyter_vlass.reproducibility.store.CapsuleStore.lineage`), each with ``because`` naming where it was made."""
+        :meth:`~jupyter_vlass.reproducibility.store.CapsuleStore.lineage`, with :func:`followed`'s dataset
+        ancestry), each with ``because`` naming where it was made; one made on a subject in ``hidden`` (a
+        dataset the caller may not see) is told without naming it or quoting its explanation."""
         own = [{"mark": e["detail"]["mark"], "explanation": e["detail"]["explanation"], "by": e["actor"],
                 "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
                for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
@@ -129,6 +131,9 @@ class Review:
             for mark in self.marks(ancestor):
                 if mark["audit_entry"] not in seen:
                     seen.add(mark["audit_entry"])
+                    if ancestor in hidden:
+                        mark = {**mark, "because": RESTRICTED_ANCESTOR, "by": None,
+                                "explanation": f"a restricted dataset this derives from is marked {mark['mark']}"}
                     own.append({**mark, "because": mark["because"] or ancestor})
         return own
 
@@ -138,6 +143,21 @@ class Review:
 
     def audit_verify(self) -> dict:
         return self.audit.verify()
+
+
+RESTRICTED_ANCESTOR = "restricted"  # ``because`` of a mark made on a dataset the caller may not see
+
+
+def followed(lineage, registry, subject: str | None = None) -> tuple[list[str], frozenset[str]]:
+    """``lineage`` (capsules ``capsule:<id>`` and dataset versions ``<id>@<version>``) with every dataset version
+    those, and ``subject`` when it is one, derive from in ``registry`` (None: none followed); and which of them
+    the registry's caller may not see."""
+    pins = [p for p in ([subject] if subject else []) + list(lineage) if "@" in p and not p.startswith("capsule:")]
+    if registry is None or not pins:
+        return list(lineage), frozenset()
+    ancestry = registry.ancestors(pins)
+    known = set(lineage)
+    return list(lineage) + [p for p, _ in ancestry if p not in known], frozenset(p for p, seen in ancestry if not seen)
 
 
 class HubReview:
@@ -194,8 +214,9 @@ class HubReview:
         return self.client.request("POST", "api/marks", {"subject": subject, "mark": mark,
                                                          "explanation": explanation})["entries"]
 
-    def marks(self, subject: str, inherited=()) -> list[dict]:
-        """The service follows a capsule's lineage in the hub's store itself: ``inherited`` is not needed."""
+    def marks(self, subject: str, inherited=(), *, hidden=frozenset()) -> list[dict]:
+        """The service follows the lineage in the hub's store and registry itself: ``inherited`` and ``hidden``
+        are not needed."""
         return self.client.request("GET", f"api/marks?subject={quote(subject, safe='')}")["marks"]
 
 

@@ -11,6 +11,7 @@ _EXPORTS = {
     "AllocationRow": "compute_models", "ApprovalRow": "compute_models", "ChargeRow": "compute_models",
     "ProjectMemberRow": "compute_models", "JobReportRow": "compute_models",
     "CapsuleSignatureRow": "compute_models", "JobRecordRow": "compute_models", "EvidenceRow": "compute_models",
+    "SearchQuotaRow": "compute_models",
     "ConsensusResultRow": "consensus_models", "VoteRow": "consensus_models",
     "AuditEntryRow": "consensus_models",
     "Base": "models", "DatasetRow": "models", "LineageRow": "models", "SourceRow": "models",

@@ -134,3 +134,14 @@ class EvidenceRow(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchQuotaRow(Base):
+    """One user's search bucket, shared by every process of the hub service: ``tokens`` left at ``stamp``
+    (seconds since the epoch)."""
+
+    __tablename__ = "search_quotas"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    stamp: Mapped[float] = mapped_column(Float)

@@ -159,3 +159,31 @@ def test_lineage_names_a_restricted_parent_only_to_its_groups(db_url, restricted
                                                              "restricted": True}]
     text = json.dumps(seen)
     assert embargoed.dataset_id not in text and parent.uri not in text
+
+
+def test_ancestors_follow_the_lineage_and_say_which_the_caller_may_not_see(db_url, restricted_manifest):
+    """Two generations below an embargoed image: each caller gets the whole chain, nearest first, with the
+    embargoed parent flagged hidden to the groups it is not granted to."""
+    team, outsider = Registry(db_url, groups=["cosmicai"]), Registry(db_url, groups=["students"])
+    embargoed = next(h for h in team.search(FIRST).hits if h.access_tier == "embargoed")
+    parent = team.get(embargoed.dataset_id)
+    manifest = json.loads(restricted_manifest.read_text())
+    child = next(e for e in manifest["objects"] if not e["key"].startswith("first/"))
+    # the grandchild: a copy of the child's real file under another key
+    grandchild = {**child, "key": "copies/" + child["key"].rsplit("/", 1)[-1]}
+    (restricted_manifest.parent / "copies").mkdir()
+    shutil.copy(restricted_manifest.parent / child["key"], restricted_manifest.parent / grandchild["key"])
+    manifest["objects"].append(grandchild)
+    child["derived_from"] = [f"{parent.uri}@{parent.version}"]
+    restricted_manifest.write_text(json.dumps(manifest))
+    assert Registry(db_url, groups=()).sync(force=True)[0].status == "ok"
+    middle = team.get(f"tacc:{child['key']}")
+    grandchild["derived_from"] = [f"{middle.uri}@{middle.version}"]
+    restricted_manifest.write_text(json.dumps(manifest))
+    assert Registry(db_url, groups=()).sync(force=True)[0].status == "ok"
+    bottom = team.get(f"tacc:{grandchild['key']}")
+    start = [f"{bottom.dataset_id}@{bottom.version}"]
+    middle_pin, top_pin = f"{middle.dataset_id}@{middle.version}", f"{parent.dataset_id}@{parent.version}"
+    assert team.ancestors(start) == [(middle_pin, True), (top_pin, True)]
+    assert outsider.ancestors(start) == [(middle_pin, True), (top_pin, False)]
+    assert team.ancestors([top_pin]) == [] and team.ancestors(["tacc:none@v1"]) == []

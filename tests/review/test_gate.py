@@ -11,7 +11,7 @@ import pytest
 from jupyter_vlass.exceptions import InvalidArgument
 from jupyter_vlass.models.consensus import Run, aggregate, as_json
 from jupyter_vlass.review.gate import evaluate
-from jupyter_vlass.review.review import PublishRefused, Review
+from jupyter_vlass.review.review import RESTRICTED_ANCESTOR, PublishRefused, Review, followed
 from jupyter_vlass.review.votes import UnknownResult
 from jupyter_vlass.store import make_engine, session_factory
 from tests.models.conftest import BEAM_DEG
@@ -102,3 +102,36 @@ def test_marks_follow_what_was_derived(review):
     with pytest.raises(InvalidArgument):
         review.mark(subject="capsule:aaaa", mark="Deleted", explanation="x", by="bob")
     assert review.marks("capsule:cccc") == []
+
+
+class LineageOf:
+    """A registry whose ``ancestors`` answer from a fixed table: ``{pin: [(parent pin, visible)]}``."""
+
+    def __init__(self, parents: dict):
+        self.parents = parents
+
+    def ancestors(self, pins):
+        found, todo = [], list(pins)
+        while todo:
+            for parent, seen in self.parents.get(todo.pop(0), []):
+                found.append((parent, seen))
+                todo.append(parent)
+        return found
+
+
+def test_a_marked_dataset_version_reaches_what_derives_from_it_unnamed_where_hidden(review):
+    registry = LineageOf({"tacc:child@v1": [("tacc:parent@v2", True)], "tacc:parent@v2": [("first:secret@v1", False)]})
+    review.mark(subject="tacc:parent@v2", mark="Updated", explanation="a newer calibration", by="bob")
+    review.mark(subject="first:secret@v1", mark="Retracted", explanation="first:secret@v1 flagged by RFI", by="carol")
+    # A capsule that read the child: both marks, the hidden one not named, its explanation not quoted.
+    lineage, hidden = followed(["tacc:child@v1"], registry)
+    assert lineage == ["tacc:child@v1", "tacc:parent@v2", "first:secret@v1"] and hidden == {"first:secret@v1"}
+    updated, retracted = review.marks("capsule:cccc", lineage, hidden=hidden)
+    assert (updated["mark"], updated["because"], updated["by"]) == ("Updated", "tacc:parent@v2", "bob")
+    assert (retracted["mark"], retracted["because"], retracted["by"]) == ("Retracted", RESTRICTED_ANCESTOR, None)
+    assert "secret" not in str(retracted) and "RFI" not in str(retracted)
+    # A dataset version as the subject: its own ancestry; a caller granted the parent sees it named.
+    lineage, hidden = followed([], LineageOf({"tacc:child@v1": [("first:secret@v1", True)]}), "tacc:child@v1")
+    [named] = review.marks("tacc:child@v1", lineage, hidden=hidden)
+    assert named["because"] == "first:secret@v1" and named["explanation"] == "first:secret@v1 flagged by RFI"
+    assert followed(["capsule:aaaa"], None) == (["capsule:aaaa"], frozenset())

@@ -147,7 +147,8 @@ def test_the_service_holds_the_registry_and_only_admins_change_its_sources(slurm
             assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
         tokens = {name: hub.token_for(name) for name in (team, outsider)}
         tokens["vlt-admin"] = hub.api("POST", "/users/vlt-admin/tokens", json={
-            "scopes": ["access:services", "custom:vlass-sources:manage"], "expires_in": 3600}).json()["token"]
+            "scopes": ["access:services", "custom:vlass-sources:manage", "custom:vlass-approvals:decide"],
+            "expires_in": 3600}).json()["token"]
         for name in (team, outsider):
             hub.wait_ready(name)
         found = requests.get(f"{hub.url}/services/vlass/api/datasets", params={"region": REGION}, timeout=60,
@@ -188,6 +189,47 @@ def test_the_service_holds_the_registry_and_only_admins_change_its_sources(slurm
         data = requests.get(f"{hub.url}/services/vlass/api/datasets/{dataset_id.replace('/', '%2F')}/data",
                             timeout=60, headers={"Authorization": f"token {tokens[team]}"})
         assert data.status_code == 200 and hashlib.sha256(data.content).hexdigest() == first_sha(folder, first)
+        check_marks_follow_the_registry_lineage(hub, tokens, folder, dataset_id, (team, outsider))
+
+
+def check_marks_follow_the_registry_lineage(hub, tokens, folder, embargoed_id, users):
+    """The admin retracts the embargoed image; the public RACS image the admin's source now says derives from
+    it carries the mark: named to the granted user, unnamed (and its explanation unquoted) to the outsider,
+    who cannot read the parent's own marks either."""
+    team, outsider = users
+
+    def call(name, method, path, **kwargs):
+        return requests.request(method, f"{hub.url}/services/vlass/{path}", timeout=60,
+                                headers={"Authorization": f"token {tokens[name]}"}, **kwargs)
+
+    quoted = embargoed_id.replace("/", "%2F")
+    parent = call(team, "GET", f"api/datasets/{quoted}/record").json()
+    manifest = json.loads((folder / "tacc" / "manifest.json").read_text())
+    child = next(e for e in manifest["objects"] if not e["key"].startswith("first/"))
+    child["derived_from"] = [f"{parent['uri']}@{parent['version']}"]
+    (folder / "tacc" / "manifest.json").write_text(json.dumps(manifest))
+    synced = call("vlt-admin", "POST", "api/sources/tacc/sync", params={"force": "true"})
+    assert synced.status_code == 200 and synced.json()["reports"][0]["status"] == "ok", synced.text
+    child_record = call(team, "GET", f"api/datasets/{quote_id('tacc:' + child['key'])}/record").json()
+    parent_pin, child_pin = f"{embargoed_id}@{parent['version']}", f"tacc:{child['key']}@{child_record['version']}"
+    made = call("vlt-admin", "POST", "api/marks", json={"subject": parent_pin, "mark": "Retracted",
+                                                        "explanation": f"{embargoed_id}: RFI in the whole field"})
+    assert made.status_code == 200, made.text
+    [named] = call(team, "GET", "api/marks", params={"subject": child_pin}).json()["marks"]
+    assert (named["mark"], named["because"], named["by"]) == ("Retracted", parent_pin, "vlt-admin"), named
+    seen = call(outsider, "GET", "api/marks", params={"subject": child_pin})
+    [unnamed] = seen.json()["marks"]
+    assert (unnamed["mark"], unnamed["because"], unnamed["by"]) == ("Retracted", "restricted", None), unnamed
+    assert embargoed_id not in seen.text and "RFI" not in seen.text
+    hidden = call(outsider, "GET", "api/marks", params={"subject": parent_pin})
+    assert hidden.status_code == 404 and hidden.json()["reason"] == "unknown_dataset", hidden.text
+    unknown = call("vlt-admin", "POST", "api/marks", json={"subject": "tacc:none@v1", "mark": "Updated",
+                                                           "explanation": "x"})
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_dataset", unknown.text
+
+
+def quote_id(dataset_id: str) -> str:
+    return dataset_id.replace("/", "%2F")
 
 
 def first_sha(folder: Path, path: Path) -> str:

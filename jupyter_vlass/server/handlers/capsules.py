@@ -45,7 +45,7 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            from ...review.review import review
+            from ...review.review import followed, review
 
             jobs = self.jobs()
             capsule = publish(jobs.get(job_id), store=store(), signer=signer(), gate=review(jobs.registry.Session))
@@ -84,15 +84,17 @@ class NotebookCheckHandler(JobsBase):
             target = (Path(root) / path).resolve()
             if not path or not target.is_relative_to(Path(root).resolve()) or not target.is_file():
                 raise InvalidArgument("path: a notebook inside your notebook directory")
-            from ...review.review import review
+            from ...review.review import followed, review
 
             capsules = store()
             checked = capsules.check_notebook(target, keyring=public_keys())
             if not checked["capsule_id"]:
                 return {**checked, "marks": []}
             board = review(self.registry.Session)  # the hub's, which follows the lineage itself, or this user's
-            inherited = () if capsules.url == "hub" else capsules.lineage(checked["capsule_id"])
-            return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}", inherited)}
+            if capsules.url == "hub":
+                return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}")}
+            inherited, hidden = followed(capsules.lineage(checked["capsule_id"]), self.registry)
+            return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}", inherited, hidden=hidden)}
         self.write_json(await self.blocking(run))
 
 
