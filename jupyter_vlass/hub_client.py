@@ -49,9 +49,10 @@ class HubServiceClient:
         self._headers = {"Authorization": f"token {token}"}
 
     def request(self, method: str, path: str, body: dict | None = None, *, params: dict | None = None,
-                data: bytes | None = None, headers: dict | None = None) -> dict:
-        """A JSON ``body`` (or raw ``data`` with its ``headers``) sent; the JSON answer, or the typed error."""
-        answer = self._send(method, path, body, params=params, data=data, headers=headers)
+                data: bytes | None = None, headers: dict | None = None, timeout: float | None = None) -> dict:
+        """A JSON ``body`` (or raw ``data`` with its ``headers``) sent; the JSON answer, or the typed error.
+        ``timeout``: for a call known to be long (a sync), instead of the client's."""
+        answer = self._send(method, path, body, params=params, data=data, headers=headers, timeout=timeout)
         try:
             doc = answer.json()
         except ValueError:
@@ -59,9 +60,9 @@ class HubServiceClient:
         _raise_for(answer, doc)
         return doc
 
-    def stream(self, path: str, *, params: dict | None = None):
+    def stream(self, path: str, *, params: dict | None = None, timeout: float | None = None):
         """The body of a ``GET`` as a file object read as it arrives (close it, or use ``with``)."""
-        answer = self._send("GET", path, None, params=params, stream=True)
+        answer = self._send("GET", path, None, params=params, stream=True, timeout=timeout)
         if answer.status_code >= 400:
             try:
                 doc = answer.json()
@@ -73,14 +74,15 @@ class HubServiceClient:
         return answer.raw
 
     def _send(self, method: str, path: str, body: dict | None, *, params: dict | None = None, stream: bool = False,
-              data: bytes | None = None, headers: dict | None = None):
+              data: bytes | None = None, headers: dict | None = None, timeout: float | None = None):
         import requests
 
         try:
             return requests.request(method, self.url + path, json=body, params=params, data=data,
-                                    headers={**self._headers, **(headers or {})}, timeout=self.timeout, stream=stream)
+                                    headers={**self._headers, **(headers or {})}, timeout=timeout or self.timeout, stream=stream)
         except requests.RequestException as error:
-            raise SourceUnavailable(f"the hub service did not answer ({type(error).__name__})") from None
+            raise SourceUnavailable(f"hub service unavailable: it did not answer ({type(error).__name__}); "
+                                    "try again in a moment") from None
 
 
 def _raise_for(answer, doc: dict) -> None:

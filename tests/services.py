@@ -315,8 +315,9 @@ def restart_postgres(url: str) -> None:
     connection to it is cut, as when a database host reboots."""
     port = int(url.rsplit("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(_PG_DATA[port]), "-m", "fast", "-w", "restart"],
-                   check=True, capture_output=True)
+    data = _PG_DATA[port]  # the server's output to its log, not to a pipe it would hold open
+    subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(data.parent / "pg.log"), "-m", "fast",
+                    "-w", "restart"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 
 
 @contextlib.contextmanager
@@ -364,7 +365,7 @@ def postgres_url(postgres_server):
     from sqlalchemy import create_engine, text
 
     name = f"vlass_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # survives a restart
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -30,6 +30,10 @@ def _path(dataset_id: str) -> str:
     return "api/datasets/" + quote(dataset_id, safe="")
 
 
+SYNC_TIMEOUT = 1800.0  # seconds: a source's harvest is answered when it ends
+SLOW_TIMEOUT = 300.0  # a cutout (the whole image read at its origin first), a source added (its origin checked)
+
+
 class HubRegistry:
     """The hub service's registry; the same methods as :class:`~.registry.Registry` that a user may call."""
 
@@ -43,7 +47,7 @@ class HubRegistry:
     @classmethod
     def from_environment(cls, **options) -> HubRegistry:
         url, token = service_from_environment()
-        return cls(HubServiceClient(url, token=token, timeout=120.0), **options)
+        return cls(HubServiceClient(url, token=token, timeout=15.0), **options)  # a search answers in well under 1 s
 
     # the user's own database: their jobs and result cache (not shared state) -----------------------
     @property
@@ -69,14 +73,16 @@ class HubRegistry:
     def search(self, region: Region, *, sources: Iterable[str] | None = None,
                deadline: u.Quantity | float = 2 * u.s, user: str | None = None,
                limit: int | None = None, cursor: str | None = None) -> SearchResult:
-        params = {**region_params(region), "deadline": repr(float(u.Quantity(deadline, u.s).to_value(u.s)))}
+        seconds = float(u.Quantity(deadline, u.s).to_value(u.s))
+        params = {**region_params(region), "deadline": repr(seconds)}
         if sources is not None:
             params["sources"] = ",".join(sources)
         if limit is not None:
             params["limit"] = str(int(limit))
         if cursor:
             params["cursor"] = cursor
-        return result_from_json(self.client.request("GET", "api/datasets", params=params), region)
+        answer = self.client.request("GET", "api/datasets", params=params, timeout=self.client.timeout + max(0.0, seconds))
+        return result_from_json(answer, region)
 
     def records_for(self, hits: list[Hit]) -> list[DatasetRecord]:
         return [self._record(h.dataset_id, h.version) for h in hits]
@@ -101,8 +107,9 @@ class HubRegistry:
 
     def cutout(self, record: DatasetRecord, region) -> bytes:
         """The cutout made at the service, which alone reads a restricted dataset's bytes."""
-        with self.client.stream(_path(record.dataset_id) + "/cutout",
-                                params={"version": record.version, "region": f"{region.ra_deg!r},{region.dec_deg!r},{region.radius_deg!r}"}) as fh:
+        cone = f"{region.ra_deg!r},{region.dec_deg!r},{region.radius_deg!r}"
+        with self.client.stream(_path(record.dataset_id) + "/cutout", params={"version": record.version, "region": cone},
+                                timeout=SLOW_TIMEOUT) as fh:  # the service reads the whole image first
             return fh.read()
 
     # sources ----------------------------------------------------------------------------------------
@@ -129,10 +136,10 @@ class HubRegistry:
     def add_source(self, name: str, kind: str, uri: str, *, options: dict | None = None) -> dict:
         """Admins only (the service's ``sources`` scope): a shared registry's sources are the admins'."""
         return self.client.request("POST", "api/sources", {"name": name, "kind": kind, "uri": uri,
-                                                           "options": dict(options or {})})
+                                                           "options": dict(options or {})}, timeout=SLOW_TIMEOUT)
 
     def sync(self, name: str | None = None, *, force: bool = False, progress=None) -> list[SyncReport]:
         path = "api/sources/sync" if name is None else f"api/sources/{quote(name, safe='')}/sync"
-        doc = self.client.request("POST", path, {}, params={"force": "true" if force else "false"})
+        doc = self.client.request("POST", path, {}, params={"force": "true" if force else "false"}, timeout=SYNC_TIMEOUT)
         return [report_from_json(r) for r in doc["reports"]]
 

@@ -142,7 +142,7 @@ def test_the_service_holds_the_registry_and_only_admins_change_its_sources(slurm
     with own_hub(tmp_path / "hub", users=(team, outsider), VLASS_REGISTRY_DB=database) as hub:
         hub.user(team, groups=("cosmicai",))
         hub.user(outsider, groups=("students",))
-        hub.user("vlt-admin", allocation=None)
+        hub.user("vlt-admin", groups=("cosmicai",), allocation=None)  # marks the embargoed image below
         for name in (team, outsider):
             assert hub.spawn(name, {"profile": "local"}).status_code in (201, 202)
         tokens = {name: hub.token_for(name) for name in (team, outsider)}
