@@ -32,17 +32,18 @@ from ..federation.shared_quota import SharedQuota
 from ..jobs.dashboard import JobReports
 from ..jobs.job_accounts import JobAccounting
 from ..jobs.job_records import JobRecords
+from ..reproducibility.gallery import SignatureChecks
 from ..reproducibility.keys import Keyring
 from ..reproducibility.location import capsule_store as open_capsules
 from ..reproducibility.signature_log import SignatureLog
 from ..review.review import Review
 from ..store import make_engine, session_factory
 from ..sample_data import sample_layout, seed_registry
-from . import allocations, capsules, datasets, jobs, quotas, review, signing
+from . import allocations, capsules, datasets, gallery, jobs, quotas, review, signing
 from .base import NoSuchPage
 from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV
 
-RESOURCES = (allocations, datasets, jobs, signing, capsules, review, quotas)  # signing's api/capsules/sign first
+RESOURCES = (allocations, datasets, jobs, signing, capsules, gallery, review, quotas)  # signing's api/capsules/sign first
 log = logging.getLogger("jupyter_vlass.hubservice")
 
 
@@ -64,6 +65,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
     cluster = profiles.site if profiles else "local"
     threshold = profiles.approval_threshold_gpu_hours if profiles else 0.0
     approvals, ledger = Approvals(sessions, threshold_gpu_hours=threshold), Ledger(sessions, cluster=cluster)
+    keyring = Keyring(keys or os.path.abspath("vlass-keys"))
     return web.Application(
         [(url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
          *(route for resource in RESOURCES for route in resource.routes(lambda path: url_path_join(prefix, path)))],
@@ -75,7 +77,8 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
         sync_ledger=LedgerSync(ledger, profiles),
         job_reports=JobReports(sessions),
         job_records=JobRecords(sessions),
-        keyring=Keyring(keys or os.path.abspath("vlass-keys")),
+        keyring=keyring,
+        signature_checks=SignatureChecks(keyring),
         capsules=open_capsules(capsule_store or os.path.abspath("vlass-capsules")),
         signature_log=SignatureLog(sessions),
         review=Review(sessions, threshold=publish_threshold),

@@ -271,6 +271,16 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert banner["status"] == "verified", banner
     marks = {(m["mark"], m["because"]) for m in banner["marks"]}
     assert marks == {("Updated", f"capsule:{capsule_id}"), ("Retracted", f"capsule:{capsule_id}")}, banner
+    # The gallery: both, the original retracted with its fork counted, the fork retracted through its parent.
+    gallery = hub.service("GET", "/api/gallery", token=tokens[OTHER]).json()
+    entries = {e["id"]: e for e in gallery["entries"]}
+    assert gallery["total"] == 2 and entries[capsule_id]["forks"] == 1 and entries[capsule_id]["replays"] == 0
+    assert entries[capsule_id]["status"] == entries[child["capsule_id"]]["status"] == "retracted", gallery
+    assert gallery["facets"]["author"] == {OWNER: 1, OTHER: 1}, gallery["facets"]
+    mine = hub.service("GET", "/api/gallery", token=tokens[OTHER], params={"author": OTHER}).json()
+    assert [e["id"] for e in mine["entries"]] == [child["capsule_id"]]
+    bad = hub.service("GET", "/api/gallery", token=tokens[OTHER], params={"sort": "oldest"})
+    assert bad.status_code == 400 and bad.json()["reason"] == "invalid_argument", bad.text
     # A copy of the fork's notebook elsewhere is matched at the service by its run and its bytes.
     crate = json.loads(Path(child["path"], "ro-crate-metadata.json").read_text())
     run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")
@@ -316,3 +326,8 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_analysis", unknown.text
     held = sorted(p.name for p in (hub.state / "capsules").iterdir())
     assert held == sorted([capsule_id, child["capsule_id"]]), held  # nothing half-written
+    # A byte of the stored original changed behind the service's back: never shown as standing again.
+    square = stored / "outputs" / "square.txt"
+    square.write_text(square.read_text() + " ")
+    shown = {e["id"]: e["status"] for e in hub.service("GET", "/api/gallery", token=tokens[OTHER]).json()["entries"]}
+    assert shown == {capsule_id: "unverified", child["capsule_id"]: "retracted"}, shown
