@@ -1,5 +1,5 @@
 """Reproducibility from a terminal: ``jupyter-vlass publish|verify|replay|fork|diff``, ``analyses
-list|show|manifest|leaderboard|affected`` and ``keys list|rotate``.
+list|show|manifest|leaderboard|affected``, ``provenance export`` and ``keys list|rotate``.
 
 The artifact store is ``--store`` (a directory or ``s3://bucket/prefix``; default ``$JUPYTER_VLASS_CAPSULES``, else
 ``$XDG_DATA_HOME/jupyter-vlass/capsules``); the site's keys ``--keys`` (default ``$JUPYTER_VLASS_KEYS``,
@@ -156,6 +156,29 @@ def cmd_analyses(args) -> int:
     return 0
 
 
+def cmd_provenance(args) -> int:
+    """The PROV chain of capsules (ids in the store, or capsule folders side by side) to stdout or ``-o``."""
+    from ..reproducibility.provenance import document, serialize
+    from ..reproducibility.store import CapsuleStore
+    from ..review.review import review
+
+    folders = [Path(c) for c in args.capsule if Path(c).is_dir()]
+    if folders and (len(folders) != len(args.capsule) or len({f.resolve().parent for f in folders}) != 1):
+        raise InvalidArgument("give capsule ids, or capsule folders of one store folder, not both")
+    store = CapsuleStore(folders[0].resolve().parent) if folders else _store(args)
+    ids = [f.resolve().name for f in folders] or list(args.capsule)
+    text = serialize(document(store, ids, marks=review().marks), args.format)
+    if args.output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    target = Path(args.output)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(text)
+    partial.replace(target)  # whole or not at all
+    print(f"wrote {target} ({args.format}, {len(text)} characters)")
+    return 0
+
+
 def cmd_keys(args) -> int:
     keyring = _keyring(args)
     if args.action == "rotate":
@@ -215,6 +238,12 @@ def add_commands(sub) -> None:
     p = command(analyses, "affected", "analyses pinned to other versions of a dataset", cmd_analyses)
     p.add_argument("dataset")
     p.add_argument("version")
+    provenance = sub.add_parser("provenance", help="provenance of published analyses").add_subparsers(
+        dest="action", required=True)
+    p = command(provenance, "export", "the W3C PROV chain of capsules and everything they derive from", cmd_provenance)
+    p.add_argument("capsule", nargs="+", help="capsule ids, or capsule folders")
+    p.add_argument("--format", default="prov-json", choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml"])
+    p.add_argument("-o", "--output", metavar="PATH", help="write here (whole or not at all) instead of stdout")
     keys = sub.add_parser("keys", help="this site's signing keys").add_subparsers(dest="action", required=True)
     command(keys, "list", "the public keys (old ones stay, so old capsules verify)", cmd_keys)
     command(keys, "rotate", "make a new signing key current", cmd_keys)

@@ -1,12 +1,15 @@
 """The gallery's JSON API: every published analysis a reader may see, with its standing (the signature checked
 here, the marks followed through capsules and the registry's lineage), its independent replays and forks,
-searched and faceted (:mod:`jupyter_vlass.reproducibility.gallery`)."""
+searched and faceted (:mod:`jupyter_vlass.reproducibility.gallery`); and the provenance export of a chain
+(:mod:`jupyter_vlass.reproducibility.provenance`)."""
 
 from __future__ import annotations
 
 from tornado import web
 
+from ..exceptions import InvalidArgument
 from ..reproducibility.gallery import GalleryQuery, entries, search
+from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, document, serialize
 from ..review.review import followed
 from .capsules import CapsulesHandler
 
@@ -36,5 +39,42 @@ class GalleryAPI(CapsulesHandler):
         self.finish(await self.blocking(page))
 
 
+class _AsTheCallerSees:
+    """The hub's capsule store as a reader sees it (what :func:`document` reads): a capsule they may not see is
+    unknown to them."""
+
+    def __init__(self, handler: CapsulesHandler):
+        self._handler = handler
+
+    def show(self, capsule_id: str) -> dict:
+        return self._handler.visible(capsule_id)
+
+    def path(self, capsule_id: str):
+        return self._handler.store.path(capsule_id)
+
+    def lineage(self, capsule_id: str) -> list[str]:
+        return self._handler.store.lineage(capsule_id)
+
+
+class ProvenanceAPI(CapsulesHandler):
+    """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml``: the
+    chain of those capsules and everything they derive from that the caller may see."""
+
+    @web.authenticated
+    async def get(self):
+        ids, fmt = self.get_query_arguments("capsule"), self.get_query_argument("format", "prov-json")
+        if fmt not in FORMATS:
+            raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
+        if not 0 < len(ids) <= MAX_CAPSULES:
+            raise InvalidArgument(f"capsule: 1 to {MAX_CAPSULES} capsule ids")
+
+        def export() -> str:
+            review = self.settings["review"]
+            return serialize(document(_AsTheCallerSees(self), ids, marks=review.marks), fmt)
+        text = await self.blocking(export)
+        self.set_header("Content-Type", f"{FORMATS[fmt]}; charset=utf-8")
+        self.finish(text)
+
+
 def routes(prefix_join) -> list:
-    return [(prefix_join("api/gallery"), GalleryAPI)]
+    return [(prefix_join("api/gallery"), GalleryAPI), (prefix_join("api/provenance"), ProvenanceAPI)]

@@ -281,6 +281,14 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert [e["id"] for e in mine["entries"]] == [child["capsule_id"]]
     bad = hub.service("GET", "/api/gallery", token=tokens[OTHER], params={"sort": "oldest"})
     assert bad.status_code == 400 and bad.json()["reason"] == "invalid_argument", bad.text
+    # The provenance of the fork: derived from the original (a fork), which the retraction invalidates.
+    chain = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": child["capsule_id"]}).json()
+    [derivation] = chain["wasDerivedFrom"].values()
+    assert (derivation["prov:generatedEntity"], derivation["prov:usedEntity"], derivation["prov:type"]["$"]) == \
+        (f"capsule:{child['capsule_id']}", f"capsule:{capsule_id}", "vlass:Fork"), derivation
+    assert [i["prov:entity"] for i in chain["wasInvalidatedBy"].values()] == [f"capsule:{capsule_id}"]
+    hidden = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": "e" * 64})
+    assert hidden.status_code == 404 and hidden.json()["reason"] == "unknown_analysis", hidden.text
     # A copy of the fork's notebook elsewhere is matched at the service by its run and its bytes.
     crate = json.loads(Path(child["path"], "ro-crate-metadata.json").read_text())
     run_id = next(e["@id"] for e in crate["@graph"] if e.get("@type") == "CreateAction")

@@ -1,0 +1,148 @@
+"""The provenance chain of published analyses as W3C PROV, through the ``prov`` package: each capsule, the run
+that made it (site, Slurm job and accounting, model), the person, the dataset versions it read, its outputs,
+the capsules it derives from (replays and forks) and the marks made on it (a retraction invalidates it). One
+set of identifiers for every format: PROV-JSON (the canonical one), PROV-O (Turtle or JSON-LD), PROV-N and
+PROV-XML. IVOA ProvenanceDM terms are typed attributes (``voprov:type`` of an activity)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from urllib.parse import quote
+
+from ..exceptions import InvalidArgument
+from .layout import CRATE
+from .store import UnknownAnalysis
+
+FORMATS = {"prov-json": "application/json", "prov-o": "text/turtle", "prov-jsonld": "application/ld+json",
+           "prov-n": "text/provenance-notation", "prov-xml": "application/xml"}
+NAMESPACES = {"vlass": "https://jupyter-vlass.org/ns/prov#", "voprov": "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/",
+              "capsule": "urn:jupyter-vlass:capsule:", "run": "urn:jupyter-vlass:run:",
+              "dataset": "urn:jupyter-vlass:dataset:", "output": "urn:jupyter-vlass:output:",
+              "user": "urn:jupyter-vlass:user:", "model": "urn:jupyter-vlass:model:", "mark": "urn:jupyter-vlass:mark:"}
+MAX_CAPSULES = 10_000
+
+
+def _name(text: str) -> str:
+    """A local name every PROV serialization keeps as it is (ids hold ``:``, ``/``, ``@`` and ``+``)."""
+    return quote(str(text), safe="-._~")
+
+
+def _environment(crate: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in crate["@graph"]
+            if e.get("@type") == "PropertyValue" and str(e.get("@id", "")).startswith("#env-")}
+
+
+def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None):
+    """The PROV document of ``capsule_ids`` and every capsule they derive from in ``store`` (a capsule store:
+    ``show``, ``path``, ``lineage``); ``marks(subject)``: the marks made on a capsule or dataset version
+    (those inherited from what it derives from, which carry ``because``, are left to their own subjects)."""
+    from prov.model import PROV_TYPE, ProvDocument
+
+    wanted = list(dict.fromkeys(capsule_ids))
+    asked = set(wanted)
+    if not 0 < len(wanted) <= MAX_CAPSULES:
+        raise InvalidArgument(f"capsules: 1 to {MAX_CAPSULES}")
+    for capsule_id in list(wanted):
+        wanted += [p.removeprefix("capsule:") for p in store.lineage(capsule_id)
+                   if p.startswith("capsule:") and p.removeprefix("capsule:") not in wanted]
+    doc = ProvDocument()
+    for prefix, uri in NAMESPACES.items():
+        doc.add_namespace(prefix, uri)
+    q = doc.valid_qualified_name  # a type is a qualified name, not a string
+    shown = {}
+    for capsule_id in wanted:
+        try:
+            shown[capsule_id] = store.show(capsule_id)
+        except UnknownAnalysis:  # a parent the reader may not see: not in their document
+            if capsule_id in asked:
+                raise
+    people, models, datasets = set(), set(), set()
+    for capsule_id, analysis in shown.items():
+        crate = json.loads((store.path(capsule_id) / CRATE).read_text())
+        run = next(e for e in crate["@graph"] if e.get("@type") == "CreateAction")
+        env = _environment(crate)
+        capsule, activity = f"capsule:{capsule_id}", f"run:{_name(run['@id'].removeprefix('#run-'))}"
+        doc.entity(capsule, {PROV_TYPE: q("vlass:Capsule"), "prov:label": analysis["title"],
+                             "vlass:published": analysis["published"] or "", "vlass:status": analysis["status"]})
+        doc.activity(activity, analysis["started"], analysis["ended"], {
+            "voprov:type": "Analysis", "prov:label": run.get("name", ""), "vlass:site": analysis["site"],
+            "vlass:status": analysis["status"], **{f"vlass:{k}": str(v) for k, v in sorted(env.items())},
+            **({"vlass:parameters": json.dumps(analysis["parameters"], sort_keys=True)} if analysis["parameters"] else {})})
+        person = f"user:{_name(analysis['owner'])}"
+        if person not in people:
+            people.add(person)
+            doc.agent(person, {PROV_TYPE: q("prov:Person"), "prov:label": analysis["owner"]})
+        doc.wasAssociatedWith(activity, person)
+        doc.wasGeneratedBy(capsule, activity)
+        doc.wasAttributedTo(capsule, person)
+        model = analysis.get("model")
+        if model:
+            agent = f"model:{_name(model['name'])}@{_name(model['version'])}"
+            if agent not in models:
+                models.add(agent)
+                doc.agent(agent, {PROV_TYPE: q("prov:SoftwareAgent"), "prov:label": f"{model['name']} {model['version']}",
+                                  **{f"vlass:{k}": str(model[k]) for k in ("repository", "commit", "weights_sha256")
+                                     if model.get(k)}})
+            doc.wasAssociatedWith(activity, agent)
+        for pin in analysis["inputs"] + analysis["opened"]:
+            entity = f"dataset:{_name(pin['id'] + '@' + pin['version'])}"
+            if entity not in datasets:
+                datasets.add(entity)
+                doc.entity(entity, {PROV_TYPE: q("voprov:Dataset"), "prov:label": pin["id"],
+                                    "vlass:version": pin["version"], "vlass:sha256": pin.get("sha256") or ""})
+                for mark in _own(marks, f"{pin['id']}@{pin['version']}"):
+                    _mark(doc, entity, mark)
+            doc.used(activity, entity)
+        for output in analysis["outputs"]:
+            entity = f"output:{_name(capsule_id + '/' + output['name'])}"
+            doc.entity(entity, {"prov:label": output["name"], "vlass:sha256": output["sha256"]})
+            doc.wasGeneratedBy(entity, activity)
+            doc.hadMember(capsule, entity)
+        parent = shown.get(analysis["parent"] or "")
+        if parent is not None:
+            kind = "vlass:Replay" if (analysis["inputs"], analysis["parameters"]) == (parent["inputs"], parent["parameters"]) \
+                else "vlass:Fork"
+            doc.wasDerivedFrom(capsule, f"capsule:{parent['id']}", other_attributes={PROV_TYPE: q(kind)})
+        for mark in _own(marks, capsule):
+            _mark(doc, capsule, mark)
+    return doc
+
+
+def _own(marks, subject: str) -> list[dict]:
+    return [m for m in (marks(subject) if marks else []) if not m.get("because")]
+
+
+def _mark(doc, entity: str, mark: dict) -> None:
+    """A mark as the activity of its expert: a retraction invalidates ``entity``, an update influences it."""
+    from prov.model import PROV_TYPE
+
+    activity = f"mark:{mark['audit_entry']}"
+    if doc.get_record(activity):
+        return
+    doc.activity(activity, mark["at"], mark["at"], {PROV_TYPE: doc.valid_qualified_name(f"vlass:{mark['mark']}"),
+                                                    "prov:label": mark["explanation"]})
+    if mark.get("by"):
+        expert = f"user:{_name(mark['by'])}"
+        if not doc.get_record(expert):
+            doc.agent(expert, {PROV_TYPE: doc.valid_qualified_name("prov:Person"), "prov:label": mark["by"]})
+        doc.wasAssociatedWith(activity, expert)
+    if mark["mark"] == "Retracted":
+        doc.wasInvalidatedBy(entity, activity, mark["at"])
+    else:
+        doc.wasInfluencedBy(entity, activity)
+
+
+def serialize(doc, fmt: str) -> str:
+    """``doc`` in one of :data:`FORMATS`."""
+    if fmt == "prov-json":
+        return doc.serialize(format="json", indent=1)
+    if fmt == "prov-o":
+        return doc.serialize(format="rdf", rdf_format="turtle")
+    if fmt == "prov-jsonld":
+        return doc.serialize(format="rdf", rdf_format="json-ld")
+    if fmt == "prov-n":
+        return doc.get_provn()
+    if fmt == "prov-xml":
+        return doc.serialize(format="xml")
+    raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")

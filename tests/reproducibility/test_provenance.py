@@ -1,0 +1,81 @@
+"""The provenance chain of real published runs as W3C PROV: valid PROV-JSON (the schema in the ``prov`` wheel),
+read back the same from JSON, XML and RDF; the dataset versions read, the run's site, the person, a fork linked
+to its parent, a retraction invalidating what it marks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import prov
+import pytest
+from prov.model import ProvDocument
+
+from jupyter_vlass.exceptions import InvalidArgument
+from jupyter_vlass.reproducibility.capsule import publish
+from jupyter_vlass.reproducibility.keys import Keyring
+from jupyter_vlass.reproducibility.provenance import FORMATS, document, serialize
+from jupyter_vlass.reproducibility.store import CapsuleStore
+from jupyter_vlass.review.review import Review
+from jupyter_vlass.store import make_engine, session_factory
+from tests.reproducibility.test_capsules import done_job  # noqa: F401  (a fixture)
+
+SCHEMA = Path(prov.__file__).parent / "tests" / "schemas" / "prov-json.schema.json"
+
+
+def test_a_capsules_chain_as_prov_in_every_format(done_job, tmp_path):
+    store = CapsuleStore(tmp_path / "store")
+    capsule = publish(done_job, store=store, keyring=Keyring(tmp_path / "keys"))
+    analysis = store.show(capsule.capsule_id)
+    review = Review(session_factory(make_engine(f"sqlite:///{tmp_path / 'review.sqlite'}")))
+    review.mark(subject=f"capsule:{capsule.capsule_id}", mark="Retracted", explanation="RFI in the field", by="carol")
+    doc = document(store, [capsule.capsule_id], marks=review.marks)
+
+    canonical = json.loads(serialize(doc, "prov-json"))
+    jsonschema.validate(canonical, json.loads(SCHEMA.read_text()))
+    for fmt, kind in (("prov-json", "json"), ("prov-xml", "xml")):
+        assert ProvDocument.deserialize(content=serialize(doc, fmt), format=kind) == doc, fmt
+    assert ProvDocument.deserialize(content=serialize(doc, "prov-o"), format="rdf", rdf_format="turtle") == doc
+    assert "wasInvalidatedBy(capsule:" in serialize(doc, "prov-n")
+
+    # What the graph says, read from the PROV-JSON against the capsule's own record.
+    [run] = [a for a in canonical["activity"].values() if a.get("voprov:type") == "Analysis"]
+    assert run["vlass:site"] == analysis["site"] and run["voprov:type"] == "Analysis"
+    used = {u["prov:entity"] for u in canonical["used"].values()}
+    pins = {(p["id"], p["version"], p["sha256"]) for p in analysis["inputs"] + analysis["opened"]}
+    datasets = {(e["prov:label"], e["vlass:version"], e["vlass:sha256"]) for k, e in canonical["entity"].items()
+                if k in used}
+    assert pins and datasets == pins
+    outputs = {e["vlass:sha256"] for e in canonical["entity"].values() if "vlass:sha256" in e} - {p[2] for p in pins}
+    assert outputs == {o["sha256"] for o in analysis["outputs"]}
+    people = {a["prov:label"] for a in canonical["agent"].values() if a["prov:type"]["$"] == "prov:Person"}
+    assert people == {analysis["owner"], "carol"}  # the author and the expert who retracted it
+    [invalidation] = canonical["wasInvalidatedBy"].values()
+    assert invalidation["prov:entity"] == f"capsule:{capsule.capsule_id}"
+    with pytest.raises(InvalidArgument):
+        serialize(doc, "prov-yaml")
+    with pytest.raises(InvalidArgument):
+        document(store, [])
+    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml"}
+
+
+def test_the_command_exports_a_capsule_folder_whole_or_says_why(done_job, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    store = CapsuleStore(tmp_path / "store")
+    capsule = publish(done_job, store=store, keyring=Keyring(tmp_path / "keys"))
+    exe = str(Path(sys.executable).parent / "jupyter-vlass")
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    target = tmp_path / "chain.provn"
+    done = subprocess.run([exe, "provenance", "export", str(capsule.path), "--format", "prov-n", "-o", str(target)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = target.read_text()
+    assert text.startswith("document") and f"capsule:{capsule.capsule_id}" in text and "used(run:" in text
+    refused = subprocess.run([exe, "provenance", "export", "f" * 64, "--store", str(tmp_path / "store"),
+                              "-o", str(tmp_path / "none.json")], capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2 and "no published analysis" in refused.stderr, refused.stderr
+    assert not (tmp_path / "none.json").exists() and not list(tmp_path.glob(".none.json*"))
