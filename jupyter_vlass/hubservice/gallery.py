@@ -17,26 +17,46 @@ from .capsules import CapsulesHandler
 MAX_REGION_HITS = 10_000  # dataset versions read for one region query
 
 
-class GalleryAPI(CapsulesHandler):
+class GalleryHandler(CapsulesHandler):
+    def gallery(self, query: GalleryQuery) -> dict:
+        """One page of the gallery for the caller (blocking: run it in the executor)."""
+        view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
+
+        def standing(analysis: dict) -> dict:
+            lineage, hidden = followed(self.store.lineage(analysis["id"]), view)
+            return {"verifies": checks.verifies(self.store.path(analysis["id"])),
+                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden)}
+        in_region = None
+        if query.region is not None:  # the registry's index finds the dataset versions there
+            hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
+            in_region = {(h.dataset_id, h.version) for h in hits}
+        return search(entries(self.visible_list(), standing), query, in_region)
+
+    def query(self) -> GalleryQuery:
+        return GalleryQuery.from_params(lambda name: self.get_query_argument(name, None) or None)
+
+
+class GalleryAPI(GalleryHandler):
     """``GET api/gallery?region=&dataset=&model=&author=&status=&sort=newest|most_reproduced&limit=&cursor=``."""
 
     @web.authenticated
     async def get(self):
-        query = GalleryQuery.from_params(lambda name: self.get_query_argument(name, None))
+        query = self.query()
+        self.finish(await self.blocking(self.gallery, query))
 
-        def page():
-            view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
 
-            def standing(analysis: dict) -> dict:
-                lineage, hidden = followed(self.store.lineage(analysis["id"]), view)
-                return {"verifies": checks.verifies(self.store.path(analysis["id"])),
-                        "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden)}
-            in_region = None
-            if query.region is not None:  # the registry's index finds the dataset versions there
-                hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
-                in_region = {(h.dataset_id, h.version) for h in hits}
-            return search(entries(self.visible_list(), standing), query, in_region)
-        self.finish(await self.blocking(page))
+class GalleryPage(GalleryHandler):
+    """The gallery for people: the same search as a form, each entry's standing, a retracted one's tombstone
+    (why, by whom, when, what derives from it), its provenance to download. Every string is escaped."""
+
+    @web.authenticated
+    async def get(self):
+        query = self.query()
+        page = await self.blocking(self.gallery, query)
+        titles = {e["id"]: e["title"] for e in page["entries"]}
+        self.render("gallery.html", user=self.user_name, page=page, query=query, titles=titles,
+                    params={k: self.get_query_argument(k, "") for k in
+                            ("region", "dataset", "model", "author", "status", "sort")})
 
 
 class _AsTheCallerSees:
@@ -77,4 +97,5 @@ class ProvenanceAPI(CapsulesHandler):
 
 
 def routes(prefix_join) -> list:
-    return [(prefix_join("api/gallery"), GalleryAPI), (prefix_join("api/provenance"), ProvenanceAPI)]
+    return [(prefix_join("api/gallery"), GalleryAPI), (prefix_join("gallery"), GalleryPage),
+            (prefix_join("api/provenance"), ProvenanceAPI)]

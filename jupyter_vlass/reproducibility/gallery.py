@@ -74,14 +74,16 @@ def standing_of(signature_verifies: bool, marks: list[dict], *, failed: bool) ->
 def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict]:
     """Every analysis with its standing (``standing(analysis)``: ``{verifies, marks}``), its independent replays
     (completed, verifying, same inputs and parameters, by users other than the author, once per user; and how
-    many of those gave the same output bytes) and its forks (derived with other inputs or parameters)."""
+    many of those gave the same output bytes), its forks (derived with other inputs or parameters) and the ids of
+    everything derived from it (what a retraction's tombstone names)."""
     stood = {a["id"]: standing(a) for a in analyses}
     by_id = {a["id"]: a for a in analyses}
-    replayers, identical, forks = defaultdict(set), defaultdict(set), Counter()
+    replayers, identical, forks, derived = defaultdict(set), defaultdict(set), Counter(), defaultdict(list)
     for child in analyses:
         parent = by_id.get(child["parent"] or "")
         if parent is None:
             continue
+        derived[parent["id"]].append(child["id"])
         if (child["inputs"], child["parameters"]) != (parent["inputs"], parent["parameters"]):
             forks[parent["id"]] += 1
         elif child["status"] == "completed" and child["owner"] != parent["owner"] and stood[child["id"]]["verifies"]:
@@ -94,7 +96,8 @@ def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict
         found.append({**analysis, "status": standing_of(state["verifies"], state["marks"],
                                                         failed=analysis["status"] == "failed"),
                       "marks": state["marks"], "replays": len(replayers[analysis["id"]]),
-                      "identical_replays": len(identical[analysis["id"]]), "forks": forks[analysis["id"]]})
+                      "identical_replays": len(identical[analysis["id"]]), "forks": forks[analysis["id"]],
+                      "derived": derived[analysis["id"]]})
     return found
 
 

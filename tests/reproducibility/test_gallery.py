@@ -115,3 +115,25 @@ def test_a_region_finds_the_analyses_that_read_a_dataset_there(demo_registry):
     assert search(found, far, {(h.dataset_id, h.version) for h in demo_registry.search(far.region).hits})["total"] == 0
     with pytest.raises(InvalidRegion):
         GalleryQuery.from_params({"region": "400,0,1"}.get)
+
+
+def test_the_page_escapes_every_string_and_shows_the_tombstone():
+    """The gallery page's template (the service renders it with Tornado's autoescape) over a hostile entry."""
+    from tornado.escape import url_escape
+    from tornado.template import Loader
+
+    from tests.services import REPO
+
+    hostile = summary("x", "<img src=x onerror=alert(1)>", inputs=({"id": "v:<b>", "version": "1", "sha256": "0"},))
+    hostile["title"] = "<script>alert('title')</script>"
+    [entry] = entries([hostile], Standing(marks={"x": ["Retracted"]}))
+    entry["marks"][0].update(by="carol", at="2026-12-04T10:00:00Z", explanation="<i>RFI</i> & worse")
+    page = search([entry], GalleryQuery())
+    html = Loader(str(REPO / "jupyter_vlass" / "hubservice" / "templates")).load("gallery.html").generate(
+        user="<u>", page=page, query=GalleryQuery(), titles={}, url_escape=url_escape,
+        params={"region": "", "dataset": "a&b", "author": "\"><script>", "model": "", "status": "", "sort": ""}).decode()
+    for raw in ("<script>", "<img src", "<i>RFI", "v:<b>", "<u>"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in html
+    assert 'class="tombstone">Retracted by carol on 2026-12-04T10:00:00Z: &lt;i&gt;RFI&lt;/i&gt; &amp; worse' in html
+    assert "dataset=a%26b&amp;author=%22%3E%3Cscript%3E" in html

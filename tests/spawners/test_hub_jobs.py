@@ -281,6 +281,9 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert [e["id"] for e in mine["entries"]] == [child["capsule_id"]]
     bad = hub.service("GET", "/api/gallery", token=tokens[OTHER], params={"sort": "oldest"})
     assert bad.status_code == 400 and bad.json()["reason"] == "invalid_argument", bad.text
+    page = hub.service("GET", "/gallery", token=tokens[OTHER])
+    assert page.status_code == 200 and 'class="tombstone">Retracted by ' in page.text, page.text[:500]
+    assert "the square of i is not i squared" in page.text and "Derived from it:" in page.text
     # The provenance of the fork: derived from the original (a fork), which the retraction invalidates.
     chain = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": child["capsule_id"]}).json()
     [derivation] = chain["wasDerivedFrom"].values()
