@@ -15,17 +15,21 @@ from .capsules import CapsulesHandler
 
 
 MAX_REGION_HITS = 10_000  # dataset versions read for one region query
+MAX_RESULTS = 100_000  # consensus results whose votes are weighed
 
 
 class GalleryHandler(CapsulesHandler):
     def gallery(self, query: GalleryQuery) -> dict:
         """One page of the gallery for the caller (blocking: run it in the executor)."""
         view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
+        split = {(r["dataset_id"], r["version"]): r["disagreement"] for r in review.controversial(MAX_RESULTS)}
 
         def standing(analysis: dict) -> dict:
             lineage, hidden = followed(self.store.lineage(analysis["id"]), view)
+            pins = analysis["inputs"] + analysis["opened"]
             return {"verifies": checks.verifies(self.store.path(analysis["id"])),
-                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden)}
+                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden),
+                    "disagreement": max((split.get((p["id"], p["version"]), 0.0) for p in pins), default=0.0)}
         in_region = None
         if query.region is not None:  # the registry's index finds the dataset versions there
             hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
@@ -37,7 +41,7 @@ class GalleryHandler(CapsulesHandler):
 
 
 class GalleryAPI(GalleryHandler):
-    """``GET api/gallery?region=&dataset=&model=&author=&status=&sort=newest|most_reproduced&limit=&cursor=``."""
+    """``GET api/gallery?region=&dataset=&model=&author=&status=&sort=newest|most_reproduced|controversial&limit=&cursor=``."""
 
     @web.authenticated
     async def get(self):

@@ -1,6 +1,6 @@
 """The gallery of a hub's published analyses: each capsule with its standing (verified, Updated, Retracted, or a
 signature that no longer verifies), its independent replays and its forks; found by dataset, model, author and
-status, with facet counts, newest or most reproduced first, a page at a time.
+status, with facet counts, newest, most reproduced or most controversial first, a page at a time.
 
 Pure over what it is given: the analyses a reader may see (:meth:`~.store.CapsuleStore.list`'s summaries) and a
 ``standing`` of each (the hub service's signature check and marks, followed through the lineage).
@@ -17,7 +17,7 @@ from pathlib import Path
 from ..exceptions import InvalidArgument, VlassError
 from ..federation.region import Region
 
-SORTS = ("newest", "most_reproduced")
+SORTS = ("newest", "most_reproduced", "controversial")
 STATUSES = ("verified", "updated", "retracted", "unverified", "failed")
 MAX_LIMIT = 100
 
@@ -72,7 +72,8 @@ def standing_of(signature_verifies: bool, marks: list[dict], *, failed: bool) ->
 
 
 def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict]:
-    """Every analysis with its standing (``standing(analysis)``: ``{verifies, marks}``), its independent replays
+    """Every analysis with its standing (``standing(analysis)``: ``{verifies, marks, disagreement}``, the last how
+    split the experts' votes are on the consensus of its datasets, 0 to 1, 0 without votes), its independent replays
     (completed, verifying, same inputs and parameters, by users other than the author, once per user; and how
     many of those gave the same output bytes), its forks (derived with other inputs or parameters) and the ids of
     everything derived from it (what a retraction's tombstone names)."""
@@ -97,7 +98,7 @@ def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict
                                                         failed=analysis["status"] == "failed"),
                       "marks": state["marks"], "replays": len(replayers[analysis["id"]]),
                       "identical_replays": len(identical[analysis["id"]]), "forks": forks[analysis["id"]],
-                      "derived": derived[analysis["id"]]})
+                      "derived": derived[analysis["id"]], "disagreement": state.get("disagreement", 0.0)})
     return found
 
 
@@ -123,11 +124,11 @@ def search(found: list[dict], query: GalleryQuery, in_region: set[tuple[str, str
     if query.region is not None and in_region is None:
         raise ValueError("a region query needs the dataset versions in the region")
     matching = [e for e in found if _matches(e, query, in_region)]
+    matching.sort(key=lambda e: (e["published"] or "", e["id"]), reverse=True)  # newest; the tie-break of the others
     if query.sort == "most_reproduced":
-        matching.sort(key=lambda e: (e["published"] or "", e["id"]), reverse=True)
         matching.sort(key=lambda e: e["replays"], reverse=True)
-    else:
-        matching.sort(key=lambda e: (e["published"] or "", e["id"]), reverse=True)
+    elif query.sort == "controversial":  # the most split votes, then the most marks (disputed after publication)
+        matching.sort(key=lambda e: (e["disagreement"], len(e["marks"])), reverse=True)
     page = matching[query.offset:query.offset + query.limit]
     facets = {
         "status": Counter(e["status"] for e in found if _matches(e, query, in_region, skip="status")),

@@ -29,11 +29,12 @@ def summary(capsule_id: str, owner: str, *, parent=None, inputs=(TILE,), paramet
 class Standing:
     """The service's view of each capsule: which signatures fail, which marks (by capsule id letter)."""
 
-    def __init__(self, *, failing=(), marks=None):
+    def __init__(self, *, failing=(), marks=None, split=None):
         self.failing, self.marked = {f * 64 for f in failing}, {k * 64: v for k, v in (marks or {}).items()}
+        self.split = {k * 64: v for k, v in (split or {}).items()}
 
     def __call__(self, analysis: dict) -> dict:
-        return {"verifies": analysis["id"] not in self.failing,
+        return {"verifies": analysis["id"] not in self.failing, "disagreement": self.split.get(analysis["id"], 0.0),
                 "marks": [{"mark": m, "explanation": "x", "because": None} for m in self.marked.get(analysis["id"], [])]}
 
 
@@ -71,6 +72,8 @@ def test_filters_facets_sorting_and_pages():
     assert newest["facets"]["model"] == {"cnn": 1, "classical": 1}
     assert newest["facets"]["dataset"][TILE["id"]] == 8 and newest["facets"]["dataset"][RACS["id"]] == 1
     assert search(found, GalleryQuery(sort="most_reproduced"))["entries"][0]["id"][0] == "a"
+    split = entries(HUB, Standing(marks={"b": ["Updated"], "c": ["Updated", "Retracted"]}, split={"d": 0.9, "b": 0.3}))
+    assert [e["id"][0] for e in search(split, GalleryQuery(sort="controversial"))["entries"][:4]] == list("dbci")
     pinned = search(found, GalleryQuery(dataset=f"{TILE['id']}@v2"))
     assert [e["id"][0] for e in pinned["entries"]] == ["h"]
     assert search(found, GalleryQuery(dataset=TILE["id"]))["total"] == 8
