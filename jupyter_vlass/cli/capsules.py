@@ -157,8 +157,9 @@ def cmd_analyses(args) -> int:
 
 
 def cmd_provenance(args) -> int:
-    """The PROV chain of capsules (ids in the store, or capsule folders side by side) to stdout or ``-o``."""
-    from ..reproducibility.provenance import document, serialize
+    """The chain of capsules (ids in the store, or capsule folders side by side) as PROV or DataCite records, to
+    stdout or ``-o``."""
+    from ..reproducibility.provenance import export
     from ..reproducibility.store import CapsuleStore
     from ..review.review import review
 
@@ -167,7 +168,7 @@ def cmd_provenance(args) -> int:
         raise InvalidArgument("give capsule ids, or capsule folders of one store folder, not both")
     store = CapsuleStore(folders[0].resolve().parent) if folders else _store(args)
     ids = [f.resolve().name for f in folders] or list(args.capsule)
-    text = serialize(document(store, ids, marks=review().marks), args.format)
+    text = export(store, ids, args.format, marks=review().marks)
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
@@ -242,7 +243,8 @@ def add_commands(sub) -> None:
         dest="action", required=True)
     p = command(provenance, "export", "the W3C PROV chain of capsules and everything they derive from", cmd_provenance)
     p.add_argument("capsule", nargs="+", help="capsule ids, or capsule folders")
-    p.add_argument("--format", default="prov-json", choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml"])
+    p.add_argument("--format", default="prov-json",
+                   choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite"])
     p.add_argument("-o", "--output", metavar="PATH", help="write here (whole or not at all) instead of stdout")
     keys = sub.add_parser("keys", help="this site's signing keys").add_subparsers(dest="action", required=True)
     command(keys, "list", "the public keys (old ones stay, so old capsules verify)", cmd_keys)

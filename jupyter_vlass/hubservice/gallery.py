@@ -9,7 +9,7 @@ from tornado import web
 
 from ..exceptions import InvalidArgument
 from ..reproducibility.gallery import GalleryQuery, entries, search
-from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, document, serialize
+from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export
 from ..review.review import followed
 from .capsules import CapsulesHandler
 
@@ -81,8 +81,8 @@ class _AsTheCallerSees:
 
 
 class ProvenanceAPI(CapsulesHandler):
-    """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml``: the
-    chain of those capsules and everything they derive from that the caller may see."""
+    """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml|datacite``:
+    the chain of those capsules and everything they derive from that the caller may see."""
 
     @web.authenticated
     async def get(self):
@@ -94,7 +94,7 @@ class ProvenanceAPI(CapsulesHandler):
 
         def export() -> str:
             review = self.settings["review"]
-            return serialize(document(_AsTheCallerSees(self), ids, marks=review.marks), fmt)
+            return export(_AsTheCallerSees(self), ids, fmt, marks=review.marks)
         text = await self.blocking(export)
         self.set_header("Content-Type", f"{FORMATS[fmt]}; charset=utf-8")
         self.finish(text)

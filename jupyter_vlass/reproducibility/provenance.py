@@ -14,7 +14,7 @@ from ..exceptions import InvalidArgument
 from .layout import CRATE
 from .store import UnknownAnalysis
 
-FORMATS = {"prov-json": "application/json", "prov-o": "text/turtle", "prov-jsonld": "application/ld+json",
+FORMATS = {"prov-json": "application/json", "datacite": "application/vnd.datacite.datacite+json", "prov-o": "text/turtle", "prov-jsonld": "application/ld+json",
            "prov-n": "text/provenance-notation", "prov-xml": "application/xml"}
 NAMESPACES = {"vlass": "https://jupyter-vlass.org/ns/prov#", "voprov": "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/",
               "capsule": "urn:jupyter-vlass:capsule:", "run": "urn:jupyter-vlass:run:",
@@ -33,30 +33,37 @@ def _environment(crate: dict) -> dict[str, str]:
             if e.get("@type") == "PropertyValue" and str(e.get("@id", "")).startswith("#env-")}
 
 
+def _chain(store, capsule_ids: Iterable[str]) -> dict[str, dict]:
+    """The summaries of ``capsule_ids`` and of every capsule they derive from that ``store`` shows the reader
+    (a parent they may not see is left out; one they asked for raises :class:`UnknownAnalysis`)."""
+    wanted = list(dict.fromkeys(capsule_ids))
+    if not 0 < len(wanted) <= MAX_CAPSULES:
+        raise InvalidArgument(f"capsules: 1 to {MAX_CAPSULES}")
+    asked = set(wanted)
+    for capsule_id in list(wanted):
+        wanted += [p.removeprefix("capsule:") for p in store.lineage(capsule_id)
+                   if p.startswith("capsule:") and p.removeprefix("capsule:") not in wanted]
+    shown = {}
+    for capsule_id in wanted:
+        try:
+            shown[capsule_id] = store.show(capsule_id)
+        except UnknownAnalysis:
+            if capsule_id in asked:
+                raise
+    return shown
+
+
 def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None):
     """The PROV document of ``capsule_ids`` and every capsule they derive from in ``store`` (a capsule store:
     ``show``, ``path``, ``lineage``); ``marks(subject)``: the marks made on a capsule or dataset version
     (those inherited from what it derives from, which carry ``because``, are left to their own subjects)."""
     from prov.model import PROV_TYPE, ProvDocument
 
-    wanted = list(dict.fromkeys(capsule_ids))
-    asked = set(wanted)
-    if not 0 < len(wanted) <= MAX_CAPSULES:
-        raise InvalidArgument(f"capsules: 1 to {MAX_CAPSULES}")
-    for capsule_id in list(wanted):
-        wanted += [p.removeprefix("capsule:") for p in store.lineage(capsule_id)
-                   if p.startswith("capsule:") and p.removeprefix("capsule:") not in wanted]
+    shown = _chain(store, capsule_ids)
     doc = ProvDocument()
     for prefix, uri in NAMESPACES.items():
         doc.add_namespace(prefix, uri)
     q = doc.valid_qualified_name  # a type is a qualified name, not a string
-    shown = {}
-    for capsule_id in wanted:
-        try:
-            shown[capsule_id] = store.show(capsule_id)
-        except UnknownAnalysis:  # a parent the reader may not see: not in their document
-            if capsule_id in asked:
-                raise
     people, models, datasets = set(), set(), set()
     for capsule_id, analysis in shown.items():
         crate = json.loads((store.path(capsule_id) / CRATE).read_text())
@@ -133,8 +140,26 @@ def _mark(doc, entity: str, mark: dict) -> None:
         doc.wasInfluencedBy(entity, activity)
 
 
+def datacite_records(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None) -> list[dict]:
+    """A DataCite 4.5 record (:func:`.datacite.record`) of each of ``capsule_ids`` and of what they derive from."""
+    from .datacite import record
+
+    shown = _chain(store, capsule_ids)
+    return [record(a, parent=shown.get(a["parent"] or ""), marks=_own(marks, f"capsule:{a['id']}"))
+            for a in shown.values()]
+
+
+def export(store, capsule_ids: Iterable[str], fmt: str, *, marks=None) -> str:
+    """The chain of ``capsule_ids`` in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt not in FORMATS:
+        raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
+    if fmt == "datacite":
+        return json.dumps(datacite_records(store, capsule_ids, marks=marks), indent=1)
+    return serialize(document(store, capsule_ids, marks=marks), fmt)
+
+
 def serialize(doc, fmt: str) -> str:
-    """``doc`` in one of :data:`FORMATS`."""
+    """``doc`` in one of the PROV :data:`FORMATS`."""
     if fmt == "prov-json":
         return doc.serialize(format="json", indent=1)
     if fmt == "prov-o":

@@ -15,7 +15,7 @@ from prov.model import ProvDocument
 from jupyter_vlass.exceptions import InvalidArgument
 from jupyter_vlass.reproducibility.capsule import publish
 from jupyter_vlass.reproducibility.keys import Keyring
-from jupyter_vlass.reproducibility.provenance import FORMATS, document, serialize
+from jupyter_vlass.reproducibility.provenance import FORMATS, document, export, serialize
 from jupyter_vlass.reproducibility.store import CapsuleStore
 from jupyter_vlass.review.review import Review
 from jupyter_vlass.store import make_engine, session_factory
@@ -57,7 +57,33 @@ def test_a_capsules_chain_as_prov_in_every_format(done_job, tmp_path):
         serialize(doc, "prov-yaml")
     with pytest.raises(InvalidArgument):
         document(store, [])
-    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml"}
+    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite"}
+
+
+def test_datacite_records_validate_and_say_what_was_derived_and_withdrawn(done_job, tmp_path):
+    """Each capsule's record passes the ``datacite`` package's 4.5 schema and makes its XML; it names the
+    dataset versions read (IsDerivedFrom) and, once retracted, IsObsoletedBy with a Withdrawn date."""
+    from datacite import schema45
+    from lxml import etree
+
+    store = CapsuleStore(tmp_path / "store")
+    capsule = publish(done_job, store=store, keyring=Keyring(tmp_path / "keys"))
+    analysis = store.show(capsule.capsule_id)
+    review = Review(session_factory(make_engine(f"sqlite:///{tmp_path / 'review.sqlite'}")))
+    [fresh] = json.loads(export(store, [capsule.capsule_id], "datacite", marks=review.marks))
+    assert schema45.validate(fresh), list(schema45.validator.iter_errors(fresh))
+    assert {d["dateType"] for d in fresh["dates"]} == {"Issued"}
+    review.mark(subject=f"capsule:{capsule.capsule_id}", mark="Retracted", explanation="RFI in the field", by="carol")
+    [withdrawn] = json.loads(export(store, [capsule.capsule_id], "datacite", marks=review.marks))
+    assert schema45.validate(withdrawn), list(schema45.validator.iter_errors(withdrawn))
+    etree.fromstring(schema45.tostring(withdrawn).encode())  # well-formed DataCite XML
+    relations = {(r["relatedIdentifier"], r["relationType"]) for r in withdrawn["relatedIdentifiers"]}
+    for pin in analysis["inputs"] + analysis["opened"]:
+        assert (f"urn:jupyter-vlass:dataset:{pin['id']}@{pin['version']}", "IsDerivedFrom") in relations
+    assert any(kind == "IsObsoletedBy" for _, kind in relations)
+    [gone] = [d for d in withdrawn["dates"] if d["dateType"] == "Withdrawn"]
+    assert "carol" in gone["dateInformation"] and "RFI" in gone["dateInformation"]
+    assert withdrawn["creators"] == [{"name": analysis["owner"], "nameType": "Personal"}]
 
 
 def test_the_command_exports_a_capsule_folder_whole_or_says_why(done_job, tmp_path):
