@@ -92,10 +92,9 @@ class ProvenanceAPI(CapsulesHandler):
         if not 0 < len(ids) <= MAX_CAPSULES:
             raise InvalidArgument(f"capsule: 1 to {MAX_CAPSULES} capsule ids")
 
-        def export() -> str:
-            review = self.settings["review"]
-            return export(_AsTheCallerSees(self), ids, fmt, marks=review.marks)
-        text = await self.blocking(export)
+        def chain() -> str:
+            return export(_AsTheCallerSees(self), ids, fmt, marks=self.settings["review"].marks)
+        text = await self.blocking(chain)
         self.set_header("Content-Type", f"{FORMATS[fmt]}; charset=utf-8")
         self.finish(text)
 
