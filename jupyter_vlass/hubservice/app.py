@@ -137,7 +137,7 @@ def supervise(count: int, child) -> int:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, signal.SIG_DFL)
                 code = child() or 0
-            except BaseException:  # said in the hub's log, not lost with the process
+            except Exception:  # said in the hub's log, not lost with the process
                 log.exception("service process %d failed", os.getpid())
             finally:
                 os._exit(code)
