@@ -98,7 +98,8 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
                   # the sample `make demo-hub` builds; a job env without it (no `make sample-data`) starts empty
                   sample=os.environ.get("VLASS_SAMPLE", str(shared / "sample") if (shared / "sample").is_dir() else "")
                   or None,
-                  capsules=os.environ.get("VLASS_CAPSULES", str(state / "capsules")))  # every user's published analyses
+                  capsules=os.environ.get("VLASS_CAPSULES", str(state / "capsules")),  # every user's published analyses
+                  results=str(state / "results"))  # the hub-wide result cache's copies
 # Idle servers are stopped (jupyterhub-idle-culler), so a server left open on a GPU node does not spend the
 # allocation it was granted.
 idle_timeout = int(os.environ.get("VLASS_IDLE_TIMEOUT", "3600"))

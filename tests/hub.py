@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from contextlib import contextmanager
 import shutil
 import signal
@@ -154,6 +155,16 @@ class Hub:
                             json={"scopes": [f"access:servers!user={name}", "access:services"], "expires_in": 3600})
         response.raise_for_status()
         return response.json()["token"]
+
+    def login(self, name: str) -> requests.Session:
+        """A browser's session of ``name``, logged in through the hub's login form (the demo's password)."""
+        browser = requests.Session()
+        page = browser.get(f"{self.url}/hub/login", timeout=30)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+        answer = browser.post(f"{self.url}/hub/login", data={"username": name, "password": "vlass-demo", "_xsrf": xsrf},
+                              timeout=30, allow_redirects=False)
+        assert answer.status_code == 302, answer.text
+        return browser
 
     def server(self, name: str) -> dict | None:
         return self.api("GET", f"/users/{name}").json()["servers"].get("")

@@ -39,11 +39,12 @@ from ..reproducibility.signature_log import SignatureLog
 from ..review.review import Review
 from ..store import make_engine, session_factory
 from ..sample_data import sample_layout, seed_registry
-from . import allocations, capsules, datasets, gallery, jobs, quotas, review, signing
+from ..jobs.hub_results import HubResults
+from . import allocations, capsules, datasets, gallery, jobs, quotas, results, review, signing
 from .base import NoSuchPage
-from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV
+from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV, RESULTS_ENV
 
-RESOURCES = (allocations, datasets, jobs, signing, capsules, gallery, review, quotas)  # signing's api/capsules/sign first
+RESOURCES = (allocations, datasets, jobs, results, signing, capsules, gallery, review, quotas)  # signing's api/capsules/sign first
 log = logging.getLogger("jupyter_vlass.hubservice")
 
 
@@ -59,7 +60,7 @@ def open_registry(url: str, *, sample: str | None = None) -> Registry:
 
 def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_threshold: float | None = None,
              search_quota: str | None = None, registry: Registry | None = None,
-             capsule_store: str | None = None) -> web.Application:
+             capsule_store: str | None = None, results: str | None = None) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -77,6 +78,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
         sync_ledger=LedgerSync(ledger, profiles),
         job_reports=JobReports(sessions),
         job_records=JobRecords(sessions),
+        hub_results=HubResults(sessions, results or os.path.abspath("vlass-results")),
         keyring=keyring,
         signature_checks=SignatureChecks(keyring),
         capsules=open_capsules(capsule_store or os.path.abspath("vlass-capsules")),
@@ -175,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capsules", default=os.environ.get(CAPSULES_ENV),
                         help=f"the hub's published capsules, a folder or s3://bucket/prefix the service alone writes "
                              f"(default: ${CAPSULES_ENV}, else ./vlass-capsules)")
+    parser.add_argument("--results", default=os.environ.get(RESULTS_ENV),
+                        help=f"the hub-wide result cache's copies, a folder the service alone reads (default: "
+                             f"${RESULTS_ENV}, else ./vlass-results)")
     parser.add_argument("--publish-threshold", type=float, default=None,
                         help="the consensus score publishing needs (default: $JUPYTER_VLASS_PUBLISH_THRESHOLD, else 0.8)")
     parser.add_argument("--registry-db", default=os.environ.get(REGISTRY_DB_ENV),
@@ -212,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     def run() -> int:
         own = Registry(args.registry_db, groups=()) if many and args.registry_db else registry
         app = make_app(db_url=args.db, profiles=profiles, keys=args.keys, publish_threshold=args.publish_threshold,
-                       search_quota=args.search_quota, registry=own, capsule_store=args.capsules)
+                       search_quota=args.search_quota, registry=own, capsule_store=args.capsules,
+                       results=args.results)
         asyncio.run(serve(app, sockets, max_body_size=1 << 30))
         return 0
     return supervise(args.processes, run) if many else run()

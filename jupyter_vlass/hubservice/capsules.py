@@ -11,7 +11,7 @@ from __future__ import annotations
 from tornado import web
 
 from ..exceptions import InvalidArgument, UnknownDataset
-from ..reproducibility.archive import pack
+from ..jobs.archive import pack
 from ..reproducibility.store import CAPSULE_ID, UNKNOWN_NOTEBOOK, UnknownAnalysis
 from .datasets import RegistryHandler
 

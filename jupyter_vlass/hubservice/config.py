@@ -12,6 +12,7 @@ SOURCES_SCOPE = "custom:vlass-sources:manage"
 EXPERTS_GROUP = "vlass-experts"
 DB_ENV, REGISTRY_DB_ENV = "JUPYTER_VLASS_SERVICE_DB", "JUPYTER_VLASS_SERVICE_REGISTRY_DB"
 CAPSULES_ENV = "JUPYTER_VLASS_SERVICE_CAPSULES"
+RESULTS_ENV = "JUPYTER_VLASS_SERVICE_RESULTS"
 PROCESSES_ENV = "JUPYTER_VLASS_SERVICE_PROCESSES"
 
 
@@ -21,7 +22,7 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
                       expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None,
                       registry_db: str | None = None, sample: str | None = None,
                       source_admin_users: Iterable[str] = (), source_admin_groups: Iterable[str] = (),
-                      capsules: str | None = None, processes: int = 1) -> None:
+                      capsules: str | None = None, results: str | None = None, processes: int = 1) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide (and to
     override the publish gate), experts (members of the ``vlass-experts`` group by default) the scope to
     vote on detections and mark published results, and users' servers the scope to reach it (their
@@ -36,12 +37,14 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
 
     Published capsules go to the service's store, ``capsules`` (a folder, default ``vlass-capsules`` in the hub's
     directory, or ``s3://bucket/prefix``), where every user of the hub finds them; users' servers get
-    ``JUPYTER_VLASS_CAPSULES=hub``.
+    ``JUPYTER_VLASS_CAPSULES=hub``. ``results``: the folder of the hub-wide result cache's copies (default
+    ``vlass-results`` in the hub's directory), which only the service's account reads.
 
     ``processes``: service processes answering on the service's one port (the service keeps nothing but its
     database, so a big hub runs several on one PostgreSQL)."""
     keys = os.path.abspath(keys or "vlass-keys")
     capsules = capsules if capsules and capsules.startswith("s3://") else os.path.abspath(capsules or "vlass-capsules")
+    results = os.path.abspath(results or "vlass-results")
     c.JupyterHub.services = [{
         "name": "vlass",
         "url": url,
@@ -51,7 +54,7 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
                     *(["--search-quota", search_quota] if search_quota else []),
                     *(["--sample", sample] if sample else [])],
         "environment": {DB_ENV: db_url, REGISTRY_DB_ENV: registry_db or db_url, CAPSULES_ENV: capsules,
-                        PROCESSES_ENV: str(int(processes))},
+                        RESULTS_ENV: results, PROCESSES_ENV: str(int(processes))},
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [DECIDE_SCOPE, VOTE_SCOPE, SOURCES_SCOPE],
     }]

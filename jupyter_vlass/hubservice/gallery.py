@@ -5,10 +5,13 @@ searched and faceted (:mod:`jupyter_vlass.reproducibility.gallery`); and the pro
 
 from __future__ import annotations
 
+import os
+
 from tornado import web
 
 from ..exceptions import InvalidArgument
 from ..reproducibility.gallery import GalleryQuery, entries, search
+from ..reproducibility.preview import POLICY, preview
 from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export
 from ..review.review import followed
 from .capsules import CapsulesHandler
@@ -16,9 +19,13 @@ from .capsules import CapsulesHandler
 
 MAX_REGION_HITS = 10_000  # dataset versions read for one region query
 MAX_RESULTS = 100_000  # consensus results whose votes are weighed
+MAX_LIMIT_ALL = 10**9  # one entry's page weighs it among all the others (its replays, forks, newer versions)
 
 
 class GalleryHandler(CapsulesHandler):
+    def get_template_namespace(self) -> dict:
+        return {**super().get_template_namespace(), "base": os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")}
+
     def gallery(self, query: GalleryQuery) -> dict:
         """One page of the gallery for the caller (blocking: run it in the executor)."""
         view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
@@ -35,6 +42,13 @@ class GalleryHandler(CapsulesHandler):
             hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
             in_region = {(h.dataset_id, h.version) for h in hits}
         return search(entries(self.visible_list(), standing), query, in_region)
+
+    def entry(self, capsule_id: str) -> tuple[dict, dict]:
+        """One analysis the caller may see, as the gallery lists it, and the titles of those it names."""
+        self.visible(capsule_id)  # UnknownAnalysis for one the caller may not see
+        found = {e["id"]: e for e in self.gallery(GalleryQuery(limit=MAX_LIMIT_ALL))["entries"]}
+        entry = found[capsule_id]
+        return entry, {i: found[i]["title"] for i in [*entry["derived"], entry["parent"] or ""] if i in found}
 
     def query(self) -> GalleryQuery:
         return GalleryQuery.from_params(lambda name: self.get_query_argument(name, None) or None)
@@ -61,6 +75,21 @@ class GalleryPage(GalleryHandler):
         self.render("gallery.html", user=self.user_name, page=page, query=query, titles=titles,
                     params={k: self.get_query_argument(k, "") for k in
                             ("region", "dataset", "model", "author", "status", "sort")})
+
+
+class GalleryEntryPage(GalleryHandler):
+    """One analysis at its stable, version-pinned address: its standing and tombstone, a newer version's notice,
+    the executed notebook read-only (cleaned, under a policy that runs no script), and "Fork into my server"
+    (the hub starts the reader's server if needed and opens the fork page there)."""
+
+    @web.authenticated
+    async def get(self, capsule_id: str):
+        entry, titles = await self.blocking(self.entry, capsule_id)
+        body = await self.blocking(preview, self.store.path(capsule_id))
+        hub = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
+        self.set_header("Content-Security-Policy", POLICY)
+        self.render("analysis.html", user=self.user_name, e=entry, titles=titles, preview=body,
+                    fork=f"{hub}user-redirect/vlass/fork/{entry['id']}")
 
 
 class _AsTheCallerSees:
@@ -101,4 +130,5 @@ class ProvenanceAPI(CapsulesHandler):
 
 def routes(prefix_join) -> list:
     return [(prefix_join("api/gallery"), GalleryAPI), (prefix_join("gallery"), GalleryPage),
+            (prefix_join(r"gallery/([^/]+)"), GalleryEntryPage),
             (prefix_join("api/provenance"), ProvenanceAPI)]

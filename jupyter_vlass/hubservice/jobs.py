@@ -6,17 +6,22 @@ from __future__ import annotations
 from tornado import web
 
 from ..jobs.dashboard import prometheus_text
+from ..jobs.hub_results import claimed_key
 from .base import ServiceHandler
 
 
 class JobAuthorizeAPI(ServiceHandler):
-    """May this analysis job run (project, approval above the threshold, allocation)? Asked by the user's server."""
+    """May this analysis job run (project, approval above the threshold, allocation)? Asked by the user's server.
+    The job is recorded with the result key the service computes for it (the hub-wide result cache)."""
 
     @web.authenticated
     def post(self):
         groups, body = self.current_user.get("groups") or [], self.json_body()
+        registry = self.settings.get("registry")
+        key = claimed_key(body, registry.viewer([g for g in groups if isinstance(g, str)]) if registry else None)
         grant = self.settings["job_accounting"].authorize(user=self.user_name, groups=groups, body=body)
-        self.settings["job_records"].authorized(user=self.user_name, project=grant["project"], body=body)
+        self.settings["job_records"].authorized(user=self.user_name, project=grant["project"], body=body,
+                                                result_key=key)
         self.finish(grant)
 
 

@@ -31,6 +31,7 @@ class CacheEntry:
     location: str
     files: list[dict]
     job_id: str
+    inputs: list = ()  # [[dataset id, version]] the result was computed from
 
 
 def describe_files(location: Path, digests: object) -> list[dict]:
@@ -70,11 +71,14 @@ class ResultCache:
     def __init__(self, sessions):
         self._sessions = sessions
 
-    def lookup(self, key: str) -> CacheEntry | None:
-        """An intact copy of the result ``key`` at any site (the most recently used first), or None."""
+    def lookup(self, key: str, *, site: str | None = None, use: bool = True) -> CacheEntry | None:
+        """An intact copy of the result ``key`` at any site (or at ``site``; the most recently used first), or
+        None. ``use``: counted as a hit."""
         with self._sessions.begin() as session:
-            rows = session.scalars(select(CacheEntryRow).where(CacheEntryRow.key == key)
-                                   .order_by(CacheEntryRow.last_used_at.desc())).all()
+            query = select(CacheEntryRow).where(CacheEntryRow.key == key)
+            if site is not None:
+                query = query.where(CacheEntryRow.site == site)
+            rows = session.scalars(query.order_by(CacheEntryRow.last_used_at.desc())).all()
             for row in rows:
                 intact = _intact(row, verify=False)
                 if intact is None:  # another user's private copy: computed again for this caller
@@ -82,9 +86,10 @@ class ResultCache:
                 if not intact:
                     session.delete(row)  # the bytes changed: evicted, the job recomputes
                     continue
-                row.hits += 1
-                row.last_used_at = utcnow()
-                return CacheEntry(row.key, row.site, row.location, list(row.files), row.job_id)
+                if use:
+                    row.hits += 1
+                    row.last_used_at = utcnow()
+                return CacheEntry(row.key, row.site, row.location, list(row.files), row.job_id, list(row.inputs or []))
         return None
 
     def add(self, key: str, *, site: str, location: Path, files: list[dict], inputs: list[list[str]],

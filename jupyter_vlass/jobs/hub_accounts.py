@@ -12,13 +12,15 @@ import base64
 import os
 from pathlib import Path
 
-from ..exceptions import Forbidden
+from ..exceptions import Forbidden, NotFound
 from ..hub_client import HubServiceClient, service_from_environment
+from .archive import pack_files
 from .job_records import MAX_EVIDENCE, is_evidence
 from .manifest import JobManifest
 from .outputs import opened
 
 PROJECT_ENV = "JUPYTER_VLASS_PROJECT"
+SLOW_TIMEOUT = 300.0  # seconds for a result's files to go to the service or come back
 
 
 class HubAccounts(HubServiceClient):
@@ -63,6 +65,25 @@ class HubAccounts(HubServiceClient):
         self._post("api/jobs/outputs", {**recorded(run_id, row.site, JobManifest.from_json(row.manifest)),
                                         **ended_outputs(row.result, evidence=ran), "state": row.state,
                                         "reason": row.reason, "cached": row.cached_from is not None})
+
+
+    def cached_result(self, key: str) -> dict | None:
+        """The hub-wide cache's result ``key`` (its files and the job that computed it), or None when the hub
+        holds none this user may read."""
+        try:
+            return self.request("GET", f"api/results/{key}")
+        except NotFound:
+            return None
+
+    def result_archive(self, key: str) -> bytes:
+        with self.stream(f"api/results/{key}/archive", timeout=SLOW_TIMEOUT) as answer:
+            return answer.read()
+
+    def offer_result(self, key: str, run_id: str, location: Path, files: list[dict]) -> dict:
+        """Offer a job's outputs to the hub-wide cache (the service keeps them only under the key it computed)."""
+        return self.request("POST", f"api/results/{key}", params={"job_id": run_id},
+                            data=pack_files(location, [f["name"] for f in files]),
+                            headers={"Content-Type": "application/x-tar"}, timeout=SLOW_TIMEOUT)
 
 
 def recorded(run_id: str, site: str, manifest) -> dict:

@@ -84,19 +84,21 @@ class JobRecords:
     def __init__(self, sessions: sessionmaker[Session]):
         self._sessions = sessions
 
-    def authorized(self, *, user: str, project: str | None, body: dict) -> None:
+    def authorized(self, *, user: str, project: str | None, body: dict, result_key: str | None = None) -> None:
         """Record a job the service just authorized: ``body``'s ``job_id``, ``site``, ``notebook``, ``inputs``
-        and ``parameters``. A second authorization of the same job id changes nothing."""
-        self._add(user=user, project=project, body=body, authorized=True)
+        and ``parameters``, with the result key the service computed for it (:mod:`.hub_results`). A second
+        authorization of the same job id changes nothing."""
+        self._add(user=user, project=project, body=body, authorized=True, result_key=result_key)
 
-    def _add(self, *, user: str, project: str | None, body: dict, authorized: bool) -> None:
+    def _add(self, *, user: str, project: str | None, body: dict, authorized: bool,
+             result_key: str | None = None) -> None:
         notebook = body.get("notebook")
         if not isinstance(notebook, str) or not 0 < len(notebook) <= 512:
             raise InvalidArgument("notebook: a path of 1 to 512 characters")
         row = JobRecordRow(user=user, job_id=_plain(body.get("job_id"), "job_id"), project=project,
                            site=_plain(body.get("site"), "site"), notebook=notebook,
                            inputs=_inputs(body.get("inputs")), parameters=_parameters(body.get("parameters", {})),
-                           authorized=authorized, authorized_at=utcnow())
+                           authorized=authorized, authorized_at=utcnow(), result_key=result_key)
 
         def add(session) -> None:
             if session.get(JobRecordRow, (user, row.job_id)) is None:

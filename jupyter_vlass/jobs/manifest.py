@@ -122,10 +122,22 @@ class JobManifest:
 
     def result_key(self, input_sha256: list[str], *, image_digest: str | None, package_version: str) -> str:
         """Everything that determines the result, and nothing that does not (site, resources, output)."""
-        determining = {"inputs": sorted(input_sha256), "notebook": self.notebook_sha256,
-                       "parameters": dict(self.parameters), "image": image_digest, "package": package_version,
-                       "model": {k: v for k, v in vars(self.model).items() if v is not None} if self.model else None}
-        return hashlib.sha256(canonical(determining)).hexdigest()
+        return result_key(input_sha256, **self.key_claims(image_digest=image_digest, package_version=package_version))
+
+    def key_claims(self, *, image_digest: str | None, package_version: str) -> dict:
+        """What determines the result besides the inputs' bytes: :func:`result_key`'s keywords (the hub service
+        computes the key from these and the inputs' sha256 in its own registry)."""
+        return {"notebook_sha256": self.notebook_sha256, "parameters": dict(self.parameters), "image": image_digest,
+                "package": package_version,
+                "model": {k: v for k, v in vars(self.model).items() if v is not None} if self.model else None}
+
+
+def result_key(input_sha256: list[str], *, notebook_sha256: str, parameters: Mapping, image: str | None,
+               package: str, model: Mapping | None) -> str:
+    """The cache key of a result: the sha256 of everything that determines it, canonically encoded."""
+    determining = {"inputs": sorted(input_sha256), "notebook": notebook_sha256, "parameters": dict(parameters),
+                   "image": image, "package": package, "model": dict(model) if model else None}
+    return hashlib.sha256(canonical(determining)).hexdigest()
 
 
 def user_path(path: str, where: str) -> str:

@@ -76,7 +76,8 @@ def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict
     split the experts' votes are on the consensus of its datasets, 0 to 1, 0 without votes), its independent replays
     (completed, verifying, same inputs and parameters, by users other than the author, once per user; and how
     many of those gave the same output bytes), its forks (derived with other inputs or parameters) and the ids of
-    everything derived from it (what a retraction's tombstone names)."""
+    everything derived from it (what a retraction's tombstone names); ``newer``: those its own author published
+    later (a newer version of the same analysis, newest first)."""
     stood = {a["id"]: standing(a) for a in analyses}
     by_id = {a["id"]: a for a in analyses}
     replayers, identical, forks, derived = defaultdict(set), defaultdict(set), Counter(), defaultdict(list)
@@ -98,7 +99,10 @@ def entries(analyses: list[dict], standing: Callable[[dict], dict]) -> list[dict
                                                         failed=analysis["status"] == "failed"),
                       "marks": state["marks"], "replays": len(replayers[analysis["id"]]),
                       "identical_replays": len(identical[analysis["id"]]), "forks": forks[analysis["id"]],
-                      "derived": derived[analysis["id"]], "disagreement": state.get("disagreement", 0.0)})
+                      "derived": derived[analysis["id"]], "disagreement": state.get("disagreement", 0.0),
+                      "newer": sorted((c for c in derived[analysis["id"]] if by_id[c]["owner"] == analysis["owner"]
+                                       and (by_id[c]["published"] or "") > (analysis["published"] or "")),
+                                      key=lambda c: by_id[c]["published"] or "", reverse=True)})
     return found
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..jobs.staging import sha256_file
 from ..store.location import data_dir
-from .archive import pack, unpack
+from ..jobs.archive import pack, unpack
 from .store import CAPSULE_ID, UnknownAnalysis, notebook_in_capsule
 
 

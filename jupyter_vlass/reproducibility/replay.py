@@ -106,6 +106,25 @@ def compatibility(capsule: str | Path, registry, *, datasets: Mapping[str, str] 
     return report, manifest
 
 
+def fork_choices(capsule: str | Path, registry) -> dict:
+    """What a fork of ``capsule`` may change: each input with its pinned version and the versions ``registry``
+    holds (newest first; none when it is gone), and each parameter the notebook declares with the capsule's
+    value (JSON), else the notebook's default (its source text)."""
+    capsule = Path(capsule)
+    manifest = json.loads((capsule / MANIFEST).read_text())
+    inputs = []
+    for pin in manifest.get("inputs", []):
+        try:
+            versions = [r.version for r in registry.versions(pin["id"])]
+        except UnknownDataset:
+            versions = []
+        inputs.append({"id": pin["id"], "version": pin["version"], "versions": versions})
+    given = manifest.get("parameters", {})
+    parameters = {name: json.dumps(given[name]) if name in given else str(spec.get("default"))
+                  for name, spec in declared_parameters(capsule / SOURCE).items() if name not in ("inputs", "dask_scheduler")}
+    return {"inputs": inputs, "parameters": parameters}
+
+
 def resubmit(capsule: str | Path, jobs, *, keyring, datasets: Mapping[str, str] | None = None,
              parameters: Mapping[str, object] | None = None, site: str | None = None, force: bool = False):
     """Replay (or, with ``datasets``/``parameters``, fork) a verified capsule as a job of ``jobs``' owner.

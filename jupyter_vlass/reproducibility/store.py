@@ -262,10 +262,10 @@ class CapsuleStore:
         return found
 
     def receive(self, archive: bytes, *, keyring, user: str) -> dict:
-        """Take in a signed capsule sent as a tar archive (:mod:`.archive`) by ``user``: it must verify with
+        """Take in a signed capsule sent as a tar archive (:mod:`~jupyter_vlass.jobs.archive`) by ``user``: it must verify with
         ``keyring`` (every file as signed, by a key of the site) and name ``user`` as its run's agent.
         ``{capsule_id, key_id, new}``; nothing is kept of a refused one."""
-        from .archive import unpack
+        from ..jobs.archive import unpack
 
         incoming = self.staging() / f".received-{uuid.uuid4().hex}"
         try:

@@ -6,6 +6,7 @@ from .handlers.datasets import (DatasetCodeHandler, DatasetHandler, DatasetSearc
                                 SourceSyncHandler)
 from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
                                 NotebookCheckHandler, ReproducibilityManifestHandler)
+from .handlers.fork_page import ForkPage
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
 from .handlers.sia2 import Sia2CapabilitiesHandler, Sia2QueryHandler
@@ -32,6 +33,7 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)", AnalysisHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/reproducibility-manifest", ReproducibilityManifestHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/fork", ForkHandler),
+        (r"/vlass/fork/(?P<capsule_id>[0-9a-f]{64})", ForkPage),
         (r"/vlass/sia2/query", Sia2QueryHandler),
         (r"/vlass/sia2/capabilities", Sia2CapabilitiesHandler),
     ]

@@ -124,6 +124,7 @@ class JobRecordRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     outputs: Mapped[dict | None] = mapped_column(JSON)  # {name: sha256}
     ended_at: Mapped[datetime | None]
+    result_key: Mapped[str | None] = mapped_column(String(64))  # computed by the service (the hub's result cache)
 
 
 class EvidenceRow(Base):

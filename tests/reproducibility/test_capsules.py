@@ -154,6 +154,13 @@ def test_replay_and_fork_show_a_compatibility_report_and_a_science_diff(done_job
 
     keyring, store, jobs = Keyring(tmp_path / "keys"), tmp_path / "capsules", done_job.jobs
     original = publish(done_job, store=store, keyring=keyring)
+    from jupyter_vlass.reproducibility.replay import fork_choices
+
+    choices = fork_choices(original.path, jobs.registry)  # what the fork page offers
+    first = jobs.registry.get(FIRST)
+    assert choices["inputs"] == [{"id": FIRST, "version": first.version,
+                                  "versions": [r.version for r in jobs.registry.versions(FIRST)]}]
+    assert choices["parameters"]["threshold"] == "4.0"  # as the capsule ran it (the notebook's default differs)
 
     replay_job, report = resubmit(original.path, jobs, keyring=keyring)
     assert [f.level for f in report.findings] == ["ok"] and not report.breaking

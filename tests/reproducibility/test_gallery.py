@@ -59,6 +59,8 @@ def test_replays_count_other_users_once_each_when_they_succeed_and_verify():
     assert found["g"]["status"] == "unverified" and found["f"]["status"] == "failed"
     assert found["i"]["status"] == "retracted" and found["a"]["status"] == "verified"
     assert [m["mark"] for m in found["i"]["marks"]] == ["Updated", "Retracted"]
+    assert found["a"]["newer"] == ["e" * 64]  # its author's later capsule of it; bob's replays and fork are not
+    assert found["b"]["newer"] == [] and found["e"]["newer"] == []
     unverified_and_marked = entries([summary("z", "alice")], Standing(failing=("z",), marks={"z": ["Retracted"]}))
     assert unverified_and_marked[0]["status"] == "unverified"  # never shown as standing when it does not verify
 
@@ -133,10 +135,62 @@ def test_the_page_escapes_every_string_and_shows_the_tombstone():
     entry["marks"][0].update(by="carol", at="2026-12-04T10:00:00Z", explanation="<i>RFI</i> & worse")
     page = search([entry], GalleryQuery())
     html = Loader(str(REPO / "jupyter_vlass" / "hubservice" / "templates")).load("gallery.html").generate(
-        user="<u>", page=page, query=GalleryQuery(), titles={}, url_escape=url_escape,
+        user="<u>", page=page, query=GalleryQuery(), titles={}, url_escape=url_escape, base="/services/vlass/",
         params={"region": "", "dataset": "a&b", "author": "\"><script>", "model": "", "status": "", "sort": ""}).decode()
     for raw in ("<script>", "<img src", "<i>RFI", "v:<b>", "<u>"):
         assert raw not in html, raw
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in html
     assert 'class="tombstone">Retracted by carol on 2026-12-04T10:00:00Z: &lt;i&gt;RFI&lt;/i&gt; &amp; worse' in html
     assert "dataset=a%26b&amp;author=%22%3E%3Cscript%3E" in html
+
+
+def test_the_preview_shows_the_executed_notebook_without_anything_that_runs(tmp_path):
+    """The executed notebook of a capsule rendered read-only: what a notebook may hold to attack its reader
+    (script in Markdown, in an HTML output, an event handler, a javascript: link, SVG) is escaped or dropped;
+    headings, tables, code and the plots' own PNG bytes stay."""
+    import base64
+
+    import nbformat
+
+    from jupyter_vlass.reproducibility.preview import POLICY, preview
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()  # a PNG's signature: the page keeps the output's bytes
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Sources near J1357 <script>alert(1)</script>\n\n[x](javascript:alert(2))"),
+        nbformat.v4.new_code_cell("print('<b>')", outputs=[
+            nbformat.v4.new_output("display_data", data={
+                "text/html": "<table><tr><td>42</td></tr></table><img src=x onerror=alert(3)><svg onload=alert(4)>",
+                "text/plain": "42"}),
+            nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "a plot"}),
+            nbformat.v4.new_output("stream", name="stdout", text="<script>alert(5)</script>")])])
+    nbformat.write(nb, tmp_path / "notebook.ipynb")
+    html = preview(tmp_path)
+    import re
+
+    assert "<script" not in html and "<svg" not in html
+    assert not re.search(r"<[a-z][^>]*\son\w+\s*=", html)  # no element carries an event handler
+    assert not re.search(r"<a[^>]*javascript:", html)
+    assert "&lt;svg onload=alert(4)&gt;" in html  # shown as text
+    assert "<h1>Sources near J1357" in html and "<td>42</td>" in html and f"data:image/png;base64,{png}" in html
+    assert "&lt;script&gt;alert(5)&lt;/script&gt;" in html and "print" in html
+    assert "script-src" not in POLICY and "default-src 'none'" in POLICY  # the page runs no script at all
+
+
+def test_an_entry_page_escapes_every_string_and_links_its_fork_and_newer_version():
+    from tornado.escape import url_escape
+    from tornado.template import Loader
+
+    from tests.services import REPO
+
+    found = {e["id"][0]: e for e in entries(HUB, Standing(marks={"a": ["Retracted"]}))}
+    entry = found["a"]
+    entry["title"] = "<script>alert('title')</script>"
+    entry["marks"][0].update(by="carol", at="2026-12-04T10:00:00Z", explanation="<i>RFI</i>")
+    html = Loader(str(REPO / "jupyter_vlass" / "hubservice" / "templates")).load("analysis.html").generate(
+        user="<u>", e=entry, titles={"e" * 64: "<b>v2</b>"}, preview="<p>the notebook</p>", url_escape=url_escape,
+        base="/services/vlass/", fork=f"/hub/user-redirect/vlass/fork/{entry['id']}").decode()
+    for raw in ("<script>", "<i>RFI", "<b>v2", "<u>"):
+        assert raw not in html, raw
+    assert f'href="/hub/user-redirect/vlass/fork/{"a" * 64}">Fork into my server' in html
+    assert f'A newer version of this analysis: <a href="/services/vlass/gallery/{"e" * 64}">&lt;b&gt;v2' in html
+    assert "<p>the notebook</p>" in html and 'class="tombstone">Retracted by carol' in html

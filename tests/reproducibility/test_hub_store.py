@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_vlass.exceptions import Forbidden
-from jupyter_vlass.reproducibility.archive import BadArchive, pack, unpack
+from jupyter_vlass.jobs.archive import BadArchive, pack, unpack
 from jupyter_vlass.reproducibility.capsule import CapsuleChanged, publish
 from jupyter_vlass.reproducibility.keys import Keyring, UnknownKey
 from jupyter_vlass.reproducibility.store import CapsuleStore

@@ -9,7 +9,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from tests.jobs.jobs_fixtures import manifest, slow_notebook
+from tests.jobs.jobs_fixtures import ANALYSIS, manifest, slow_notebook
 from tests.hub import JOB_ENV
 
 FIRST = "tacc:first/J105007+304037.fits"
@@ -132,6 +132,30 @@ async def test_publish_show_manifest_and_fork_analyses(jp_fetch, area, demo_regi
     code, board = await call(jp_fetch, "GET", "leaderboard")
     assert board["analyses"] == [{"id": capsule_id, "title": published["title"], "replays": 1,
                                   "identical_outputs": 1}]
+
+    # The fork page (where the gallery's "Fork into my server" lands): the report first; a breaking change
+    # stops the fork and says so; a fork is submitted and its notebook opened in JupyterLab.
+    from urllib.parse import urlencode
+
+    async def form(**fields):
+        return await jp_fetch("vlass", "fork", capsule_id, method="POST", body=urlencode(fields), raise_error=False,
+                              follow_redirects=False, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    page = await jp_fetch("vlass", "fork", capsule_id)
+    text = page.body.decode()
+    assert page.code == 200 and "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert "Compatibility report" in text and 'name="param:threshold" value="4.0"' in text, text
+    checked = await form(action="check", **{"param:threshold": "3.5"})
+    assert checked.code == 200 and "parameter threshold: 4.0 -&gt; 3.5" in checked.body.decode()
+    gone = await form(action="fork", **{f"version:{FIRST}": "v99"})
+    assert gone.code == 409 and "v99 is no longer available" in gone.body.decode() and "fork anyway" in gone.body.decode()
+    forked = await form(action="fork", **{"param:threshold": "3.5"})
+    notebook = f"replays/{capsule_id[:16]}/{ANALYSIS.name}"
+    assert forked.code == 303 and forked.headers["Location"].endswith(f"/lab/tree/{notebook}"), forked.body
+    _, jobs = await call(jp_fetch, "GET", "jobs")
+    assert [j["parameters"] for j in jobs["jobs"] if j["notebook"] == notebook and j["id"] != replayed["id"]] == \
+        [{"threshold": 3.5}]
+    bad_action = await form(action="delete")
+    assert bad_action.code == 400
     for bad in ("0" * 64, "not-an-id"):
         with pytest.raises(HTTPClientError) as unknown:
             await call(jp_fetch, "GET", "analyses", bad)

@@ -15,16 +15,6 @@ from jupyter_vlass.store import make_engine, session_factory
 pytestmark = pytest.mark.timeout(300)
 
 
-def _login(hub, name: str) -> requests.Session:
-    browser = requests.Session()
-    browser.get(f"{hub.url}/hub/login")
-    xsrf = browser.cookies.get("_xsrf")
-    response = browser.post(f"{hub.url}/hub/login?next=", data={"username": name, "password": "vlass-demo",
-                                                                 "_xsrf": xsrf}, allow_redirects=False)
-    assert response.status_code == 302, response.text
-    return browser
-
-
 def test_large_request_waits_for_approval_and_runs_once_approved(hub):
     name = hub.user("vlt-dave", groups=("gpu-power-users",), allocation=1000)
     response = hub.spawn(name, {"profile": "tacc-a100-x2", "walltime": "5h"})  # 2 GPUs x 5 h = 10 > 8
@@ -65,7 +55,7 @@ def test_denied_request_tells_the_user_who_and_why(hub):
     number = int(re.search(r"Request #(\d+)", events[-1]["message"]).group(1))
     hub.service("POST", f"/api/approvals/{number}", json={"decision": "deny", "reason": "use the CPU partition"})
     hub.wait_stopped(name, timeout=30)
-    form = _login(hub, name).get(f"{hub.url}/hub/spawn/{name}").text
+    form = hub.login(name).get(f"{hub.url}/hub/spawn/{name}").text
     assert f"Request #{number}" in form and "denied" in form and "use the CPU partition" in form
 
 
@@ -79,7 +69,7 @@ def test_ledger_charges_finished_jobs_from_sacct_at_the_partition_rate(hub):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         # Any spawn syncs the ledger; a refused one (unknown key) does not, so use the form page.
-        _login(hub, name).get(f"{hub.url}/hub/spawn/{name}")
+        hub.login(name).get(f"{hub.url}/hub/spawn/{name}")
         charges = {c.job_id: c for c in ledger.charges(user=name)}
         if job in charges and charges[job].final:
             break
@@ -94,7 +84,7 @@ def test_ledger_charges_finished_jobs_from_sacct_at_the_partition_rate(hub):
 
 def test_form_shows_only_the_users_profiles_with_allocation_and_estimates_escaped(hub):
     name = hub.user("vlt-erin", allocation=123)
-    form = _login(hub, name).get(f"{hub.url}/hub/spawn/{name}").text
+    form = hub.login(name).get(f"{hub.url}/hub/spawn/{name}").text
     assert "Run on TACC: A100 x1" in form and "Run on Local GPU" in form
     assert "tacc-a100-x2" not in form  # gpu-power-users only
     assert "Allocation <strong>vlt-erin</strong>" in form and "123.0" in form
@@ -111,10 +101,10 @@ def test_profiles_are_reread_without_restart_and_a_bad_edit_keeps_the_last_good(
                                      "kind": "slurm", "request": {"partition": "cpu", "memory": "1G",
                                                                   "walltime": "10h"}})
         hub.profiles.write_text(yaml.safe_dump(document))
-        form = _login(hub, name).get(f"{hub.url}/hub/spawn/{name}").text
+        form = hub.login(name).get(f"{hub.url}/hub/spawn/{name}").text
         assert "Run on TACC: &lt;b&gt;long&lt;/b&gt; CPU" in form  # shown, and escaped
         hub.profiles.write_text(original.replace("max_cpus: 8", "max_cpus: eight", 1))
-        form = _login(hub, name).get(f"{hub.url}/hub/spawn/{name}").text
+        form = hub.login(name).get(f"{hub.url}/hub/spawn/{name}").text
         assert "the profiles file has an error" in form.lower() and "max_cpus: &#39;eight&#39; is not an integer" in form
         assert "long</b>" not in form and "&lt;b&gt;long" in form  # the last good set is still offered
     finally:
@@ -123,7 +113,7 @@ def test_profiles_are_reread_without_restart_and_a_bad_edit_keeps_the_last_good(
 
 def test_spawn_form_post_starts_the_chosen_profile_with_its_fields_only(hub):
     name = hub.user("vlt-frank")
-    browser = _login(hub, name)
+    browser = hub.login(name)
     browser.get(f"{hub.url}/hub/spawn/{name}")
     response = browser.post(f"{hub.url}/hub/spawn/{name}", allow_redirects=False, data={
         "profile": "tacc-cpu", "tacc-cpu.walltime": "30min", "tacc-a100.gpus": "2", "cmd": "id",

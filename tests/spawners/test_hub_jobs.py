@@ -6,9 +6,11 @@ Slurm's own accounting."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +43,15 @@ def tiny_notebook(user: str) -> dict:
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
     return {"manifest_version": 1, "site": "local", "notebook": {"path": "tiny.ipynb", "sha256": digest},
             "inputs": []}
+
+
+def same_notebook(owner: str, other: str, manifest: dict) -> dict:
+    """``manifest`` for ``other``, over a copy of ``owner``'s notebook (the same bytes: the same analysis)."""
+    account = pwd.getpwnam(other)
+    target = Path(account.pw_dir) / manifest["notebook"]["path"]
+    shutil.copyfile(Path(pwd.getpwnam(owner).pw_dir) / manifest["notebook"]["path"], target)
+    os.chown(target, account.pw_uid, account.pw_gid)
+    return manifest
 
 
 @pytest.fixture
@@ -110,9 +121,9 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
             assert refused.status_code == 404 and refused.json()["reason"] == "unknown_job", refused.text
 
         # A user whose allocation is spent is refused before anything runs.
-        broke = call(OTHER, "POST", json={**tiny_notebook(OTHER), "parameters": {"i": run}})
+        broke = call(OTHER, "POST", json={**tiny_notebook(OTHER), "parameters": {"i": run + 3}})
         assert broke.status_code == 403 and broke.json()["reason"] == "allocation_exceeded", broke.text
-        [failed] = [j for j in call(OTHER, "GET").json()["jobs"] if j["parameters"] == {"i": run}]
+        [failed] = [j for j in call(OTHER, "GET").json()["jobs"] if j["parameters"] == {"i": run + 3}]
         assert failed["state"] == "failed" and failed["site_job_id"] is None
 
         # Above the approval threshold (2 A100 x 5 h = 10 GPU-hours > 8) a Slurm job waits for an admin.
@@ -169,8 +180,40 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
                                headers={"Authorization": f"token {tokens[OWNER]}"})
         assert refused.status_code == 403
 
+        check_results_are_hub_wide(hub, tokens, job, call(OTHER, "POST", json=same_notebook(OWNER, OTHER, manifest)))
+
         # Publishing: the hub service signs the owner's capsule with the site's key; no user holds it.
         check_capsules_are_signed_by_the_hub(hub, tokens, job["id"], detection_tables)
+
+
+def check_results_are_hub_wide(hub, tokens, computed, submitted):
+    """The owner's result answers the other user's submission of the same analysis from the hub's copy (the
+    other's allocation is spent: a hit costs nothing); nobody offers a result for a job not their own."""
+    from jupyter_vlass.jobs.archive import pack
+
+    assert submitted.status_code in (200, 201), submitted.text
+    hit = submitted.json()
+    assert hit["state"] == "done" and hit["cached_from"] == "hub" and hit["su"] == 0, hit
+    assert hit["result_key"] == computed["result_key"]
+    files = {f["name"]: f["sha256"] for f in hit["result"]["files"]}
+    assert files == {f["name"]: f["sha256"] for f in computed["result"]["files"]} and "square.txt" in files
+    held = hub.state / "results" / computed["result_key"]
+    assert held.stat().st_uid == 0 and held.stat().st_mode & 0o777 == 0o700  # the service's copy, its alone
+    shown = hub.service("GET", f"/api/results/{computed['result_key']}", token=tokens[OTHER])
+    assert shown.status_code == 200 and shown.json()["user"] == OWNER, shown.text
+    run_id = f"{computed['id']}.{computed['attempt']}"
+    for name, job_id in ((OTHER, run_id), (OWNER, "j0000000000000000.1")):  # the owner's job; no such job
+        offered = hub.service("POST", f"/api/results/{computed['result_key']}", token=tokens[name],
+                              params={"job_id": job_id}, data=pack(held),
+                              headers={"Content-Type": "application/x-tar"})
+        assert offered.status_code == 409 and offered.json()["reason"] == "result_refused", offered.text
+    again = hub.service("POST", f"/api/results/{computed['result_key']}", token=tokens[OWNER],
+                        params={"job_id": run_id}, data=pack(held), headers={"Content-Type": "application/x-tar"})
+    assert again.status_code == 200 and again.json()["new"] is False, again.text  # the positive control
+    dropped = hub.service("DELETE", f"/api/results/{computed['result_key']}", token=tokens[OTHER])
+    assert dropped.status_code == 403, dropped.text
+    unknown = hub.service("GET", "/api/results/" + "0" * 64, token=tokens[OTHER])
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_result", unknown.text
 
 
 def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables):
@@ -241,12 +284,31 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     listed = server(OTHER, "GET", "/analyses").json()["analyses"]
     assert [a["id"] for a in listed] == [capsule_id] and listed[0]["owner"] == OWNER, listed
 
-    # The other user forks it (a new parameter) from their own server: the capsule is copied from the hub.
+    # The other user finds it in the gallery, previews it and forks it (a new parameter) into their own server:
+    # the entry's page links the hub's user-redirect to the fork page of their server, which shows the
+    # compatibility report, submits the fork and opens its notebook in their JupyterLab.
     hub.user(OTHER, allocation=1000.0)
-    parameters = {"i": json.loads(Path(stored, "job-manifest.json").read_text())["parameters"]["i"] + 2}
-    fork = server(OTHER, "POST", f"/analyses/{capsule_id}/fork", json={"parameters": parameters})
-    assert fork.status_code == 201, fork.text
-    job_id = fork.json()["job"]["id"]
+    i = json.loads(Path(stored, "job-manifest.json").read_text())["parameters"]["i"]
+    entry = hub.service("GET", f"/gallery/{capsule_id}", token=tokens[OTHER])
+    assert entry.status_code == 200 and "default-src 'none'" in entry.headers["Content-Security-Policy"], entry.text[:300]
+    assert "square.txt" in entry.text and html.escape(capsule["title"]) in entry.text  # the executed notebook
+    link = f"/hub/user-redirect/vlass/fork/{capsule_id}"
+    assert f'href="{link}">Fork into my server' in entry.text
+    browser = hub.login(OTHER)  # as a reader's browser: the hub's cookie, then the server's through OAuth
+    page = browser.get(hub.url + link, timeout=60)
+    assert page.url == f"{hub.url}/user/{OTHER}/vlass/fork/{capsule_id}", page.url
+    assert page.status_code == 200 and "Compatibility report" in page.text and f'value="{i}"' in page.text, page.text
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    unprotected = browser.post(page.url, data={"action": "fork", "param:i": str(i + 2)}, timeout=60)
+    assert unprotected.status_code == 403, unprotected.text  # a cookie-authenticated form needs its XSRF token
+    checked = browser.post(page.url, data={"action": "check", "param:i": str(i + 2), "_xsrf": xsrf}, timeout=60)
+    assert checked.status_code == 200 and f"parameter i: {i} -&gt; {i + 2}" in checked.text, checked.text
+    forked = browser.post(page.url, data={"action": "fork", "param:i": str(i + 2), "_xsrf": xsrf}, timeout=120,
+                          allow_redirects=False)
+    notebook = f"replays/{capsule_id[:16]}/tiny.ipynb"
+    assert forked.status_code == 303 and forked.headers["Location"] == f"/user/{OTHER}/lab/tree/{notebook}", forked.text
+    [job_id] = [j["id"] for j in server(OTHER, "GET", "/jobs").json()["jobs"]
+                if j["notebook"] == notebook and j["parameters"] == {"i": i + 2}]
     deadline = time.monotonic() + 180
     while (state := server(OTHER, "GET", f"/jobs/{job_id}").json()["state"]) not in ("done", "failed"):
         assert time.monotonic() < deadline, state
@@ -305,7 +367,7 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     import io
     import tarfile
 
-    from jupyter_vlass.reproducibility.archive import pack
+    from jupyter_vlass.jobs.archive import pack
 
     def post_capsule(name, data):
         return hub.service("POST", "/api/capsules", token=tokens[name], data=data,

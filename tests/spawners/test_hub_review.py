@@ -6,7 +6,6 @@ why, controversial analyses, marks, the audit trail verified; the page's forms n
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import uuid
 from urllib.parse import quote
@@ -34,15 +33,6 @@ def sample_pin(call, name: str) -> str:
     found = call(name, "GET", "/api/datasets", params={"region": "209.25,-18.0,0.5"}).json()["datasets"]
     tile = next(d for d in found if d["id"].startswith("vlass:"))
     return f"{tile['id']}@{tile['version']}"
-
-
-def _login(hub, name: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{hub.url}/hub/login", timeout=30)
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    assert browser.post(f"{hub.url}/hub/login", data={"username": name, "password": "vlass-demo", "_xsrf": xsrf},
-                        timeout=30).ok
-    return browser
 
 
 def test_votes_gate_overrides_marks_and_audit_through_the_hub(hub, detection_tables):
@@ -148,7 +138,7 @@ def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, detection_tabl
     result_id = record_consensus(hub, OUTSIDER, token, dataset=dataset, version="v1", tables=detection_tables)["id"]
     url = f"{hub.url}/services/vlass/review"
 
-    expert = _login(hub, EXPERT)
+    expert = hub.login(EXPERT)
     page = expert.get(url, params={"dataset_id": dataset}, timeout=30)
     assert page.ok and f"consensus #{result_id}" in page.text and 'value="confirmed"' in page.text, page.text[:500]
     vote = {"action": "vote", "result": str(result_id), "detection": "1", "verdict": "confirmed",
@@ -161,7 +151,7 @@ def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, detection_tabl
     detection = hub.service("GET", f"/api/consensus/{quote(dataset, safe='')}", token=token).json()["detections"][1]
     assert detection["votes"]["confirmed"] == 1
 
-    outsider = _login(hub, OUTSIDER)
+    outsider = hub.login(OUTSIDER)
     page = outsider.get(url, params={"dataset_id": dataset}, timeout=30)
     assert page.ok and 'value="confirmed"' not in page.text  # no forms for someone who may not vote
     xsrf = outsider.cookies.get("_xsrf", path="/services/vlass/") or outsider.cookies.get("_xsrf")
@@ -169,7 +159,7 @@ def test_review_page_forms_need_the_scope_and_the_xsrf_token(hub, detection_tabl
     assert refused.status_code == 403 and VOTE_SCOPE in refused.json()["message"]
 
     # The admin's override form: refused without the token, recorded with it.
-    admin = _login(hub, ADMIN)
+    admin = hub.login(ADMIN)
     page = admin.get(url, params={"dataset_id": dataset}, timeout=30)
     assert page.ok and "Publish gate" in page.text
     override = {"action": "override", "dataset_id": dataset, "version": "v1", "reason": "checked by eye"}

@@ -4,7 +4,6 @@ refuses cookie-authenticated POSTs without the XSRF token, and it needs nothing 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -65,12 +64,7 @@ def test_hub_launched_with_sigint_ignored_stops_in_seconds_with_its_service_and_
 
 
 def _login(hub, name: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{hub.url}/hub/login", timeout=30)
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    done = browser.post(f"{hub.url}/hub/login", data={"username": name, "password": "vlass-demo", "_xsrf": xsrf},
-                        timeout=30)
-    assert done.ok, done.text
+    browser = hub.login(name)
     page = browser.get(f"{hub.url}/services/vlass/approvals", timeout=30)  # OAuth round trip
     assert page.ok and "Compute requests" in page.text, page.text[:500]
     return browser

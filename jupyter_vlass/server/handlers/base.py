@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.ioloop import IOLoop
@@ -12,7 +12,9 @@ from ...web_errors import TypedErrorsMixin
 AUTH_RESOURCE = "vlass"
 
 
-class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
+class VlassAccess:
+    """What every handler of the extension knows of its caller: groups, owner, the registry as they see it."""
+
     auth_resource = AUTH_RESOURCE
 
     def initialize(self, name: str = "jupyter_vlass", *args, **kwargs):
@@ -48,9 +50,23 @@ class VlassHandler(TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
         user = self.current_user
         return getattr(user, "username", None) or (user if isinstance(user, str) else None)
 
+    def jobs(self):
+        """The caller's jobs (a user sees and acts on their own only); the server's jobs monitor sees them
+        end and charges them when nobody asks (app.py)."""
+        return self.settings["vlass_jobs"].jobs_for(self.registry, owner=self.owner, groups=self.groups)
+
     async def blocking(self, fn, *args, **kwargs):
         """Run domain code (database, remote sources) off the event loop."""
         return await IOLoop.current().run_in_executor(self.settings.get("vlass_executor"), lambda: fn(*args, **kwargs))
+
+
+class VlassHandler(VlassAccess, TypedErrorsMixin, ExtensionHandlerMixin, APIHandler):
+    """A REST handler: JSON in and out."""
+
+
+class VlassPage(VlassAccess, TypedErrorsMixin, ExtensionHandlerMixin, JupyterHandler):
+    """A page for people: a browser without the server's cookie is sent to log in (through the hub's OAuth),
+    and a form it posts carries the XSRF token."""
 
 
 authenticated = web.authenticated

@@ -9,10 +9,7 @@ from .base import VlassHandler, authenticated
 
 
 class JobsBase(VlassHandler):
-    def jobs(self):
-        """The caller's jobs (a user sees and acts on their own only); the server's jobs monitor sees them
-        end and charges them when nobody asks (app.py)."""
-        return self.settings["vlass_jobs"].jobs_for(self.registry, owner=self.owner, groups=self.groups)
+    """A REST handler over the caller's jobs (:meth:`~.base.VlassAccess.jobs`)."""
 
 
 class JobsHandler(JobsBase):

@@ -1,6 +1,6 @@
-"""A capsule folder as one tar archive, for sending it to the hub's store and back.
+"""A folder as one tar archive, for sending it to the hub service and back: a capsule, or a job's results.
 
-Packing takes plain files only (a link is refused). Unpacking trusts nothing in the archive: only plain
+Packing takes plain files only (a link is refused; :func:`pack_files` reaches each without following any). Unpacking trusts nothing in the archive: only plain
 files and folders, each name a relative path of ordinary parts, written with ``O_EXCL | O_NOFOLLOW`` into
 a new folder, within limits on the count and the total size; anything else refuses the whole archive.
 """
@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import InvalidArgument
+from .outputs import opened
 
 MAX_FILES, MAX_BYTES = 10_000, 2 << 30
 
@@ -27,12 +28,25 @@ def pack(folder: Path) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(folder.rglob("*")):
             if path.is_symlink():
-                raise BadArchive(f"{path.relative_to(folder)} is a symbolic link: a capsule holds plain files only")
+                raise BadArchive(f"{path.relative_to(folder)} is a symbolic link: an archive holds plain files only")
             if path.is_file():
                 info = tarfile.TarInfo(path.relative_to(folder).as_posix())
                 info.size, info.mode = path.stat().st_size, 0o600
                 with open(path, "rb") as data:
                     tar.addfile(info, data)
+    return buffer.getvalue()
+
+
+def pack_files(folder: Path, names: list[str]) -> bytes:
+    """The files ``names`` under ``folder`` as an uncompressed tar, each opened without following a link
+    (:class:`~.outputs.UnsafeOutput` for a link, or anything but a regular file)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(names):
+            with opened(folder, name) as fd, os.fdopen(os.dup(fd), "rb") as data:
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = os.fstat(fd).st_size, 0o600
+                tar.addfile(info, data)
     return buffer.getvalue()
 
 
@@ -57,7 +71,7 @@ def unpack(data: bytes, target: Path) -> list[str]:
     for member in members:
         _name(member)
         if not (member.isfile() or member.isdir()):
-            raise BadArchive(f"{member.name[:200]} is not a plain file: a capsule holds plain files only")
+            raise BadArchive(f"{member.name[:200]} is not a plain file: an archive holds plain files only")
     target.mkdir(mode=0o700)
     written = []
     for member in members:
@@ -67,7 +81,7 @@ def unpack(data: bytes, target: Path) -> list[str]:
             continue
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if path.parent.is_symlink() or not path.parent.resolve().is_relative_to(target.resolve()):
-            raise BadArchive(f"{member.name[:200]}: outside the capsule")
+            raise BadArchive(f"{member.name[:200]}: outside the archive's folder")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:
