@@ -29,6 +29,19 @@ def test_every_config_key_is_a_trait_of_its_class(name, monkeypatch, tmp_path):
     assert not set(config.Spawner) - set(VlassSlurmSpawner.class_traits())
 
 
+@pytest.mark.parametrize("timeout, culler", [("0", None), ("600", "--timeout=600"), (None, "--timeout=3600")])
+def test_the_idle_culler_runs_unless_its_timeout_is_off(timeout, culler, monkeypatch, tmp_path):
+    monkeypatch.setenv("VLASS_HUB_DIR", str(tmp_path))
+    if timeout is None:
+        monkeypatch.delenv("VLASS_IDLE_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("VLASS_IDLE_TIMEOUT", timeout)
+    config = PyFileConfigLoader("demo_config.py", path=str(REPO / "hub_config")).load_config()
+    services = {s["name"]: s for s in config.JupyterHub.services}
+    assert "vlass" in services
+    assert (culler in services["idle-culler"]["command"]) if culler else "idle-culler" not in services
+
+
 def _wrapper_spawner():
     """Stands in for VlassProfilesSpawner in the hook: a user name, an environment, slurm_config."""
     return types.SimpleNamespace(user=types.SimpleNamespace(name="jdoe@tacc"), environment={"A": "1"},

@@ -1,7 +1,7 @@
 """The hub service scaled out, on the real hub: two service processes answer on its one port, sharing one
 PostgreSQL (the hub's state and the registry). Whichever process answers, a user's quota is one bucket and a
 browser's OAuth cookie holds; a killed process is replaced and nothing is lost; PostgreSQL restarted under
-the running service, the service recovers."""
+the running service, the service recovers; stopped across a job's end, the job is charged once when it answers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.spawners.test_hub_service import _login
 
 pytestmark = pytest.mark.timeout(400)
 REGION = "162.53,30.677,0.1"  # the real FIRST cutout of the sample manifest
+USER = "vlt-erin"  # whose job ends while the service is stopped (vlt-dave's quota is spent by then)
 SERVED = re.compile(r"tornado\.access (\d+)\] (\d{3}) (?:GET|POST) /services/vlass/(\S*)")
 
 
@@ -89,7 +90,9 @@ def _kill_all(pids: set[int]) -> None:
 
 
 def test_two_service_processes_share_one_postgresql(slurm, job_env, tmp_path, postgres_url):
-    with own_hub(tmp_path / "hub", JUPYTER_VLASS_HUB_DB=postgres_url, VLASS_REGISTRY_DB=postgres_url,
+    """Then, on the same hub: a job that ends while the service is stopped is charged once."""
+    shutil.rmtree(Path(pwd.getpwnam(USER).pw_dir) / ".local" / "share" / "jupyter-vlass", ignore_errors=True)
+    with own_hub(tmp_path / "hub", users=(USER,), JUPYTER_VLASS_HUB_DB=postgres_url, VLASS_REGISTRY_DB=postgres_url,
                  VLASS_SERVICE_PROCESSES="2", VLASS_SEARCH_QUOTA="6/h") as hub:
         hub.user("vlt-dave", allocation=None)
         token = hub.token_for("vlt-dave")
@@ -138,6 +141,7 @@ def test_two_service_processes_share_one_postgresql(slurm, job_env, tmp_path, po
                              headers={"Authorization": f"token {hub.token_for('vlt-erin')}"})
         assert again.status_code == 200 and again.json()["datasets"], again.text
         assert search() == 429  # the spent quota survived the restart (held in the database)
+        check_a_job_that_ends_while_the_service_is_stopped_is_charged_once(hub)
     workers = {pid for pid, _, _ in _served(hub)} | {supervisor}
     deadline = time.monotonic() + 15  # a worker sees its supervisor gone within a second, then stops
     while _alive(workers) and time.monotonic() < deadline:
@@ -145,50 +149,47 @@ def test_two_service_processes_share_one_postgresql(slurm, job_env, tmp_path, po
     assert not _alive(workers), "the service outlived the hub"
 
 
-def test_a_job_that_ends_while_the_service_is_stopped_is_charged_once(slurm, job_env, tmp_path):
+def check_a_job_that_ends_while_the_service_is_stopped_is_charged_once(hub, user: str = USER):
     """The service stopped (SIGSTOP: it holds its port and answers nothing) from just after a job was
     authorized until after it ended: the user's server says the hub service is unavailable, the job finishes,
     and once the service answers again its end is reported and charged exactly once."""
-    user = "vlt-dave"
-    shutil.rmtree(Path(pwd.getpwnam(user).pw_dir) / ".local" / "share" / "jupyter-vlass", ignore_errors=True)
-    with own_hub(tmp_path / "hub", users=(user,)) as hub:
-        hub.user(user, allocation=1000.0)
-        assert hub.spawn(user, {"profile": "local"}).status_code in (201, 202)
-        token = hub.token_for(user)
-        hub.wait_ready(user)
+    hub.user(user, allocation=1000.0)
+    assert hub.spawn(user, {"profile": "local"}).status_code in (201, 202)
+    token = hub.token_for(user)
+    hub.wait_ready(user)
 
-        def call(method, path="", **kwargs):
-            return requests.request(method, f"{hub.url}/user/{user}/vlass/api/{path}", timeout=120,
-                                    headers={"Authorization": f"token {token}"}, **kwargs)
+    def call(method, path="", **kwargs):
+        return requests.request(method, f"{hub.url}/user/{user}/vlass/api/{path}", timeout=120,
+                                headers={"Authorization": f"token {token}"}, **kwargs)
 
-        manifest = {**tiny_notebook(user), "parameters": {"i": time.time_ns() // 1000}}
-        before = hub.service("GET", f"/api/allocations/{user}").json()["spent_su"]
-        submitted = call("POST", "jobs", json=manifest)
-        assert submitted.status_code in (200, 201), submitted.text
-        job_id = submitted.json()["id"]
-        stopped = _service_processes(hub)
-        assert stopped
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            down = call("GET", "datasets", params={"region": REGION})
-            assert down.status_code == 502 and "hub service unavailable" in down.json()["message"], down.text
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                job = call("GET", f"jobs/{job_id}").json()
-                if job["state"] in ("done", "failed", "cancelled"):
-                    break
-                time.sleep(1)
-            assert job["state"] == "done" and not job["charged"], job
-        finally:
-            for pid in stopped:
-                os.kill(pid, signal.SIGCONT)
-        deadline = time.monotonic() + 90
-        while not job["charged"] and time.monotonic() < deadline:
-            time.sleep(2)
+    manifest = {**tiny_notebook(user), "parameters": {"i": time.time_ns() // 1000}}
+    before = hub.service("GET", f"/api/allocations/{user}").json()["spent_su"]
+    submitted = call("POST", "jobs", json=manifest)
+    assert submitted.status_code in (200, 201), submitted.text
+    job_id = submitted.json()["id"]
+    stopped = _service_processes(hub)
+    assert stopped
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        down = call("GET", "datasets", params={"region": REGION})
+        assert down.status_code == 502 and "hub service unavailable" in down.json()["message"], down.text
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
             job = call("GET", f"jobs/{job_id}").json()
-        assert job["charged"] and job["su"] > 0, job
-        spent = hub.service("GET", f"/api/allocations/{user}").json()["spent_su"]
-        assert spent == pytest.approx(before + job["su"], abs=0.01)  # once, not twice
-        reported = hub.service("GET", "/dashboard", params={"format": "json"}).json()["jobs"]
-        assert reported == [{"site": "local", "state": "done", "count": 1}], reported
+            if job["state"] in ("done", "failed", "cancelled"):
+                break
+            time.sleep(1)
+        assert job["state"] == "done" and not job["charged"], job
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 90
+    while not job["charged"] and time.monotonic() < deadline:
+        time.sleep(2)
+        job = call("GET", f"jobs/{job_id}").json()
+    assert job["charged"] and job["su"] > 0, job
+    spent = hub.service("GET", f"/api/allocations/{user}").json()["spent_su"]
+    assert spent == pytest.approx(before + job["su"], abs=0.01)  # once, not twice
+    reported = hub.service("GET", "/dashboard", params={"format": "json"}).json()["jobs"]
+    assert reported == [{"site": "local", "state": "done", "count": 1}], reported
