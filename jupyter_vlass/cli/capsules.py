@@ -159,15 +159,21 @@ def cmd_analyses(args) -> int:
 def cmd_provenance(args) -> int:
     """The chain of capsules (ids in the store, or capsule folders side by side) as PROV or DataCite records, to
     stdout or ``-o``."""
-    from ..reproducibility.provenance import export
-    from ..reproducibility.store import CapsuleStore
+    from ..reproducibility.provenance import export, select
+    from ..reproducibility.store import CapsuleStore, UnknownAnalysis
     from ..review.review import review
 
+    criteria = {"dataset": args.dataset, "since": args.since, "until": args.until, "award": args.award}
+    if not args.capsule and not (args.author or any(criteria.values())):
+        raise InvalidArgument("give capsules, or a report's --dataset, --since, --until, --author or --award")
     folders = [Path(c) for c in args.capsule if Path(c).is_dir()]
     if folders and (len(folders) != len(args.capsule) or len({f.resolve().parent for f in folders}) != 1):
         raise InvalidArgument("give capsule ids, or capsule folders of one store folder, not both")
     store = CapsuleStore(folders[0].resolve().parent) if folders else _store(args)
-    ids = [f.resolve().name for f in folders] or list(args.capsule)
+    ids = [f.resolve().name for f in folders] or list(args.capsule) or \
+        select(store.list(), authors=args.author or (), **criteria)
+    if not ids:
+        raise UnknownAnalysis("no published analysis matches the report's criteria")
     text = export(store, ids, args.format, marks=review().marks)
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -242,7 +248,13 @@ def add_commands(sub) -> None:
     provenance = sub.add_parser("provenance", help="provenance of published analyses").add_subparsers(
         dest="action", required=True)
     p = command(provenance, "export", "the W3C PROV chain of capsules and everything they derive from", cmd_provenance)
-    p.add_argument("capsule", nargs="+", help="capsule ids, or capsule folders")
+    p.add_argument("capsule", nargs="*", help="capsule ids, or capsule folders (none: a report by the options below)")
+    p.add_argument("--dataset", help="a report of every analysis that read this dataset (id or id@version), "
+                                     "with everything derived from it")
+    p.add_argument("--since", help="published on or after this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="published on or before this date (YYYY-MM-DD)")
+    p.add_argument("--author", action="append", help="by this hub user (repeat for a group's members)")
+    p.add_argument("--award", help="done under this award number (the manifest's funding)")
     p.add_argument("--format", default="prov-json",
                    choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite"])
     p.add_argument("-o", "--output", metavar="PATH", help="write here (whole or not at all) instead of stdout")

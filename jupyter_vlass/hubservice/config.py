@@ -75,6 +75,8 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
          "users": list(expert_users), "groups": list(expert_groups)},
         {"name": "vlass-source-admins", "scopes": [SOURCES_SCOPE, "access:services"],
          "users": list(source_admin_users), "groups": list(source_admin_groups)},
+        # The service reads the hub's groups: an institute's provenance report of a group's analyses.
+        {"name": "vlass-service", "scopes": ["read:groups"], "services": ["vlass"]},
     ]
     # The service's registry and capsule store, not ones of the user's own.
     c.Spawner.environment.update({"JUPYTER_VLASS_REGISTRY": "hub", "JUPYTER_VLASS_CAPSULES": "hub"})

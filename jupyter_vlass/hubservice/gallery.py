@@ -5,14 +5,18 @@ searched and faceted (:mod:`jupyter_vlass.reproducibility.gallery`); and the pro
 
 from __future__ import annotations
 
+import json
 import os
+from urllib.parse import quote
 
 from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ..exceptions import InvalidArgument
 from ..reproducibility.gallery import GalleryQuery, entries, search
 from ..reproducibility.preview import POLICY, preview
-from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export
+from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export, select
+from ..reproducibility.store import UnknownAnalysis
 from ..review.review import followed
 from .capsules import CapsulesHandler
 
@@ -111,21 +115,55 @@ class _AsTheCallerSees:
 
 class ProvenanceAPI(CapsulesHandler):
     """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml|datacite``:
-    the chain of those capsules and everything they derive from that the caller may see."""
+    the chain of those capsules and everything they derive from that the caller may see. Without ``capsule``, an
+    institute's report (:func:`~jupyter_vlass.reproducibility.provenance.select`): every analysis the caller may
+    see that reads ``dataset`` (and what derives from it), published ``since``/``until``, by ``author`` (repeated)
+    or the members of hub ``group``, under ``award``."""
+
+    async def _authors(self) -> list[str]:
+        authors = list(self.get_query_arguments("author"))
+        group = self.get_query_argument("group", None)
+        if group is not None:
+            authors += await hub_group_members(group)
+            if not authors:
+                raise InvalidArgument(f"group: {group[:80]!r} has no members")
+        return authors
 
     @web.authenticated
     async def get(self):
         ids, fmt = self.get_query_arguments("capsule"), self.get_query_argument("format", "prov-json")
         if fmt not in FORMATS:
             raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
-        if not 0 < len(ids) <= MAX_CAPSULES:
+        criteria = {name: self.get_query_argument(name, None) for name in ("dataset", "since", "until", "award")}
+        authors = await self._authors()
+        if not ids and not (authors or any(criteria.values())):
+            raise InvalidArgument("capsule, or a report's dataset, since, until, author, group or award")
+        if len(ids) > MAX_CAPSULES:
             raise InvalidArgument(f"capsule: 1 to {MAX_CAPSULES} capsule ids")
 
         def chain() -> str:
-            return export(_AsTheCallerSees(self), ids, fmt, marks=self.settings["review"].marks)
+            chosen = ids or select(self.visible_list(), authors=authors, **criteria)
+            if not chosen:
+                raise UnknownAnalysis("no published analysis you may see matches the report's criteria")
+            return export(_AsTheCallerSees(self), chosen, fmt, marks=self.settings["review"].marks)
         text = await self.blocking(chain)
         self.set_header("Content-Type", f"{FORMATS[fmt]}; charset=utf-8")
         self.finish(text)
+
+
+async def hub_group_members(group: str) -> list[str]:
+    """The members of the hub's ``group``, asked of the hub's API with the service's token (its role reads groups)."""
+    if not 0 < len(group) <= 255:
+        raise InvalidArgument("group: a hub group's name")
+    url = os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api").rstrip("/") + f"/groups/{quote(group, safe='')}"
+    try:
+        answer = await AsyncHTTPClient().fetch(url, headers={"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"},
+                                               request_timeout=15)
+    except HTTPClientError as error:
+        if error.code == 404:
+            raise InvalidArgument(f"group: no hub group {group[:80]!r}") from None
+        raise
+    return [u for u in json.loads(answer.body).get("users") or [] if isinstance(u, str)]
 
 
 def routes(prefix_join) -> list:

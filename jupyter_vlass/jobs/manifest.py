@@ -66,6 +66,7 @@ class JobManifest:
     dask: Mapping[str, object] | None = None
     replay_of: str | None = None  # the parent capsule: the job is computed again, not taken from the cache
     recompute: bool = False  # computed again even when the cache holds it (runs compared across sites)
+    funding: tuple[Mapping[str, str], ...] = ()  # the grants it is done under (not what determines the result)
 
     @classmethod
     def from_json(cls, doc: object) -> JobManifest:
@@ -85,7 +86,8 @@ class JobManifest:
             model=ModelRef(**model) if model else None, output_path=output.get("path"),
             retention_days=output.get("retention_days", DEFAULT_RETENTION_DAYS), profile=doc.get("profile"),
             resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None,
-            replay_of=doc.get("replay_of"), recompute=bool(doc.get("recompute", False)))
+            replay_of=doc.get("replay_of"), recompute=bool(doc.get("recompute", False)),
+            funding=tuple(dict(f) for f in doc.get("funding", [])))
         user_path(manifest.notebook_path, "$.notebook.path")
         if manifest.output_path is not None:
             user_path(manifest.output_path, "$.output.path")
@@ -113,6 +115,8 @@ class JobManifest:
             doc["replay_of"] = self.replay_of
         if self.recompute:
             doc["recompute"] = True
+        if self.funding:
+            doc["funding"] = [dict(f) for f in self.funding]
         return doc
 
     @property

@@ -25,6 +25,21 @@ def _type(value: object) -> str:
     return TYPES.get(type(value), "StructuredValue")
 
 
+def _funding(root: dict, grants: list[dict]) -> list[dict]:
+    """The grants of the manifest as RO-Crate's ``funder`` (an Organization, by its ROR id when given) and
+    ``funding`` (a Grant with its award number) of the root; the entities they name."""
+    entities = {}
+    for index, grant in enumerate(grants):
+        funder = grant.get("funder_id") or f"#funder-{index}"
+        entities.setdefault(funder, {"@id": funder, "@type": "Organization", "name": grant["funder"]})
+        entities[f"#grant-{index}"] = {"@id": f"#grant-{index}", "@type": "Grant", "identifier": grant["award"],
+                                       "funder": {"@id": funder}, **({"name": grant["title"]} if grant.get("title") else {})}
+    if grants:
+        root["funder"] = [{"@id": e["@id"]} for e in entities.values() if e["@type"] == "Organization"]
+        root["funding"] = [{"@id": e["@id"]} for e in entities.values() if e["@type"] == "Grant"]
+    return list(entities.values())
+
+
 def build(run: dict) -> dict:
     """``run``: title, owner, site, site_job_id, host, gpus, gpu_type, accounting (Slurm's sacct record),
     started, ended, parameters, inputs ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]),
@@ -72,6 +87,7 @@ def build(run: dict) -> dict:
                       **({"sha256": model["weights_sha256"]} if model.get("weights_sha256") else {})})
     if run.get("parent"):
         graph[1]["isBasedOn"] = {"@id": f"capsule:{run['parent']}"}
+    graph += _funding(graph[1], (run.get("manifest") or {}).get("funding") or [])
     graph += [{"@id": f"#param-{name}", "@type": "FormalParameter", "name": name, "additionalType": _type(value),
                "conformsTo": {"@id": FORMAL_PARAMETER}} for name, value in params]
     graph += [{"@id": f"#pv-{name}", "@type": "PropertyValue", "name": name, "value": str(value),

@@ -1,7 +1,8 @@
 """DataCite 4.5 records of published analyses, in the DataCite REST API's JSON form (the third-party
 ``datacite`` package validates it and writes its XML): the capsule as a ComputationalNotebook by its author,
 the dataset versions it IsDerivedFrom, the model it Requires, its parent (IsDerivedFrom for a fork,
-IsVariantFormOf for a replay), and a retraction as IsObsoletedBy the expert's mark with a Withdrawn date."""
+IsVariantFormOf for a replay), a retraction as IsObsoletedBy the expert's mark with a Withdrawn date, and the
+grants it was done under as fundingReferences (the funder's ROR id, the award number)."""
 
 from __future__ import annotations
 
@@ -52,4 +53,12 @@ def record(analysis: dict, *, parent: dict | None = None, marks: list[dict] = ()
                           "descriptionType": "TechnicalInfo"}],
         "version": "1",
         "schemaVersion": SCHEMA_VERSION,
+        **({"fundingReferences": [_funding_reference(g) for g in analysis["funding"]]} if analysis.get("funding") else {}),
     }
+
+
+def _funding_reference(grant: dict) -> dict:
+    """A grant of the manifest as DataCite's fundingReference (the funder by its ROR id when given)."""
+    return {"funderName": grant["funder"], "awardNumber": grant["award"],
+            **({"funderIdentifier": grant["funder_id"], "funderIdentifierType": "ROR"} if grant.get("funder_id") else {}),
+            **({"awardTitle": grant["title"]} if grant.get("title") else {})}

@@ -1,6 +1,8 @@
 """The provenance chain of published analyses as W3C PROV, through the ``prov`` package: each capsule, the run
 that made it (site, Slurm job and accounting, model), the person, the dataset versions it read, its outputs,
-the capsules it derives from (replays and forks) and the marks made on it (a retraction invalidates it). One
+the capsules it derives from (replays and forks), the grants it was done under (the author acted on behalf of
+the funder) and the marks made on it (a retraction invalidates it). :func:`select` picks an institute's report:
+by dataset version (with everything derived from it), date range, authors and award. One
 set of identifiers for every format: PROV-JSON (the canonical one), PROV-O (Turtle or JSON-LD), PROV-N and
 PROV-XML. IVOA ProvenanceDM terms are typed attributes (``voprov:type`` of an activity)."""
 
@@ -19,7 +21,8 @@ FORMATS = {"prov-json": "application/json", "datacite": "application/vnd.datacit
 NAMESPACES = {"vlass": "https://jupyter-vlass.org/ns/prov#", "voprov": "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/",
               "capsule": "urn:jupyter-vlass:capsule:", "run": "urn:jupyter-vlass:run:",
               "dataset": "urn:jupyter-vlass:dataset:", "output": "urn:jupyter-vlass:output:",
-              "user": "urn:jupyter-vlass:user:", "model": "urn:jupyter-vlass:model:", "mark": "urn:jupyter-vlass:mark:"}
+              "user": "urn:jupyter-vlass:user:", "model": "urn:jupyter-vlass:model:", "mark": "urn:jupyter-vlass:mark:",
+              "funder": "urn:jupyter-vlass:funder:", "ror": "https://ror.org/"}
 MAX_CAPSULES = 10_000
 
 
@@ -81,6 +84,9 @@ def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[d
             people.add(person)
             doc.agent(person, {PROV_TYPE: q("prov:Person"), "prov:label": analysis["owner"]})
         doc.wasAssociatedWith(activity, person)
+        for grant in analysis.get("funding") or []:  # the author acted on behalf of the funder, under the award
+            funder = _funder(doc, grant)
+            doc.actedOnBehalfOf(person, funder, activity, other_attributes={"vlass:award": grant["award"]})
         doc.wasGeneratedBy(capsule, activity)
         doc.wasAttributedTo(capsule, person)
         model = analysis.get("model")
@@ -114,6 +120,57 @@ def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[d
         for mark in _own(marks, capsule):
             _mark(doc, capsule, mark)
     return doc
+
+
+def _funder(doc, grant: dict) -> str:
+    """The funder of ``grant`` as a PROV organization (by its ROR id when the manifest gives one)."""
+    from prov.model import PROV_TYPE
+
+    ror = grant.get("funder_id") or ""
+    agent = f"ror:{ror.removeprefix('https://ror.org/')}" if ror else f"funder:{_name(grant['funder'])}"
+    if not doc.get_record(agent):
+        doc.agent(agent, {PROV_TYPE: doc.valid_qualified_name("prov:Organization"), "prov:label": grant["funder"]})
+    return agent
+
+
+def select(analyses: list[dict], *, dataset: str | None = None, since: str | None = None, until: str | None = None,
+           authors: Iterable[str] = (), award: str | None = None) -> list[str]:
+    """The ids of ``analyses`` (a store's summaries) an institute's report covers: those that read ``dataset``
+    (an id, or ``id@version``) and everything derived from them; published from ``since`` to ``until`` (ISO dates,
+    both included); by one of ``authors``; done under ``award``. Each criterion given narrows the selection."""
+    authors = set(authors)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and not _iso_date(value):
+            raise InvalidArgument(f"{name}: a date as YYYY-MM-DD")
+
+    def reads(analysis: dict) -> bool:
+        return any(dataset in (p["id"], f"{p['id']}@{p['version']}") for p in analysis["inputs"] + analysis["opened"])
+    chosen = {a["id"] for a in analyses if dataset is None or reads(a)}
+    if dataset is not None:  # what derives from them (forks, replays) belongs to the dataset version's report
+        children: dict[str, list[str]] = {}
+        for analysis in analyses:
+            children.setdefault(analysis["parent"] or "", []).append(analysis["id"])
+        todo = list(chosen)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                if child not in chosen:
+                    chosen.add(child)
+                    todo.append(child)
+    day = lambda a: (a["published"] or "")[:10]  # noqa: E731
+    return [a["id"] for a in analyses if a["id"] in chosen
+            and (since is None or day(a) >= since) and (until is None or day(a) <= until)
+            and (not authors or a["owner"] in authors)
+            and (award is None or any(g.get("award") == award for g in a.get("funding") or []))]
+
+
+def _iso_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _own(marks, subject: str) -> list[dict]:

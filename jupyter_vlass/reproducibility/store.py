@@ -141,7 +141,7 @@ class CapsuleStore:
         return {"id": capsule_id, "title": root["name"], "published": root["datePublished"],
                 "owner": entities["#agent"]["name"], "parent": parent, "site": manifest["site"],
                 "inputs": manifest.get("inputs", []), "parameters": manifest.get("parameters", {}),
-                "model": manifest.get("model"),
+                "model": manifest.get("model"), "funding": manifest.get("funding", []),
                 "opened": [{"id": e["name"], "version": e["version"], "sha256": e["sha256"]} for e in crate["@graph"]
                            if e.get("@type") == "Dataset" and e.get("description", "").startswith("opened")],
                 "outputs": [{"name": r["@id"].removeprefix("outputs/"), "sha256": entities[r["@id"]]["sha256"]}

@@ -15,7 +15,7 @@ from prov.model import ProvDocument
 from jupyter_vlass.exceptions import InvalidArgument
 from jupyter_vlass.reproducibility.capsule import publish
 from jupyter_vlass.reproducibility.keys import Keyring
-from jupyter_vlass.reproducibility.provenance import FORMATS, document, export, serialize
+from jupyter_vlass.reproducibility.provenance import FORMATS, document, export, select, serialize
 from jupyter_vlass.reproducibility.store import CapsuleStore
 from jupyter_vlass.review.review import Review
 from jupyter_vlass.store import make_engine, session_factory
@@ -105,3 +105,68 @@ def test_the_command_exports_a_capsule_folder_whole_or_says_why(done_job, tmp_pa
                               "-o", str(tmp_path / "none.json")], capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 2 and "no published analysis" in refused.stderr, refused.stderr
     assert not (tmp_path / "none.json").exists() and not list(tmp_path.glob(".none.json*"))
+    # An institute's report: no capsule named, the store's analyses chosen by date and author, or by award.
+    report = subprocess.run([exe, "provenance", "export", "--store", str(tmp_path / "store"), "--since", "2000-01-01",
+                             "--author", store.show(capsule.capsule_id)["owner"]],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert report.returncode == 0 and f"capsule:{capsule.capsule_id}" in report.stdout, report.stderr
+    for argv, message in ((["--award", "AST-9"], "matches the report"), ([], "give capsules, or a report"),
+                          (["--since", "soon"], "since: a date")):
+        refused = subprocess.run([exe, "provenance", "export", "--store", str(tmp_path / "store"), *argv],
+                                 capture_output=True, text=True, env=env, timeout=120)
+        assert refused.returncode == 2 and message in refused.stderr, (argv, refused.stderr)
+
+
+NSF = {"funder": "U.S. National Science Foundation", "funder_id": "https://ror.org/021nxhr62", "award": "AST-2434562",
+       "title": "CosmicAI"}
+
+
+def test_the_grant_of_a_run_is_in_its_crate_datacite_and_prov(done_job, tmp_path):
+    """A manifest's funding reaches the capsule's crate (funder by ROR id, a Grant with the award number), the
+    store's summary, DataCite's fundingReferences (valid 4.5) and PROV (the author acted on behalf of the funder)."""
+    from datacite import schema45
+
+    doc = done_job.jobs.row(done_job.id).manifest
+    funded = done_job.jobs.submit({**doc, "funding": [NSF], "recompute": True})
+    assert funded.wait(timeout=180).state == "done"
+    store = CapsuleStore(tmp_path / "store")
+    capsule = publish(funded, store=store, keyring=Keyring(tmp_path / "keys"))
+    crate = json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    entities = {e["@id"]: e for e in crate["@graph"]}
+    assert entities["./"]["funder"] == [{"@id": NSF["funder_id"]}] and entities["./"]["funding"] == [{"@id": "#grant-0"}]
+    assert entities[NSF["funder_id"]] == {"@id": NSF["funder_id"], "@type": "Organization", "name": NSF["funder"]}
+    assert entities["#grant-0"]["identifier"] == "AST-2434562" and entities["#grant-0"]["funder"] == {"@id": NSF["funder_id"]}
+    assert store.show(capsule.capsule_id)["funding"] == [NSF]
+    [record] = json.loads(export(store, [capsule.capsule_id], "datacite"))
+    assert schema45.validate(record), list(schema45.validator.iter_errors(record))
+    assert record["fundingReferences"] == [{"funderName": NSF["funder"], "awardNumber": "AST-2434562",
+                                            "funderIdentifier": NSF["funder_id"], "funderIdentifierType": "ROR",
+                                            "awardTitle": "CosmicAI"}]
+    chain = json.loads(export(store, [capsule.capsule_id], "prov-json"))
+    jsonschema.validate(chain, json.loads(SCHEMA.read_text()))
+    [delegation] = chain["actedOnBehalfOf"].values()
+    assert delegation["prov:responsible"] == "ror:021nxhr62" and delegation["vlass:award"] == "AST-2434562"
+    assert chain["agent"]["ror:021nxhr62"]["prov:type"]["$"] == "prov:Organization"
+    with pytest.raises(Exception, match="funding"):  # a ROR id that is not one, refused with the manifest
+        done_job.jobs.submit({**doc, "funding": [{**NSF, "funder_id": "https://evil.example/x"}]})
+
+
+def _summary(capsule_id, owner, published, *, parent=None, inputs=(("vlass:T1", "v1"),), award=None):
+    return {"id": capsule_id, "owner": owner, "published": published, "parent": parent, "opened": [],
+            "inputs": [{"id": i, "version": v} for i, v in inputs],
+            "funding": [{"funder": "NSF", "award": award}] if award else []}
+
+
+def test_a_report_selects_by_dataset_with_what_derives_from_it_dates_authors_and_award():
+    hub = [_summary("a", "alice", "2026-11-02T10:00:00Z", award="AST-1"),
+           _summary("b", "bob", "2026-11-20T10:00:00Z", parent="a", inputs=(("vlass:T1", "v2"),)),  # a fork onto v2
+           _summary("c", "carol", "2026-12-01T10:00:00Z", parent="b", inputs=(("other:X", "1"),)),  # derived again
+           _summary("d", "dave", "2026-12-02T10:00:00Z", inputs=(("other:X", "1"),), award="AST-2")]
+    assert select(hub, dataset="vlass:T1@v1") == ["a", "b", "c"]  # the version's readers and their descendants
+    assert select(hub, dataset="vlass:T1") == ["a", "b", "c"] and select(hub, dataset="other:X") == ["c", "d"]
+    assert select(hub, since="2026-11-20", until="2026-12-01") == ["b", "c"]  # both days included
+    assert select(hub, authors=["alice", "dave"]) == ["a", "d"] and select(hub, award="AST-2") == ["d"]
+    assert select(hub, dataset="vlass:T1@v1", award="AST-1") == ["a"] and select(hub, award="AST-9") == []
+    for bad in ("2026-13-01", "yesterday", "2026-1-1"):
+        with pytest.raises(InvalidArgument, match="since: a date"):
+            select(hub, since=bad)

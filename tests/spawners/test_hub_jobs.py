@@ -352,6 +352,17 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert (derivation["prov:generatedEntity"], derivation["prov:usedEntity"], derivation["prov:type"]["$"]) == \
         (f"capsule:{child['capsule_id']}", f"capsule:{capsule_id}", "vlass:Fork"), derivation
     assert [i["prov:entity"] for i in chain["wasInvalidatedBy"].values()] == [f"capsule:{capsule_id}"]
+    # An institute's report: a hub group's analyses (the service reads its members from the hub), an author's.
+    hub.user(OWNER, groups=("vlt-frank-lab",), allocation=None)
+
+    def capsules_in(**params) -> set[str]:
+        answer = hub.service("GET", "/api/provenance", token=tokens[OTHER], params=params)
+        assert answer.status_code == 200, answer.text
+        return {k for k, e in answer.json()["entity"].items() if e.get("prov:type", {}).get("$") == "vlass:Capsule"}
+    assert capsules_in(group="vlt-frank-lab") == {f"capsule:{capsule_id}"}
+    assert capsules_in(author=OTHER) == {f"capsule:{capsule_id}", f"capsule:{child['capsule_id']}"}  # and its parent
+    no_group = hub.service("GET", "/api/provenance", token=tokens[OTHER], params={"group": "no-such-group"})
+    assert no_group.status_code == 400 and "no hub group" in no_group.json()["message"], no_group.text
     hidden = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": "e" * 64})
     assert hidden.status_code == 404 and hidden.json()["reason"] == "unknown_analysis", hidden.text
     # A copy of the fork's notebook elsewhere is matched at the service by its run and its bytes.
