@@ -5,7 +5,8 @@ Fill the environment (or edit below):
   ``/.well-known/openid-configuration`` unless OIDC_AUTHORIZE_URL, OIDC_TOKEN_URL and OIDC_USERINFO_URL
   are set; then OIDC_BASIC_AUTH=false sends the client secret in the form), OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_CALLBACK_URL (``https://<hub>/hub/oauth_callback``);
 - OIDC_SCOPES (space-separated), OIDC_USERNAME_CLAIM (hub user name), OIDC_ACCOUNT_CLAIM (unix account,
-  default: the user-name claim), OIDC_PROJECT_CLAIM (allocation project), OIDC_GROUPS_CLAIM (JupyterHub
+  default: the user-name claim), OIDC_PROJECT_CLAIM (allocation project), OIDC_ORCID_CLAIM (the ORCID iD a
+  capsule names its author by, default ``orcid``; CILogon's ORCID logins: ``oidc``), OIDC_GROUPS_CLAIM (JupyterHub
   groups); VLASS_ALLOWED_GROUPS and VLASS_ADMIN_GROUPS (comma-separated; admins also decide approvals);
 - JUPYTERHUB_CRYPT_KEY (for auth_state: ``openssl rand -hex 32``), JUPYTER_VLASS_HUB_DB (PostgreSQL URL for
   a shared hub), VLASS_PROFILES (the admins' YAML), VLASS_JOB_ENV (the environment jobs activate, on
@@ -66,7 +67,8 @@ c.VlassSlurmSpawner.queue_timeout = 4 * 3600
 c.VlassSlurmSpawner.scheduler_poll_interval = 5
 c.Spawner.auth_state_hook = make_auth_state_hook(
     account_claim=os.environ.get("OIDC_ACCOUNT_CLAIM", username_claim),
-    project_claim=os.environ.get("OIDC_PROJECT_CLAIM", "allocation_project"))
+    project_claim=os.environ.get("OIDC_PROJECT_CLAIM", "allocation_project"),
+    orcid_claim=os.environ.get("OIDC_ORCID_CLAIM", "orcid"))
 c.Spawner.default_url = "/lab"
 c.JupyterHub.cleanup_servers = False                  # hub upgrades and restarts re-attach to jobs
 

@@ -15,6 +15,7 @@ SERVICE_ENV = "JUPYTER_VLASS_HUB_SERVICE"
 # The login's access token (the authenticator's auth_state), set by the spawner in the user's server
 # environment; sources without credentials of their own may send it.
 HUB_TOKEN_ENV = "JUPYTER_VLASS_ACCESS_TOKEN"
+ORCID_ENV = "JUPYTER_VLASS_ORCID"  # the user's ORCID iD from the login, set by the spawner: a capsule's author's
 
 
 def _error_classes() -> dict[str, type[VlassError]]:

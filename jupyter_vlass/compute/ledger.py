@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..exceptions import AllocationExceeded, InvalidArgument
 from ..patterns import PLAIN_NAME
-from ..store import AllocationRow, ChargeRow, ProjectMemberRow
+from ..store import AllocationRow, ChargeRow, ProjectMemberRow, UserIdentityRow
 from ..store.times import utcnow
 from .resources import ResourceRequest
 from .scheduler import PENDING_STATES, RUNNING_STATES, AccountedJob
@@ -105,6 +105,16 @@ class Ledger:
         """``user`` charges ``project`` (the spawner says so at each start)."""
         with self._sessions.begin() as session:
             session.merge(ProjectMemberRow(user=user, project=project, updated_at=utcnow()))
+
+    def record_identity(self, user: str, orcid: str | None) -> None:
+        """What ``user``'s login says of them (the spawner, at each start): their ORCID iD's URL, or None."""
+        with self._sessions.begin() as session:
+            session.merge(UserIdentityRow(user=user, orcid=orcid, updated_at=utcnow()))
+
+    def orcid_of(self, user: str) -> str | None:
+        with self._sessions() as session:
+            row = session.get(UserIdentityRow, user)
+            return row.orcid if row else None
 
     def is_member(self, user: str, project: str) -> bool:
         with self._sessions() as session:

@@ -19,7 +19,7 @@ class CapsuleSignAPI(ServiceHandler):
         body = self.json_body()
         review = self.settings["review"]
         signed = sign_statement(self.settings["keyring"], statement=body.get("statement"), crate=body.get("crate"),
-                                user=self.user_name, gate=review)
+                                user=self.user_name, gate=review, orcid=self.ledger.orcid_of(self.user_name))
         self.settings["signature_log"].record(capsule_id=signed["capsule_id"], user=self.user_name,
                                               key_id=signed["key_id"])
         for decision in signed["gated"]:

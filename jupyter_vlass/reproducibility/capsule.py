@@ -10,6 +10,7 @@ files missing, added or renamed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..exceptions import CorruptData, InvalidArgument, SchedulerUnavailable, VlassError
+from ..hub_client import ORCID_ENV
+from ..patterns import orcid_url
 from .crate import build, is_detection_analysis
 from .keys import Keyring, UnknownKey
 from .layout import (CRATE, MANIFEST, NOTEBOOK, SIGNATURE, SOURCE, CapsuleChanged, capsule_id_of, read_bundle,
@@ -72,7 +75,8 @@ def run_record(job) -> dict:
             "inputs": inputs, "outputs": result.get("files") or [], "job_id": job.id,
             "result_key": status["result_key"], "location": result.get("location"),
             "error": (status.get("reason") or "failed") if status["state"] == "failed" else None, "software": result.get("software") or {},
-            "manifest": manifest, "model": manifest.get("model"), "parent": manifest.get("replay_of")}
+            "manifest": manifest, "model": manifest.get("model"), "parent": manifest.get("replay_of"),
+            "orcid": orcid_url(os.environ.get(ORCID_ENV))}  # the login's, set by the hub's spawner
 
 
 def _slurm_accounting(site, status: dict) -> dict | None:

@@ -71,7 +71,7 @@ def build(run: dict) -> dict:
         {"@id": "#python", "@type": "ComputerLanguage", "name": "Python",
          "version": (run.get("software") or {}).get("python") or platform.python_version(),
          "url": {"@id": "https://www.python.org/"}},
-        {"@id": "#agent", "@type": "Person", "name": run["owner"]},
+        {"@id": "#agent", "@type": "Person", "name": run["owner"], **({"identifier": run["orcid"]} if run.get("orcid") else {})},
         {"@id": "#platform", "@type": "SoftwareApplication", "name": "jupyter-vlass", "version": __version__},
     ]
     graph += [{"@id": uri, "@type": "CreativeWork", "name": name, "version": version}

@@ -82,7 +82,8 @@ def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[d
         person = f"user:{_name(analysis['owner'])}"
         if person not in people:
             people.add(person)
-            doc.agent(person, {PROV_TYPE: q("prov:Person"), "prov:label": analysis["owner"]})
+            doc.agent(person, {PROV_TYPE: q("prov:Person"), "prov:label": analysis["owner"],
+                               **({"vlass:orcid": analysis["orcid"]} if analysis.get("orcid") else {})})
         doc.wasAssociatedWith(activity, person)
         for grant in analysis.get("funding") or []:  # the author acted on behalf of the funder, under the award
             funder = _funder(doc, grant)

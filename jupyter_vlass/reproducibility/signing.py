@@ -70,11 +70,12 @@ def _check_statement(text: str) -> dict[str, str]:
     return files
 
 
-def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str, gate=None) -> dict:
+def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str, gate=None,
+                   orcid: str | None = None) -> dict:
     """The hub service's side: sign ``statement`` for ``user`` with the site's current key.
 
     Refused unless ``crate`` is the capsule's signed ``ro-crate-metadata.json`` and names ``user`` as the
-    agent of the run, and, when the crate describes a detection analysis (:func:`.crate.gated_inputs_of_crate`),
+    agent of the run (by no ORCID iD, or by ``orcid``, the one the hub's login gave them), and, when the crate describes a detection analysis (:func:`.crate.gated_inputs_of_crate`),
     unless ``gate`` (the service's :class:`~jupyter_vlass.review.review.Review`) lets each of its inputs through
     (:class:`~jupyter_vlass.review.review.PublishRefused` with the reasons). Returns ``{bundle, key_id,
     capsule_id, gated}`` (the bundle as ``capsule.sig`` holds it; ``gated``: the gate's decisions).
@@ -95,6 +96,10 @@ def sign_statement(keyring: Keyring, *, statement: str, crate: str, user: str, g
     if [a.get("name") for a in agents] != [user]:
         raise Forbidden(f"a capsule is signed only for its own author: the crate names "
                         f"{', '.join(str(a.get('name')) for a in agents) or 'nobody'}, you are {user}")
+    named = agents[0].get("identifier")
+    if named is not None and named != orcid:
+        raise Forbidden(f"the crate names its author by the ORCID iD {str(named)[:64]}, which is not the one your "
+                        f"login gave ({orcid or 'none'})")
     gated = [] if gate is None else [gate.check(d, v) for d, v in gated_inputs_of_crate(json.loads(crate))]
     key_id = keyring.current()
     pb = json_format.Parse(statement, statement_pb2.Statement())

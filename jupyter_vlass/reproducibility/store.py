@@ -139,7 +139,8 @@ class CapsuleStore:
         run = next(e for e in crate["@graph"] if e.get("@type") == "CreateAction")
         parent = (root.get("isBasedOn") or {}).get("@id", "").removeprefix("capsule:") or None
         return {"id": capsule_id, "title": root["name"], "published": root["datePublished"],
-                "owner": entities["#agent"]["name"], "parent": parent, "site": manifest["site"],
+                "owner": entities["#agent"]["name"], "orcid": entities["#agent"].get("identifier"),
+                "parent": parent, "site": manifest["site"],
                 "inputs": manifest.get("inputs", []), "parameters": manifest.get("parameters", {}),
                 "model": manifest.get("model"), "funding": manifest.get("funding", []),
                 "opened": [{"id": e["name"], "version": e["version"], "sha256": e["sha256"]} for e in crate["@graph"]

@@ -9,7 +9,7 @@ from ..lazy import lazy_exports
 
 _EXPORTS = {
     "AllocationRow": "compute_models", "ApprovalRow": "compute_models", "ChargeRow": "compute_models",
-    "ProjectMemberRow": "compute_models", "JobReportRow": "compute_models",
+    "ProjectMemberRow": "compute_models", "UserIdentityRow": "compute_models", "JobReportRow": "compute_models",
     "CapsuleSignatureRow": "compute_models", "JobRecordRow": "compute_models", "EvidenceRow": "compute_models",
     "SearchQuotaRow": "compute_models",
     "ConsensusResultRow": "consensus_models", "VoteRow": "consensus_models",

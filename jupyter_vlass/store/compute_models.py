@@ -52,6 +52,17 @@ class ProjectMemberRow(Base):
     updated_at: Mapped[datetime]
 
 
+class UserIdentityRow(Base):
+    """What the hub's login says of a user beyond their name (their ORCID iD): written by the spawner at every
+    start, read by the hub service before it signs a capsule that names an ORCID."""
+
+    __tablename__ = "user_identities"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    orcid: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
 class ApprovalRow(Base):
     """A request above the approval threshold and what an admin decided about it."""
 

@@ -16,7 +16,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from jupyter_vlass.hub_client import HUB_TOKEN_ENV
-from jupyter_vlass.patterns import PLAIN_NAME, UNIX_ACCOUNT
+from jupyter_vlass.patterns import PLAIN_NAME, UNIX_ACCOUNT, orcid_url
 
 
 
@@ -77,8 +77,15 @@ def project_from_claims(claims: Mapping, *, claim: str, default: str) -> str:
     return value
 
 
-def make_auth_state_hook(*, account_claim: str = "preferred_username", project_claim: str = "allocation_project"):
-    """A ``Spawner.auth_state_hook``: token into the environment; account and project into the child config."""
+def orcid_from_claims(claims: Mapping, *, claim: str) -> str | None:
+    """The ORCID iD's URL in ``claim`` (CILogon's ``oidc`` claim holds it for an ORCID login), else None."""
+    return orcid_url(claims.get(claim))
+
+
+def make_auth_state_hook(*, account_claim: str = "preferred_username", project_claim: str = "allocation_project",
+                         orcid_claim: str = "orcid"):
+    """A ``Spawner.auth_state_hook``: token into the environment; account and project into the child config;
+    the ORCID iD (when the claim holds a valid one) onto the spawner, which records it for the hub service."""
 
     def hook(spawner, auth_state):
         if not auth_state:
@@ -92,6 +99,8 @@ def make_auth_state_hook(*, account_claim: str = "preferred_username", project_c
             raise web.HTTPError(403, f"{error}; ask the hub's admins to correct your identity record") from None
         if auth_state.get("access_token"):
             spawner.environment = {**spawner.environment, HUB_TOKEN_ENV: auth_state["access_token"]}
+        if hasattr(spawner, "orcid"):
+            spawner.orcid = orcid_from_claims(claims, claim=orcid_claim) or ""
         overrides = {"unix_accounts": {name: account}, "projects": {name: project}}
         if hasattr(spawner, "slurm_config"):
             spawner.slurm_config = {**spawner.slurm_config, **overrides}

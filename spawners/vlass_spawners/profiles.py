@@ -14,6 +14,7 @@ from traitlets import Dict, Float, Type, Unicode, default
 from wrapspawner import ProfilesSpawner, WrapSpawner
 
 from jupyter_vlass.exceptions import VlassError
+from jupyter_vlass.hub_client import ORCID_ENV
 
 from .forms import options_from_form, render_form
 from .hubstore import HubStore
@@ -31,6 +32,7 @@ class VlassProfilesSpawner(ProfilesSpawner):
     estimate_timeout = Float(5.0, help="Longest wait for start estimates when rendering the form.").tag(config=True)
     hub_service_url = Unicode("", help="The vlass hub service's URL with its prefix, which users' servers ask "
                                        "before running analysis jobs and tell what they cost.").tag(config=True)
+    orcid = Unicode("", help="The user's ORCID iD's URL, from the login (the OIDC auth_state hook sets it).")
 
     @default("apply_user_options")
     def _options_are_validated_by_the_child(self):
@@ -100,9 +102,11 @@ class VlassProfilesSpawner(ProfilesSpawner):
         child = self.child_spawner
         if self.hub_service_url:  # the server's analysis jobs are authorized and charged by the hub service
             project = self.project()
-            self.store.ledger(self.profiles_file).add_member(self.user.name, project)
+            ledger = self.store.ledger(self.profiles_file)
+            ledger.add_member(self.user.name, project)
+            ledger.record_identity(self.user.name, self.orcid or None)  # what a signed capsule may name
             child.environment = {**child.environment, "JUPYTER_VLASS_HUB_SERVICE": self.hub_service_url,
-                                 "JUPYTER_VLASS_PROJECT": project}
+                                 "JUPYTER_VLASS_PROJECT": project, **({ORCID_ENV: self.orcid} if self.orcid else {})}
         if hasattr(child, "start_budget"):
             # wrapspawner links the wrapper's traits onto the child, so the child's own queue-aware
             # default would be replaced by the wrapper's (60 s); the hub reads the wrapper's value.

@@ -353,14 +353,15 @@ class ServiceInProcess:
     """The hub service's signing endpoints called in this process as ``user`` (what HubSigner and
     HubKeys send over HTTP under a hub; the real service is tested in tests/spawners)."""
 
-    def __init__(self, keyring: Keyring, user: str):
-        self.keyring, self.user = keyring, user
+    def __init__(self, keyring: Keyring, user: str, orcid: str | None = None):
+        self.keyring, self.user, self.orcid = keyring, user, orcid  # orcid: what the hub's login recorded
 
     def request(self, method: str, path: str, body: dict | None = None) -> dict:
         from jupyter_vlass.reproducibility.signing import sign_statement
 
         if (method, path) == ("POST", "api/capsules/sign"):
-            return sign_statement(self.keyring, statement=body["statement"], crate=body["crate"], user=self.user)
+            return sign_statement(self.keyring, statement=body["statement"], crate=body["crate"], user=self.user,
+                                  orcid=self.orcid)
         assert (method, path) == ("GET", "api/keys")
         return {"keys": [k.to_json() for k in self.keyring.public_keys()]}
 
@@ -393,6 +394,56 @@ def test_the_hub_signs_a_capsule_only_for_its_author(done_job, tmp_path):
     with pytest.raises(InvalidArgument, match="statement"):
         sign_statement(site_keys, statement='{"predicateType": "x"}', crate=crate, user="alice")
     assert not list((tmp_path / "capsules").glob(".incoming-*"))
+
+
+ORCID = "https://orcid.org/0000-0002-1825-0097"  # ORCID's own example iD (its check digit holds)
+
+
+def test_a_capsule_names_its_author_by_the_orcid_the_login_gave(done_job, tmp_path, monkeypatch):
+    """The spawner puts the login's ORCID iD in the server's environment; the capsule's crate names the author
+    by it, DataCite and PROV carry it; the hub signs it only when its login recorded that iD for the author."""
+    import json as _json
+
+    from datacite import schema45
+
+    from jupyter_vlass.exceptions import Forbidden
+    from jupyter_vlass.reproducibility.provenance import export
+    from jupyter_vlass.reproducibility.signing import HubSigner
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
+    site_keys = Keyring(tmp_path / "hub-keys")
+    monkeypatch.setenv("JUPYTER_VLASS_ORCID", ORCID)
+    with pytest.raises(Forbidden, match="ORCID iD https://orcid.org/0000-0002-1825-0097, which is not the one"):
+        publish(done_job, store=tmp_path / "refused", signer=HubSigner(ServiceInProcess(site_keys, "alice")))
+    with pytest.raises(Forbidden, match="not the one your login gave"):  # another user's iD
+        publish(done_job, store=tmp_path / "refused", signer=HubSigner(
+            ServiceInProcess(site_keys, "alice", "https://orcid.org/0000-0001-5109-3700")))
+    store = CapsuleStore(tmp_path / "capsules")
+    capsule = publish(done_job, store=store, signer=HubSigner(ServiceInProcess(site_keys, "alice", ORCID)))
+    crate = _json.loads((capsule.path / "ro-crate-metadata.json").read_text())
+    [agent] = [e for e in crate["@graph"] if e["@id"] == "#agent"]
+    assert agent == {"@id": "#agent", "@type": "Person", "name": "alice", "identifier": ORCID}
+    assert store.show(capsule.capsule_id)["orcid"] == ORCID
+    [record] = _json.loads(export(store, [capsule.capsule_id], "datacite"))
+    assert schema45.validate(record), list(schema45.validator.iter_errors(record))
+    assert record["creators"][0]["nameIdentifiers"] == [{"nameIdentifier": ORCID, "nameIdentifierScheme": "ORCID",
+                                                         "schemeUri": "https://orcid.org"}]
+    chain = _json.loads(export(store, [capsule.capsule_id], "prov-json"))
+    assert chain["agent"]["user:alice"]["vlass:orcid"] == ORCID
+    monkeypatch.setenv("JUPYTER_VLASS_ORCID", "0000-0002-1825-0098")  # a wrong check digit: named by none
+    assert "identifier" not in next(e for e in _json.loads(
+        (publish(done_job, store=tmp_path / "plain", keyring=site_keys).path / "ro-crate-metadata.json").read_text()
+    )["@graph"] if e["@id"] == "#agent")
+
+
+@pytest.mark.parametrize("text, url", [
+    ("0000-0002-1825-0097", ORCID), (ORCID, ORCID), (" 0000-0002-1694-233X ", "https://orcid.org/0000-0002-1694-233X"),
+    ("0000-0002-1825-0098", None), ("http://orcid.org/0000-0002-1825-0097", None), ("0000-0002-1825-009", None),
+    ("javascript:alert(1)", None), (None, None), (12, None)])
+def test_orcid_ids_are_checked_by_their_check_digit(text, url):
+    from jupyter_vlass.patterns import orcid_url
+
+    assert orcid_url(text) == url
 
 
 def test_a_sync_that_brings_a_new_dataset_version_names_the_analyses_it_affects(registry, sample_data, area,

@@ -58,6 +58,16 @@ def test_hook_passes_token_account_and_project():
                                     "projects": {"jdoe@tacc": "AST21001"}}
 
 
+@pytest.mark.parametrize("claim, orcid", [("0000-0002-1825-0097", "https://orcid.org/0000-0002-1825-0097"),
+                                          ("https://orcid.org/0000-0002-1825-0098", ""), (None, "")])
+def test_hook_takes_the_orcid_claim_only_when_it_is_an_orcid(claim, orcid):
+    spawner = _wrapper_spawner()
+    spawner.orcid = "left from before"
+    hook = make_auth_state_hook(orcid_claim="oidc")
+    hook(spawner, {"oauth_user": {"preferred_username": "jdoe", **({"oidc": claim} if claim else {})}})
+    assert spawner.orcid == orcid
+
+
 @pytest.mark.parametrize("claims", [{"tacc_username": "root; rm -rf /"}, {"tacc_username": "x" * 40},
                                     {"tacc_username": "ok", "allocation_project": "$(id)"}])
 def test_hook_refuses_claims_that_are_not_names(claims):

@@ -96,14 +96,14 @@ def userinfo(provider: str, token: str) -> requests.Response:
 
 
 KERNEL_CODE = ("import os, getpass; print(os.environ.get('JUPYTER_VLASS_ACCESS_TOKEN', '-'), getpass.getuser(), "
-               "os.environ.get('SLURM_JOB_ACCOUNT', '-'))")
+               "os.environ.get('SLURM_JOB_ACCOUNT', '-'), os.environ.get('JUPYTER_VLASS_ORCID', '-'))")
 
 
 def test_login_maps_claims_and_a_refreshed_token_reaches_each_server(oidc_hub, provider):
     hub = oidc_hub
     set_claims(provider, "grace@idp", {"preferred_username": "grace", "tacc_username": "vlt-henry",
                                        "allocation_project": "AST-26001", "groups": ["vlass-users", "gpu-power-users"],
-                                       "email": "grace@example.org"})
+                                       "email": "grace@example.org", "orcid": "0000-0002-1825-0097"})
     logged_in_at = time.monotonic()
     browser, landing = log_in(hub, provider, "grace@idp")
     assert landing.status_code == 302, landing.text
@@ -115,8 +115,9 @@ def test_login_maps_claims_and_a_refreshed_token_reaches_each_server(oidc_hub, p
     hub.service("POST", "/api/allocations/AST-26001", json={"granted_su": 100}).raise_for_status()
     assert hub.spawn("grace", {"profile": "tacc-a100", "walltime": "1h"}).status_code in (201, 202)
     hub.wait_ready("grace")
-    token, account, slurm_account = hub.run_in_kernel("grace", KERNEL_CODE, hub.token_for("grace")).split()
+    token, account, slurm_account, orcid = hub.run_in_kernel("grace", KERNEL_CODE, hub.token_for("grace")).split()
     assert account == "vlt-henry" and slurm_account.lower() == "ast-26001"
+    assert orcid == "https://orcid.org/0000-0002-1825-0097"  # what her capsules name her by
     assert userinfo(provider, token).json()["sub"] == "grace@idp"  # a live access token of this user
     hub.stop_server("grace")
 
@@ -124,7 +125,7 @@ def test_login_maps_claims_and_a_refreshed_token_reaches_each_server(oidc_hub, p
     assert userinfo(provider, token).status_code == 401  # expired
     assert hub.spawn("grace", {"profile": "tacc-a100", "walltime": "1h"}).status_code in (201, 202)
     hub.wait_ready("grace")
-    fresh, _, _ = hub.run_in_kernel("grace", KERNEL_CODE, hub.token_for("grace")).split()
+    fresh, _, _, _ = hub.run_in_kernel("grace", KERNEL_CODE, hub.token_for("grace")).split()
     assert fresh != token and userinfo(provider, fresh).json()["sub"] == "grace@idp"  # refresh_pre_spawn
     assert hub.api("GET", "/users/grace").json()["auth_state"]["access_token"] == fresh
     hub.stop_server("grace")
