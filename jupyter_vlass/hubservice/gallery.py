@@ -34,12 +34,13 @@ class GalleryHandler(CapsulesHandler):
         """One page of the gallery for the caller (blocking: run it in the executor)."""
         view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
         split = {(r["dataset_id"], r["version"]): r["disagreement"] for r in review.controversial(MAX_RESULTS)}
+        index = review.mark_index()  # one query for every entry's marks
 
         def standing(analysis: dict) -> dict:
             lineage, hidden = followed(self.store.lineage(analysis["id"]), view)
             pins = analysis["inputs"] + analysis["opened"]
             return {"verifies": checks.verifies(self.store.path(analysis["id"])),
-                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden),
+                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden, index=index),
                     "disagreement": max((split.get((p["id"], p["version"]), 0.0) for p in pins), default=0.0)}
         in_region = None
         if query.region is not None:  # the registry's index finds the dataset versions there

@@ -159,8 +159,7 @@ class SignatureChecks:
     def verifies(self, folder: Path) -> bool:
         from .verify import verify
 
-        stamp = tuple(sorted((str(p.relative_to(folder)), s.st_size, s.st_mtime_ns, s.st_ctime_ns)
-                             for p in folder.rglob("*") for s in (os.lstat(p),)))
+        stamp = _stamp(folder)
         known = self._seen.get(str(folder))
         if known is not None and known[0] == stamp:
             return known[1]
@@ -171,3 +170,14 @@ class SignatureChecks:
             ok = False
         self._seen[str(folder)] = (stamp, ok)
         return ok
+
+
+def _stamp(folder: Path) -> tuple:
+    """Every entry under ``folder`` (links not followed) with its size and times, sorted."""
+    found = []
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = os.path.join(parent, name)
+            s = os.lstat(path)
+            found.append((os.path.relpath(path, folder), s.st_size, s.st_mtime_ns, s.st_ctime_ns))
+    return tuple(sorted(found))

@@ -8,6 +8,7 @@ shared between sites answers the same.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -66,6 +67,7 @@ class CapsuleStore:
         self.local = isinstance(self.fs, LocalFileSystem)
         self.folder = Path(self.root) if self.local else None
         self._cache = Path(cache) if cache else None
+        self._shown: dict[str, str] = {}  # summaries read once: a capsule's files never change under its id
 
     def _key(self, capsule_id: str, name: str = "") -> str:
         return f"{self.root}/{capsule_id}" + (f"/{name}" if name else "")
@@ -123,6 +125,10 @@ class CapsuleStore:
     def _ids(self) -> list[str]:
         if not self.fs.exists(self.root):
             return []
+        if self.local:  # a scan of one folder, not a glob through fsspec
+            with os.scandir(self.root) as entries:
+                return sorted(e.name for e in entries if CAPSULE_ID.match(e.name)
+                              and os.path.isfile(os.path.join(e.path, SIGNATURE)))
         found = self.fs.glob(f"{self.root}/*/{SIGNATURE}")
         return sorted(i for i in (f.rstrip("/").split("/")[-2] for f in found) if CAPSULE_ID.match(i))
 
@@ -132,7 +138,13 @@ class CapsuleStore:
         return self._show(capsule_id)
 
     def _show(self, capsule_id: str) -> dict:
-        """:meth:`show` of a capsule known to be complete (listed by :meth:`_ids`)."""
+        """:meth:`show` of a capsule known to be complete (listed by :meth:`_ids`), read once per store: its id
+        is the digest of its signed files, so what it says never changes (a changed file no longer verifies)."""
+        if capsule_id not in self._shown:
+            self._shown[capsule_id] = json.dumps(self._read_summary(capsule_id))
+        return json.loads(self._shown[capsule_id])  # a fresh copy for each caller
+
+    def _read_summary(self, capsule_id: str) -> dict:
         crate, manifest = self._json(capsule_id, CRATE), self._json(capsule_id, MANIFEST)
         entities = _entities(crate)
         root = entities["./"]

@@ -52,10 +52,12 @@ class AuditTrail:
         session.flush()
         return {**_doc(row), "hash": row.hash}
 
-    def entries(self, *, subject: str | None = None) -> list[dict]:
+    def entries(self, *, subject: str | None = None, action: str | None = None) -> list[dict]:
         query = select(AuditEntryRow).order_by(AuditEntryRow.seq)
         if subject is not None:
             query = query.where(AuditEntryRow.subject == subject)
+        if action is not None:
+            query = query.where(AuditEntryRow.action == action)
         with self.sessions() as session:
             return [{**_doc(r), "hash": r.hash} for r in session.scalars(query)]
 

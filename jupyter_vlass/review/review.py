@@ -118,17 +118,28 @@ class Review:
                                              detail={"mark": mark, "explanation": explanation, "because": subject}))
         return entries
 
-    def marks(self, subject: str, inherited: list[str] = (), *, hidden: frozenset[str] = frozenset()) -> list[dict]:
+    def mark_index(self) -> dict[str, list[dict]]:
+        """Every mark entry of the audit trail by its subject, read at once (for :meth:`marks` over many subjects,
+        as the gallery asks)."""
+        index: dict[str, list[dict]] = {}
+        for entry in self.audit.entries(action="mark"):
+            index.setdefault(entry["subject"], []).append(entry)
+        return index
+
+    def marks(self, subject: str, inherited: list[str] = (), *, hidden: frozenset[str] = frozenset(),
+              index: dict[str, list[dict]] | None = None) -> list[dict]:
         """The marks of ``subject``, and those of what it derives from (``inherited``: its lineage, such as
         :meth:`~jupyter_vlass.reproducibility.store.CapsuleStore.lineage`, with :func:`followed`'s dataset
         ancestry), each with ``because`` naming where it was made; one made on a subject in ``hidden`` (a
-        dataset the caller may not see) is told without naming it or quoting its explanation."""
+        dataset the caller may not see) is told without naming it or quoting its explanation. ``index``:
+        :meth:`mark_index`'s answer, instead of a query per subject."""
+        entries = index.get(subject, []) if index is not None else self.audit.entries(subject=subject)
         own = [{"mark": e["detail"]["mark"], "explanation": e["detail"]["explanation"], "by": e["actor"],
                 "at": e["at"], "because": e["detail"].get("because"), "audit_entry": e["seq"]}
-               for e in self.audit.entries(subject=subject) if e["action"] == "mark"]
+               for e in entries if e["action"] == "mark"]
         seen = {m["audit_entry"] for m in own}
         for ancestor in inherited:
-            for mark in self.marks(ancestor):
+            for mark in self.marks(ancestor, index=index):
                 if mark["audit_entry"] not in seen:
                     seen.add(mark["audit_entry"])
                     if ancestor in hidden:
