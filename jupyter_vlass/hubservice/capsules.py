@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..exceptions import InvalidArgument, UnknownDataset
+from ..exceptions import Forbidden, InvalidArgument, UnknownDataset
 from ..jobs.archive import pack
 from ..reproducibility.store import CAPSULE_ID, UNKNOWN_NOTEBOOK, UnknownAnalysis
 from .datasets import RegistryHandler
@@ -41,16 +41,23 @@ class CapsulesHandler(RegistryHandler):
     def _view(self):
         return self.registry if self.settings.get("registry") is not None else None
 
+    @staticmethod
+    def _funded(analysis: dict, added: dict[str, list[dict]]) -> dict:
+        """``analysis`` with the grants its author added after publishing (the review's audit trail)."""
+        more = added.get(analysis["id"])
+        return {**analysis, "funding": list(analysis.get("funding") or []) + more} if more else analysis
+
     def visible_list(self) -> list[dict]:
-        view = self._view()
-        return [a for a in self.store.list() if self._visible(a, view)]
+        view, added = self._view(), self.settings["review"].funding_index()
+        return [self._funded(a, added) for a in self.store.list() if self._visible(a, view)]
 
     def visible(self, capsule_id: str) -> dict:
         """The capsule as the caller may see it, else :class:`UnknownAnalysis` (never "exists but hidden")."""
         analysis = self.store.show(capsule_id)
         if not self._visible(analysis, self._view()):
             raise UnknownAnalysis(f"no published analysis {capsule_id[:64]!r}")
-        return {**analysis, "key_id": self.store.key_of(capsule_id), "lineage": self.store.lineage(capsule_id)}
+        return {**self._funded(analysis, self.settings["review"].funding_index()),
+                "key_id": self.store.key_of(capsule_id), "lineage": self.store.lineage(capsule_id)}
 
 
 class CapsuleListAPI(CapsulesHandler):
@@ -73,6 +80,22 @@ class CapsuleAPI(CapsulesHandler):
     @web.authenticated
     async def get(self, capsule_id: str):
         self.finish(await self.blocking(self.visible, capsule_id))
+
+
+class FundingAPI(CapsulesHandler):
+    """``POST {funder, award, funder_id, title}``: its author adds a grant the analysis was done under (an audit
+    entry; the capsule's signed files stay as they are); every report and record of it names the grant then."""
+
+    @web.authenticated
+    async def post(self, capsule_id: str):
+        def add() -> dict:
+            analysis = self.visible(capsule_id)
+            if analysis["owner"] != self.user_name:
+                raise Forbidden(f"only the author of an analysis adds a grant to it ({analysis['owner']})")
+            self.settings["review"].add_funding(capsule_id=capsule_id, grant=self.json_body(), by=self.user_name)
+            return {"id": capsule_id, "funding": self.visible(capsule_id)["funding"]}
+        self.set_status(201)
+        self.finish(await self.blocking(add))
 
 
 class ArchiveAPI(CapsulesHandler):
@@ -151,4 +174,5 @@ def routes(prefix_join) -> list:
             (prefix_join("api/capsules/check"), NotebookCheckAPI),
             (prefix_join("api/capsules/([^/]+)/archive"), ArchiveAPI),
             (prefix_join("api/capsules/([^/]+)/datacite"), DataciteAPI),
+            (prefix_join("api/capsules/([^/]+)/funding"), FundingAPI),
             (prefix_join("api/capsules/([^/]+)"), CapsuleAPI)]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
-from ..exceptions import InvalidManifest
+from ..exceptions import InvalidArgument, InvalidManifest
 
 SCHEMA_VERSION = 1
 DEFAULT_RETENTION_DAYS = 30
@@ -142,6 +142,17 @@ def result_key(input_sha256: list[str], *, notebook_sha256: str, parameters: Map
     determining = {"inputs": sorted(input_sha256), "notebook": notebook_sha256, "parameters": dict(parameters),
                    "image": image, "package": package, "model": dict(model) if model else None}
     return hashlib.sha256(canonical(determining)).hexdigest()
+
+
+def check_grant(doc: object) -> dict:
+    """``doc`` when it is one grant as a manifest's ``funding`` lists them (funder, award, ROR id, title)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema()["properties"]["funding"]["items"])
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        raise InvalidArgument(f"grant {error.json_path}: {error.message[:300]}")
+    return dict(doc)
 
 
 def user_path(path: str, where: str) -> str:

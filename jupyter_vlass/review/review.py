@@ -15,6 +15,7 @@ from urllib.parse import quote
 from ..exceptions import Forbidden, InvalidArgument
 from ..hub_client import HubServiceClient, service_from_environment
 from ..jobs.job_records import JobRecords
+from ..jobs.manifest import check_grant
 from ..models.consensus import as_json
 from ..store import make_engine, session_factory
 from . import computed
@@ -147,6 +148,20 @@ class Review:
                                 "explanation": f"a restricted dataset this derives from is marked {mark['mark']}"}
                     own.append({**mark, "because": mark["because"] or ancestor})
         return own
+
+    # --- grants added after publication --------------------------------------------------------------
+    def add_funding(self, *, capsule_id: str, grant: object, by: str) -> dict:
+        """Record that the analysis ``capsule_id`` was done under ``grant`` too (its author says so after
+        publishing; the capsule's signed files stay as they were): an audit entry."""
+        return self.audit.append(actor=by, action="funding", subject=f"capsule:{capsule_id}",
+                                 detail=check_grant(grant))
+
+    def funding_index(self) -> dict[str, list[dict]]:
+        """The grants added to each capsule after publication (:meth:`add_funding`), by capsule id, oldest first."""
+        index: dict[str, list[dict]] = {}
+        for entry in self.audit.entries(action="funding"):
+            index.setdefault(entry["subject"].removeprefix("capsule:"), []).append(dict(entry["detail"]))
+        return index
 
     # --- the audit trail ----------------------------------------------------------------------------
     def audit_entries(self, subject: str | None = None) -> list[dict]:

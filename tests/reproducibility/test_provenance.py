@@ -170,3 +170,15 @@ def test_a_report_selects_by_dataset_with_what_derives_from_it_dates_authors_and
     for bad in ("2026-13-01", "yesterday", "2026-1-1"):
         with pytest.raises(InvalidArgument, match="since: a date"):
             select(hub, since=bad)
+
+
+def test_a_grant_added_after_publishing_is_audited_and_checked(tmp_path):
+    review = Review(session_factory(make_engine(f"sqlite:///{tmp_path / 'review.sqlite'}")))
+    entry = review.add_funding(capsule_id="a" * 64, grant=NSF, by="alice")
+    assert (entry["actor"], entry["action"], entry["subject"]) == ("alice", "funding", "capsule:" + "a" * 64)
+    review.add_funding(capsule_id="a" * 64, grant={"funder": "DOE", "award": "DE-SC0001"}, by="alice")
+    assert review.funding_index() == {"a" * 64: [NSF, {"funder": "DOE", "award": "DE-SC0001"}]}
+    for bad in ({"funder": "NSF"}, {**NSF, "funder_id": "https://ror.org/x"}, {**NSF, "award": "$(id)"}, [], "NSF"):
+        with pytest.raises(InvalidArgument, match="grant"):
+            review.add_funding(capsule_id="a" * 64, grant=bad, by="alice")
+    assert len(review.funding_index()["a" * 64]) == 2 and review.audit_verify()["entries"] == 2  # nothing half-written

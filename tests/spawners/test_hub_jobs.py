@@ -361,6 +361,16 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
         return {k for k, e in answer.json()["entity"].items() if e.get("prov:type", {}).get("$") == "vlass:Capsule"}
     assert capsules_in(group="vlt-frank-lab") == {f"capsule:{capsule_id}"}
     assert capsules_in(author=OTHER) == {f"capsule:{capsule_id}", f"capsule:{child['capsule_id']}"}  # and its parent
+    # A grant added by the author after publishing (audited): the report by award finds it; nobody else adds one.
+    grant = {"funder": "U.S. National Science Foundation", "funder_id": "https://ror.org/021nxhr62", "award": "AST-2434562"}
+    refused = hub.service("POST", f"/api/capsules/{capsule_id}/funding", token=tokens[OTHER], json=grant)
+    assert refused.status_code == 403, refused.text
+    added = hub.service("POST", f"/api/capsules/{capsule_id}/funding", token=tokens[OWNER], json=grant)
+    assert added.status_code == 201 and added.json()["funding"] == [grant], added.text
+    assert capsules_in(award="AST-2434562") == {f"capsule:{capsule_id}"}
+    [record] = hub.service("GET", "/api/provenance", token=tokens[OTHER],
+                           params={"capsule": capsule_id, "format": "datacite"}).json()
+    assert record["fundingReferences"][0]["awardNumber"] == "AST-2434562"
     no_group = hub.service("GET", "/api/provenance", token=tokens[OTHER], params={"group": "no-such-group"})
     assert no_group.status_code == 400 and "no hub group" in no_group.json()["message"], no_group.text
     hidden = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": "e" * 64})
