@@ -83,3 +83,21 @@ def test_publish_dialog_and_the_capsule_banner(lab, page, area, demo_registry, t
     result.wait_for(timeout=60_000)
     assert result.inner_text().startswith("Recorded as a failed run") and "half-way" in result.inner_text()
     page.locator(".jp-Dialog-button.jp-mod-accept").click()
+
+    # The Published analyses panel: both capsules with their standing, filtered by status; the verified one's fork
+    # link leads to this server's fork page, which shows the compatibility report before anything runs.
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-vlass:open-gallery')")
+    entry = page.locator(f".jp-VlassGallery-entry[data-capsule-id='{capsule_id}']")
+    entry.wait_for(timeout=30_000)
+    assert page.locator(".jp-VlassGallery-summary").inner_text().startswith("2 published analyses")
+    assert entry.locator(".jp-VlassGallery-status").inner_text().lower() == "verified" and FIRST in entry.inner_text()
+    fork = entry.locator(".jp-VlassGallery-fork").get_attribute("href")
+    assert fork.endswith(f"/vlass/fork/{capsule_id}"), fork
+    page.select_option(".jp-VlassGallery-statusFilter", "failed")
+    page.locator(".jp-VlassGallery-search").click()
+    page.wait_for_function(f"() => !document.querySelector(\"[data-capsule-id='{capsule_id}']\")")
+    assert page.locator(".jp-VlassGallery-entry .jp-VlassGallery-status").inner_text().lower() == "failed"
+    forked = page.context.new_page()
+    forked.goto(f"{lab}/vlass/fork/{capsule_id}?token={TOKEN}")
+    assert "Compatibility report" in forked.content() and "threshold" in forked.content()
+    forked.close()

@@ -13,16 +13,14 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ..exceptions import InvalidArgument
-from ..reproducibility.gallery import GalleryQuery, entries, search
+from ..reproducibility.gallery import GalleryQuery
 from ..reproducibility.preview import POLICY, preview
 from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export, select
 from ..reproducibility.store import UnknownAnalysis
-from ..review.review import followed
+from ..review.gallery_page import gallery_page
 from .capsules import CapsulesHandler
 
 
-MAX_REGION_HITS = 10_000  # dataset versions read for one region query
-MAX_RESULTS = 100_000  # consensus results whose votes are weighed
 MAX_LIMIT_ALL = 10**9  # one entry's page weighs it among all the others (its replays, forks, newer versions)
 
 
@@ -32,21 +30,8 @@ class GalleryHandler(CapsulesHandler):
 
     def gallery(self, query: GalleryQuery) -> dict:
         """One page of the gallery for the caller (blocking: run it in the executor)."""
-        view, review, checks = self._view(), self.settings["review"], self.settings["signature_checks"]
-        split = {(r["dataset_id"], r["version"]): r["disagreement"] for r in review.controversial(MAX_RESULTS)}
-        index = review.mark_index()  # one query for every entry's marks
-
-        def standing(analysis: dict) -> dict:
-            lineage, hidden = followed(self.store.lineage(analysis["id"]), view)
-            pins = analysis["inputs"] + analysis["opened"]
-            return {"verifies": checks.verifies(self.store.path(analysis["id"])),
-                    "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden, index=index),
-                    "disagreement": max((split.get((p["id"], p["version"]), 0.0) for p in pins), default=0.0)}
-        in_region = None
-        if query.region is not None:  # the registry's index finds the dataset versions there
-            hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
-            in_region = {(h.dataset_id, h.version) for h in hits}
-        return search(entries(self.visible_list(), standing), query, in_region)
+        return gallery_page(query, analyses=self.visible_list(), store=self.store, view=self._view(),
+                            review=self.settings["review"], checks=self.settings["signature_checks"])
 
     def entry(self, capsule_id: str) -> tuple[dict, dict]:
         """One analysis the caller may see, as the gallery lists it, and the titles of those it names."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .handlers.datasets import (DatasetCodeHandler, DatasetHandler, DatasetSearchHandler, MultiSiteConsensusHandler, SourcesHandler,
                                 SourceSyncHandler)
-from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, KeysHandler, LeaderboardHandler,
-                                NotebookCheckHandler, ReproducibilityManifestHandler)
+from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, GalleryHandler, KeysHandler,
+                                LeaderboardHandler, NotebookCheckHandler, ReproducibilityManifestHandler)
 from .handlers.fork_page import ForkPage
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
 from .handlers.proxy import CutoutHandler, HipsHandler
@@ -29,6 +29,7 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/keys", KeysHandler),
         (r"/vlass/api/analyses", AnalysesHandler),
         (r"/vlass/api/leaderboard", LeaderboardHandler),
+        (r"/vlass/api/gallery", GalleryHandler),
         (r"/vlass/api/notebook-check", NotebookCheckHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)", AnalysisHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/reproducibility-manifest", ReproducibilityManifestHandler),

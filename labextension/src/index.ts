@@ -4,12 +4,14 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Widget } from '@lumino/widgets';
 
+import { GalleryPanel } from './gallery';
 import { JobsPanel } from './jobs';
 import { activatePublishing } from './publish';
 import { DatasetSidebar, followSettings } from './search';
 
 const COMMAND = 'jupyter-vlass:open-search';
 const JOBS_COMMAND = 'jupyter-vlass:open-jobs';
+const GALLERY_COMMAND = 'jupyter-vlass:open-gallery';
 const PLUGIN_ID = 'jupyter-vlass:plugin';
 
 /** A palette command that opens (or shows again) one main-area panel. */
@@ -62,6 +64,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     addSearchSidebar(app, palette, restorer, tracker, settings);
     addPanelCommand(app, palette, JOBS_COMMAND, 'VLASS: Analysis jobs', 'jupyter-vlass-jobs-main', 'VLASS jobs',
       () => new JobsPanel());
+    addPanelCommand(app, palette, GALLERY_COMMAND, 'VLASS: Published analyses', 'jupyter-vlass-gallery-main',
+      'Published analyses', () => new GalleryPanel());
     activatePublishing(app, palette, tracker);
   }
 };

@@ -174,7 +174,7 @@ export class DatasetSidebar extends SidePanel {
     const first = reply.datasets.length ? reply.offset + 1 : 0;
     const summary = element('span', 'jp-VlassSearch-count',
       `${first}–${reply.offset + reply.datasets.length} of ${reply.total} in ${(reply.elapsed_s * 1000).toFixed(0)} ms`);
-    const previous = element('button', 'jp-mod-styled jp-VlassSearch-previous', '‹ Previous');
+    const previous = element('button', 'jp-mod-styled jp-VlassSearch-previous', '‹ Prev');
     previous.disabled = this.cursors.length < 2;
     previous.onclick = () => {
       this.cursors.pop();

@@ -8,6 +8,7 @@ as for the CLI; under a hub the hub service signs and its keys verify. A user pu
 from __future__ import annotations
 
 import json
+import os
 
 from jupyter_server.auth.decorator import authorized
 
@@ -95,6 +96,43 @@ class NotebookCheckHandler(JobsBase):
                 return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}")}
             inherited, hidden = followed(capsules.lineage(checked["capsule_id"]), self.registry)
             return {**checked, "marks": board.marks(f"capsule:{checked['capsule_id']}", inherited, hidden=hidden)}
+        self.write_json(await self.blocking(run))
+
+
+class GalleryHandler(JobsBase):
+    """The published analyses the caller may see, searched as the hub's gallery searches them (the JupyterLab
+    panel): under a hub, the service's own gallery for this user; else this server's capsule store. Each entry
+    links its page (the hub's, when there is one) and the fork page of this server."""
+
+    @authenticated
+    @authorized
+    async def get(self):
+        from urllib.parse import quote
+
+        from jupyter_server.utils import url_path_join
+
+        params = {k: self.get_query_argument(k) for k in ("region", "dataset", "model", "author", "status", "sort",
+                                                         "limit", "cursor") if self.get_query_argument(k, "")}
+
+        def run():
+            from ...reproducibility.gallery import GalleryQuery, SignatureChecks
+            from ...review.gallery_page import gallery_page
+            from ...review.review import review
+
+            capsules = store()
+            if capsules.url == "hub":  # the service's gallery, as this user sees it
+                page = capsules.client.request("GET", "api/gallery", params=params)
+                hub = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/")
+                link = lambda e: f"{hub}/services/vlass/gallery/{quote(e['id'])}"  # noqa: E731
+            else:
+                registry = self.registry
+                query = GalleryQuery.from_params(lambda name: params.get(name))
+                page = gallery_page(query, analyses=capsules.list(), store=capsules, view=registry,
+                                    review=review(registry.Session), checks=SignatureChecks(public_keys()))
+                link = lambda e: None  # noqa: E731
+            for entry in page["entries"]:
+                entry["links"] = {"page": link(entry), "fork": url_path_join(self.base_url, "vlass", "fork", entry["id"])}
+            return page
         self.write_json(await self.blocking(run))
 
 
