@@ -10,7 +10,8 @@ reads exactly as real runs (crate, manifest, signature, every file's bytes when 
 Through a real hub (``hub_config/demo_config.py``, the proxy in front), one user's token, one request at a time:
 ``cold_ms`` is the first gallery page after the capsules were added (each new signature verified once in the
 service process), ``p50_ms`` / ``p95_ms`` of ``--rounds`` pages after it, ``listing_p50_ms`` the plain listing,
-``ratio_p50`` gallery / listing.
+``ratio_p50`` gallery / listing. ``export``: an institute's report of ``--export`` capsules (a date range)
+exported in-process from a fresh store as PROV-JSON, DataCite and PROV-O.
 
 Root (the hub starts as in the tests) and configurable-http-proxy are needed.
 
@@ -99,6 +100,22 @@ def variant(original: Path, target_root: Path, signer: KeyringSigner, index: int
     return capsule_id
 
 
+def export_report(store_root: Path, capsules: int) -> dict:
+    """An institute's report of ``capsules`` analyses (the oldest, by date) exported in-process from a fresh store
+    (every summary read once), in each format: seconds and megabytes."""
+    from jupyter_vlass.reproducibility.provenance import export, select
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
+    found = {}
+    for fmt in ("prov-json", "datacite", "prov-o"):
+        store = CapsuleStore(store_root)
+        t0 = time.perf_counter()
+        chosen = select(store.list(), since="2026-01-01")[-capsules:]
+        text = export(store, chosen, fmt)
+        found[fmt] = {"capsules": len(chosen), "s": round(time.perf_counter() - t0, 2), "mb": round(len(text) / 1e6, 2)}
+    return found
+
+
 def percentiles(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {"p50_ms": round(statistics.median(ordered) * 1000, 2),
@@ -110,6 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--authors", type=int, default=50)
+    parser.add_argument("--export", type=int, default=1000, help="capsules in the exported report")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -157,8 +175,10 @@ def main(argv=None) -> int:
                                 "ratio_p50": round(gallery["p50_ms"] / plain["p50_ms"], 2)})
                 if not args.json:
                     print(results[-1], flush=True)
+            exported = export_report(store, min(args.export, len(ids)))
     report = {"benchmark": "gallery", "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
-              "machine": f"{platform.machine()}, {platform.python_version()}", "results": results}
+              "machine": f"{platform.machine()}, {platform.python_version()}", "results": results,
+              "export": exported}
     print(json.dumps(report, indent=1) if args.json else "")
     return 0
 
