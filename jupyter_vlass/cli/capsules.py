@@ -175,14 +175,17 @@ def cmd_provenance(args) -> int:
     if not ids:
         raise UnknownAnalysis("no published analysis matches the report's criteria")
     text = export(store, ids, args.format, marks=review().marks)
+    data = text if isinstance(text, bytes) else text.encode()
     if args.output is None:
+        if isinstance(text, bytes):
+            raise InvalidArgument("--format crate is a zip: give -o PATH")
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
     target = Path(args.output)
     partial = target.with_name(f".{target.name}.partial")
-    partial.write_text(text)
+    partial.write_bytes(data)
     partial.replace(target)  # whole or not at all
-    print(f"wrote {target} ({args.format}, {len(text)} characters)")
+    print(f"wrote {target} ({args.format}, {len(data)} bytes)")
     return 0
 
 
@@ -256,7 +259,7 @@ def add_commands(sub) -> None:
     p.add_argument("--author", action="append", help="by this hub user (repeat for a group's members)")
     p.add_argument("--award", help="done under this award number (the manifest's funding)")
     p.add_argument("--format", default="prov-json",
-                   choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite"])
+                   choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate"])
     p.add_argument("-o", "--output", metavar="PATH", help="write here (whole or not at all) instead of stdout")
     keys = sub.add_parser("keys", help="this site's signing keys").add_subparsers(dest="action", required=True)
     command(keys, "list", "the public keys (old ones stay, so old capsules verify)", cmd_keys)

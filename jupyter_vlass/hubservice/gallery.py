@@ -133,7 +133,7 @@ class ProvenanceAPI(CapsulesHandler):
                 raise UnknownAnalysis("no published analysis you may see matches the report's criteria")
             return export(_AsTheCallerSees(self), chosen, fmt, marks=self.settings["review"].marks)
         text = await self.blocking(chain)
-        self.set_header("Content-Type", f"{FORMATS[fmt]}; charset=utf-8")
+        self.set_header("Content-Type", FORMATS[fmt] if isinstance(text, bytes) else f"{FORMATS[fmt]}; charset=utf-8")
         self.finish(text)
 
 

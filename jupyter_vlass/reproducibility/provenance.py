@@ -10,50 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from urllib.parse import quote
 
 from ..exceptions import InvalidArgument
 from .layout import CRATE
-from .store import UnknownAnalysis
+from .chain import MAX_CAPSULES, chain as _chain, local_name as _name
 
-FORMATS = {"prov-json": "application/json", "datacite": "application/vnd.datacite.datacite+json", "prov-o": "text/turtle", "prov-jsonld": "application/ld+json",
+FORMATS = {"prov-json": "application/json", "datacite": "application/vnd.datacite.datacite+json", "prov-o": "text/turtle",
+           "prov-jsonld": "application/ld+json", "crate": "application/zip",
            "prov-n": "text/provenance-notation", "prov-xml": "application/xml"}
 NAMESPACES = {"vlass": "https://jupyter-vlass.org/ns/prov#", "voprov": "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/",
               "capsule": "urn:jupyter-vlass:capsule:", "run": "urn:jupyter-vlass:run:",
               "dataset": "urn:jupyter-vlass:dataset:", "output": "urn:jupyter-vlass:output:",
               "user": "urn:jupyter-vlass:user:", "model": "urn:jupyter-vlass:model:", "mark": "urn:jupyter-vlass:mark:",
               "funder": "urn:jupyter-vlass:funder:", "ror": "https://ror.org/"}
-MAX_CAPSULES = 10_000
-
-
-def _name(text: str) -> str:
-    """A local name every PROV serialization keeps as it is (ids hold ``:``, ``/``, ``@`` and ``+``)."""
-    return quote(str(text), safe="-._~")
 
 
 def _environment(crate: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in crate["@graph"]
             if e.get("@type") == "PropertyValue" and str(e.get("@id", "")).startswith("#env-")}
-
-
-def _chain(store, capsule_ids: Iterable[str]) -> dict[str, dict]:
-    """The summaries of ``capsule_ids`` and of every capsule they derive from that ``store`` shows the reader
-    (a parent they may not see is left out; one they asked for raises :class:`UnknownAnalysis`)."""
-    wanted = list(dict.fromkeys(capsule_ids))
-    if not 0 < len(wanted) <= MAX_CAPSULES:
-        raise InvalidArgument(f"capsules: 1 to {MAX_CAPSULES}")
-    asked = set(wanted)
-    for capsule_id in list(wanted):
-        wanted += [p.removeprefix("capsule:") for p in store.lineage(capsule_id)
-                   if p.startswith("capsule:") and p.removeprefix("capsule:") not in wanted]
-    shown = {}
-    for capsule_id in wanted:
-        try:
-            shown[capsule_id] = store.show(capsule_id)
-        except UnknownAnalysis:
-            if capsule_id in asked:
-                raise
-    return shown
 
 
 def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None):
@@ -207,12 +181,17 @@ def datacite_records(store, capsule_ids: Iterable[str], *, marks: Callable[[str]
             for a in shown.values()]
 
 
-def export(store, capsule_ids: Iterable[str], fmt: str, *, marks=None) -> str:
-    """The chain of ``capsule_ids`` in ``fmt`` (one of :data:`FORMATS`)."""
+def export(store, capsule_ids: Iterable[str], fmt: str, *, marks=None) -> str | bytes:
+    """The chain of ``capsule_ids`` in ``fmt`` (one of :data:`FORMATS`; ``crate``: the bytes of a zip)."""
     if fmt not in FORMATS:
         raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
     if fmt == "datacite":
         return json.dumps(datacite_records(store, capsule_ids, marks=marks), indent=1)
+    if fmt == "crate":  # the Provenance Run Crate, zipped
+        from .run_crate import crate_archive
+
+        ids = list(capsule_ids)
+        return crate_archive(store, ids, serialize(document(store, ids, marks=marks), "prov-json"))
     return serialize(document(store, capsule_ids, marks=marks), fmt)
 
 

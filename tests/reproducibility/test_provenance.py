@@ -57,7 +57,7 @@ def test_a_capsules_chain_as_prov_in_every_format(done_job, tmp_path):
         serialize(doc, "prov-yaml")
     with pytest.raises(InvalidArgument):
         document(store, [])
-    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite"}
+    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate"}
 
 
 def test_datacite_records_validate_and_say_what_was_derived_and_withdrawn(done_job, tmp_path):
@@ -182,3 +182,34 @@ def test_a_grant_added_after_publishing_is_audited_and_checked(tmp_path):
         with pytest.raises(InvalidArgument, match="grant"):
             review.add_funding(capsule_id="a" * 64, grant=bad, by="alice")
     assert len(review.funding_index()["a" * 64]) == 2 and review.audit_verify()["entries"] == 2  # nothing half-written
+
+
+def test_the_chain_as_a_provenance_run_crate_passes_the_validator(done_job, tmp_path):
+    """A capsule and its replay (a chain of two steps) as one Provenance Run Crate 0.5, zipped with the chain's
+    PROV-JSON as its main workflow file: roc-validator passes it offline; each step's run reads what it pinned."""
+    import io
+    import zipfile
+
+    from jupyter_vlass.reproducibility.replay import resubmit
+    from tests.rocrate_check import seed_cache, validate
+
+    keyring = Keyring(tmp_path / "keys")
+    store = CapsuleStore(tmp_path / "store")
+    original = publish(done_job, store=store, keyring=keyring)
+    replay, _ = resubmit(original.path, done_job.jobs, keyring=keyring)
+    assert replay.wait(timeout=180).state == "done"
+    child = publish(replay, store=store, keyring=keyring)
+    folder = tmp_path / "crate"
+    zipfile.ZipFile(io.BytesIO(export(store, [child.capsule_id], "crate"))).extractall(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["chain.prov.json", "ro-crate-metadata.json"]
+    jsonschema.validate(json.loads((folder / "chain.prov.json").read_text()), json.loads(SCHEMA.read_text()))
+    report = validate(folder, seed_cache(tmp_path / "cache"), profile="provenance-run-crate-0.5")
+    assert report["passed"], json.dumps([i["message"] for i in report["issues"]], indent=1)[:3000]
+    crate = json.loads((folder / "ro-crate-metadata.json").read_text())
+    entities = {e["@id"]: e for e in crate["@graph"]}
+    steps = [entities[s["@id"]] for s in entities[entities["./"]["mainEntity"]["@id"]]["step"]]
+    assert [s["workExample"]["@id"] for s in steps] == \
+        [f"urn:jupyter-vlass:capsule:{original.capsule_id}", f"urn:jupyter-vlass:capsule:{child.capsule_id}"]
+    runs = [e for e in crate["@graph"] if e["@type"] == "CreateAction" and e["@id"].startswith("#run-")]
+    read = {entities[o["@id"]]["name"] + "@" + entities[o["@id"]]["version"] for run in runs for o in run["object"]}
+    assert len(runs) == 2 and read == {f"{p['id']}@{p['version']}" for p in store.show(original.capsule_id)["inputs"]}
