@@ -12,7 +12,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 
-def fuzz(spec: Path, base_url: str, headers: dict[str, str], *, examples: int = 25,
+def fuzz(spec: Path, base_url: str, headers: dict[str, str], *, examples: int = 15,
          json_errors: tuple[str, ...] = ("/api/",)) -> tuple[int, list[str]]:
     """``(requests sent, failures)``. Errors under a path containing one of ``json_errors`` must be
     JSON ``{message, reason}``. Deterministic (derandomized), so a failure reproduces."""
