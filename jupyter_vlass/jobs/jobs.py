@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,24 +25,21 @@ from ..exceptions import (AllocationExceeded, ApprovalDenied, AwaitingApproval, 
                           UnknownDataset, UnknownJob, VlassError)
 from ..store import CacheEntryRow, JobRow
 from ..store.times import utcnow
-from .archive import unpack
-from .cache import CacheEntry, ResultCache, describe_files
+from . import hub_cache
+from .cache import ResultCache, describe_files
 from .dask_cluster import job_settings, worker_request
 from .execute import JOB_FILE, OUTPUTS
-from .hub_accounts import HubAccounts, recorded, waits_of
+from .hub_accounts import HubAccounts, recorded
 from .job import ACTIVE, ENDED, Job, StagingProgress
 from .manifest import JobManifest
 from .notebook_check import check_notebook, check_output, deliver
-from .hub_results import SITE as HUB_SITE
-from .outputs import UnsafeOutput, checked_files, private_folders, read_status, read_text, sha256_of
+from .outputs import UnsafeOutput, private_folders, read_status, read_text
 from ..compute.profiles import ProfileSet
 from ..compute.resources import ResourceRequest, request_from_options
 from .sites import Site
 from .s3scratch import S3Scratch
 
 REFUSED = (AllocationExceeded, AwaitingApproval, ApprovalDenied, Forbidden)
-HUB_RESULTS = ".hub-results"  # the hub-wide cache's results brought here, in the owner's jobs folder
-log = logging.getLogger(__name__)
 
 
 class Jobs:
@@ -89,7 +84,8 @@ class Jobs:
             if row is not None and row.state not in ("failed", "cancelled"):
                 return Job(self, job_id)
         hit = None if manifest.replay_of or manifest.recompute else \
-            self.cache.lookup(key) or self._from_hub(key, manifest)  # a replay is computed again
+            self.cache.lookup(key) or hub_cache.hit(self.accounts, self.cache, self.jobs_dir / self.owner, key,
+                                                    manifest)  # a replay is computed again
         row = self._claim(job_id, manifest, key, site, attempt_if_ended=True,
                           cached=hit.site if hit else None)
         if row is None:  # another submission of the same manifest got there first
@@ -129,74 +125,14 @@ class Jobs:
                                         job={**recorded(run_id, site.name, manifest), "key": claims})
         return grant["project"]
 
-    def _from_hub(self, key: str, manifest: JobManifest) -> CacheEntry | None:
-        """The hub-wide cache's copy of result ``key`` (another user's run of the same analysis), brought into
-        this user's private jobs folder and checked file by file against the sha256 the hub recorded; None when
-        the hub holds none this user may read, or does not answer (then it is computed here)."""
-        if self.accounts is None:
-            return None
-        try:
-            found = self.accounts.cached_result(key)
-            if found is None:
-                return None
-            folder = self.jobs_dir / self.owner / HUB_RESULTS / key
-            partial = folder.with_name(f".{key}.{uuid.uuid4().hex}")
-            folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            folder.parent.chmod(0o700)
-            try:
-                names = unpack(self.accounts.result_archive(key), partial)
-                listed = {f["name"]: f for f in checked_files(found["files"])}
-                if set(names) != set(listed) or any(sha256_of(partial, n) != listed[n]["sha256"] for n in names):
-                    raise UnsafeOutput(f"the hub's copy of result {key[:16]} is not the files it lists")
-                files = describe_files(partial, list(listed.values()))
-                if folder.exists():
-                    shutil.rmtree(folder)
-                partial.rename(folder)
-            finally:
-                shutil.rmtree(partial, ignore_errors=True)
-        except VlassError as error:
-            log.warning("the hub's cached result %s was not used: %s", key[:16], error.message)
-            return None
-        self.cache.add(key, site=HUB_SITE, location=folder, files=files, job_id=found["job_id"],
-                       inputs=[[p.id, p.version] for p in manifest.inputs], retention_days=manifest.retention_days)
-        return CacheEntry(key, HUB_SITE, str(folder), files, found["job_id"])
-
-    def _offer(self, row: JobRow, run_id: str) -> None:
-        """Offer what a job computed here to the hub-wide cache, unless the hub holds that result already."""
-        result = row.result or {}
-        if row.state != "done" or not result.get("location") or self.accounts.cached_result(row.result_key):
-            return
-        self.accounts.offer_result(row.result_key, run_id, Path(result["location"]), result.get("files") or [])
-
     def _report(self, job_id: str) -> None:
         """Tell the hub service how an ended job went and what it cost (a Slurm job's cost comes back from
         Slurm's accounting); retried by later reads while the service or the accounting is not there yet."""
         row = self.row(job_id)
         if self.accounts is None or row.charged or row.state not in ENDED:
             return
-        site = self.sites.get(row.site)
-        kind = site.kind if site is not None else "local"
-        ran = row.site_job_id is not None and row.cached_from is None
-        elapsed = ((row.ended_at or utcnow()) - row.started_at).total_seconds() if row.started_at else 0.0
-        run_id, su = f"{row.id}.{row.attempt}", row.su
-        try:
-            self.accounts.record_outputs(row, run_id, ran=ran)  # first: a consensus may follow at once
-            if ran:
-                try:
-                    self._offer(row, run_id)
-                except VlassError as error:  # the job's own record and charge go on without it
-                    log.warning("job %s's result was not offered to the hub's cache: %s", run_id, error.message)
-            if ran and row.project:
-                answer = self.accounts.charge(site_kind=kind, job_id=run_id if kind == "local" else row.site_job_id,
-                                              su=row.su, elapsed_s=elapsed, state=row.state)
-                if kind == "slurm":
-                    if not (answer.get("charged") and answer.get("final")):
-                        return  # Slurm's accounting has not caught up yet
-                    su = answer["su"]  # what Slurm's accounting charged
-            wait, lag = waits_of(row, site if ran else None)
-            self.accounts.report(job_id=run_id, site=row.site, site_kind=kind, state=row.state, submitted=ran,
-                                 cached=row.cached_from is not None, queue_wait_s=wait, status_lag_s=lag, su=su)
-        except VlassError:
+        su = hub_cache.report_ended(self.accounts, row, self.sites.get(row.site))
+        if su is None:  # the service, or Slurm's accounting, is not there yet: a later read tries again
             return
         with self.sessions.begin() as session:
             stored = session.get(JobRow, job_id)
