@@ -93,6 +93,7 @@ add_vlass_service(c, db_url=db_url, profiles=c.VlassProfilesSpawner.profiles_fil
                   url=f"http://127.0.0.1:{os.environ.get('VLASS_SERVICE_PORT', '10101')}", approver_users=admins,
                   expert_users=[u for u in os.environ.get("VLASS_DEMO_EXPERTS", "alice,admin").split(",") if u],
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
+                  page_rate=os.environ.get("VLASS_PAGE_RATE") or None,  # the gallery's, per user (default 5/s)
                   processes=int(os.environ.get("VLASS_SERVICE_PROCESSES") or 1),
                   registry_db=os.environ.get("VLASS_REGISTRY_DB") or db_url, source_admin_users=admins,
                   # the sample `make demo-hub` builds; a job env without it (no `make sample-data`) starts empty

@@ -77,6 +77,7 @@ add_vlass_service(c, db_url=db_url, profiles=profiles,
                   approver_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   source_admin_groups=filter(None, os.environ.get("VLASS_ADMIN_GROUPS", "").split(",")),
                   search_quota=os.environ.get("VLASS_SEARCH_QUOTA") or None,
+                  page_rate=os.environ.get("VLASS_PAGE_RATE") or None,  # the gallery's, per user (default 5/s)
                   capsules=os.environ.get("VLASS_CAPSULES") or None,  # a folder or s3://bucket/prefix
                   # several processes on a shared database; one on the embedded SQLite
                   processes=int(os.environ.get("VLASS_SERVICE_PROCESSES") or (1 if db_url.startswith("sqlite") else 2)))

@@ -28,7 +28,8 @@ def jobs(*, root: str | os.PathLike = ".", db: str | None = None, config: str | 
 
 def manifest_for(notebook: str, *, root: Path, registry, parameters: Mapping | None = None, inputs: Iterable = (),
                  site: str = "local", profile: str | None = None, resources: Mapping | None = None,
-                 output: str | None = None, retention_days: int | None = None, funding: Iterable[Mapping] = ()) -> dict:
+                 output: str | None = None, retention_days: int | None = None, funding: Iterable[Mapping] = (),
+                 affiliations: Iterable[Mapping] = ()) -> dict:
     """A job manifest (version 1) for ``notebook`` (relative to ``root``), its inputs pinned by sha256."""
     path = root / notebook
     if not path.is_file():
@@ -48,6 +49,8 @@ def manifest_for(notebook: str, *, root: Path, registry, parameters: Mapping | N
         doc["resources"] = {k: v for k, v in resources.items()}
     if funding:
         doc["funding"] = [dict(f) for f in funding]
+    if affiliations:
+        doc["affiliations"] = [dict(a) for a in affiliations]
     return doc
 
 
@@ -64,13 +67,14 @@ def _pin(item) -> tuple[str, str | None]:
 def submit(notebook: str, *, parameters: Mapping | None = None, inputs: Iterable = (), site: str = "local",
            profile: str | None = None, resources: Mapping | None = None, output: str | None = None,
            root: str | os.PathLike = ".", db: str | None = None, config: str | None = None,
-           funding: Iterable[Mapping] = ()):
+           funding: Iterable[Mapping] = (), affiliations: Iterable[Mapping] = ()):
     """Submit ``notebook`` (a path under ``root``) as a job; the same request twice is the same job.
-    ``funding``: the grants it is done under, ``{"funder", "award", "funder_id" (ROR), "title"}`` each."""
+    ``funding``: the grants it is done under, ``{"funder", "award", "funder_id" (ROR), "title"}`` each;
+    ``affiliations``: the author's organizations, ``{"name", "ror"}`` each (both recorded in the capsule)."""
     service = jobs(root=root, db=db, config=config)
     doc = manifest_for(notebook, root=Path(root).resolve(), registry=service.registry, parameters=parameters,
                        inputs=inputs, site=site, profile=profile, resources=resources, output=output,
-                       funding=funding)
+                       funding=funding, affiliations=affiliations)
     return service.submit(doc)
 
 

@@ -113,3 +113,17 @@ def lab(tmp_path, area, demo_registry, job_env, job_accounts, lab_environment, m
     extra += f"c.LabApp.app_settings_dir = {str(settings)!r}\n"
     with jupyter("jupyterlab", tmp_path, root=area, vlass=vlass, extra=extra) as url:
         yield url
+
+
+ARTIFACTS_ENV = "VLASS_TEST_ARTIFACTS"
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot kept as a test artifact (``$VLASS_TEST_ARTIFACTS``, else ``test-artifacts/`` in the
+    checkout): what a person would have seen at that step, when a later assertion fails."""
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get(ARTIFACTS_ENV) or Path(__file__).resolve().parent.parent / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..exceptions import InvalidArgument
+from ..exceptions import InvalidArgument, VlassError
 from ..jobs.config import open_jobs
 from ..reproducibility.location import capsule_store, public_keys, signer
 from .output import emit, pairs, print_json
@@ -159,6 +159,7 @@ def cmd_analyses(args) -> int:
 def cmd_provenance(args) -> int:
     """The chain of capsules (ids in the store, or capsule folders side by side) as PROV or DataCite records, to
     stdout or ``-o``."""
+    from ..reproducibility.chain import Origins
     from ..reproducibility.provenance import export, select
     from ..reproducibility.store import CapsuleStore, UnknownAnalysis
     from ..review.review import review
@@ -174,7 +175,8 @@ def cmd_provenance(args) -> int:
         select(store.list(), authors=args.author or (), **criteria)
     if not ids:
         raise UnknownAnalysis("no published analysis matches the report's criteria")
-    text = export(store, ids, args.format, marks=review().marks)
+    text = export(store, ids, args.format, marks=review().marks, origins=Origins(_registry_or_none(args)),
+                  about=_about(args))
     data = text if isinstance(text, bytes) else text.encode()
     if args.output is None:
         if isinstance(text, bytes):
@@ -187,6 +189,24 @@ def cmd_provenance(args) -> int:
     partial.replace(target)  # whole or not at all
     print(f"wrote {target} ({args.format}, {len(data)} bytes)")
     return 0
+
+
+def _registry_or_none(args):
+    """The registry whose lineage an export follows: this machine's (a hub user's server asks the hub's)."""
+    from ..federation import Registry
+
+    try:
+        return Registry(args.db, use_hub_token=True)
+    except VlassError:
+        return None
+
+
+def _about(args) -> str:
+    """What a report covers, in words, for its summary."""
+    parts = [f"{label} {value}" for label, value in (("reading", args.dataset), ("from", args.since), ("until", args.until),
+                                                    ("under award", args.award)) if value]
+    parts += [f"by {', '.join(args.author)}"] if args.author else []
+    return ("Every published analysis " + " ".join(parts)) if parts else ""
 
 
 def cmd_keys(args) -> int:
@@ -259,7 +279,8 @@ def add_commands(sub) -> None:
     p.add_argument("--author", action="append", help="by this hub user (repeat for a group's members)")
     p.add_argument("--award", help="done under this award number (the manifest's funding)")
     p.add_argument("--format", default="prov-json",
-                   choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate"])
+                   choices=["prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate", "summary"],
+                   help="summary: a report for people in Markdown (counts, SUs per site, grants, citations)")
     p.add_argument("-o", "--output", metavar="PATH", help="write here (whole or not at all) instead of stdout")
     keys = sub.add_parser("keys", help="this site's signing keys").add_subparsers(dest="action", required=True)
     command(keys, "list", "the public keys (old ones stay, so old capsules verify)", cmd_keys)

@@ -79,3 +79,20 @@ class Limits:
         with self._lock:
             bucket = self._users.setdefault(user, TokenBucket(self._user_rate, self._user_capacity, clock=self._clock))
         bucket.take(f"user {user!r} query quota")
+
+
+class PerUser:
+    """One bucket per user, ``rate`` (such as ``"5/s"``) holding ten seconds' worth of requests (at least one, at
+    most ``burst``), in this process's memory (as JupyterHub's own rate limits: a restart refills them)."""
+
+    def __init__(self, rate: str, *, burst: int = 50, clock: Callable[[], float] = time.monotonic):
+        self.rate, self._clock = parse_rate(rate), clock
+        self.burst = max(1.0, min(float(burst), self.rate * 10))
+        self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, user: str, what: str) -> None:
+        """One request of ``user``'s, or :class:`RateLimited` with the wait."""
+        with self._lock:
+            bucket = self._buckets.setdefault(user, TokenBucket(self.rate, self.burst, clock=self._clock))
+        bucket.take(f"{what} for user {user!r}")

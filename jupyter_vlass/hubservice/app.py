@@ -26,7 +26,7 @@ from ..compute.approvals import Approvals
 from ..compute.ledger import Ledger, LedgerSync
 from ..compute.profiles import load_profiles
 from ..exceptions import InvalidArgument
-from ..federation.limits import parse_rate
+from ..federation.limits import PerUser, parse_rate
 from ..federation.registry import Registry
 from ..federation.shared_quota import SharedQuota
 from ..jobs.dashboard import JobReports
@@ -45,6 +45,7 @@ from .base import NoSuchPage
 from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV, RESULTS_ENV
 
 RESOURCES = (allocations, datasets, jobs, results, signing, capsules, gallery, review, quotas)  # signing's api/capsules/sign first
+DEFAULT_PAGE_RATE = "5/s"  # per user and process: a person reading never meets it, a scraper does
 log = logging.getLogger("jupyter_vlass.hubservice")
 
 
@@ -60,7 +61,8 @@ def open_registry(url: str, *, sample: str | None = None) -> Registry:
 
 def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_threshold: float | None = None,
              search_quota: str | None = None, registry: Registry | None = None,
-             capsule_store: str | None = None, results: str | None = None) -> web.Application:
+             capsule_store: str | None = None, results: str | None = None,
+             page_rate: str | None = DEFAULT_PAGE_RATE) -> web.Application:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")
     sessions = session_factory(make_engine(db_url))
     cluster = profiles.site if profiles else "local"
@@ -72,6 +74,7 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
          *(route for resource in RESOURCES for route in resource.routes(lambda path: url_path_join(prefix, path)))],
         search_quota=SharedQuota(sessions, search_quota) if search_quota else None,
         search_quota_text=search_quota,
+        page_rate=PerUser(page_rate) if page_rate else None,
         approvals=approvals,
         ledger=ledger,
         job_accounting=JobAccounting(ledger, approvals, profiles),
@@ -192,12 +195,15 @@ def main(argv: list[str] | None = None) -> int:
                              "else 1); more than one needs a database every process reaches (PostgreSQL)")
     parser.add_argument("--search-quota", default=None,
                         help="searches each user may make across all their servers, such as '600/h' (default: none)")
+    parser.add_argument("--page-rate", default=DEFAULT_PAGE_RATE,
+                        help="gallery pages, JSON and provenance exports per user and process, ten seconds' worth at once "
+                             f"(default: {DEFAULT_PAGE_RATE})")
     args = parser.parse_args(argv)
     if not args.db:
         parser.error(f"--db (or ${DB_ENV}) is required")
-    if args.search_quota:
+    for rate in filter(None, (args.search_quota, args.page_rate)):
         try:
-            parse_rate(args.search_quota)
+            parse_rate(rate)
         except InvalidArgument as error:
             parser.error(error.message)
     if args.processes < 1:
@@ -218,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         own = Registry(args.registry_db, groups=()) if many and args.registry_db else registry
         app = make_app(db_url=args.db, profiles=profiles, keys=args.keys, publish_threshold=args.publish_threshold,
                        search_quota=args.search_quota, registry=own, capsule_store=args.capsules,
-                       results=args.results)
+                       results=args.results, page_rate=args.page_rate)
         asyncio.run(serve(app, sockets, max_body_size=1 << 30))
         return 0
     return supervise(args.processes, run) if many else run()

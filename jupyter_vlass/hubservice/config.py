@@ -22,13 +22,15 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
                       expert_groups: Iterable[str] = (EXPERTS_GROUP,), search_quota: str | None = None,
                       registry_db: str | None = None, sample: str | None = None,
                       source_admin_users: Iterable[str] = (), source_admin_groups: Iterable[str] = (),
-                      capsules: str | None = None, results: str | None = None, processes: int = 1) -> None:
+                      capsules: str | None = None, results: str | None = None, processes: int = 1,
+                      page_rate: str | None = None) -> None:
     """Run the approvals/allocations service under the hub; give approvers the scope to decide (and to
     override the publish gate), experts (members of the ``vlass-experts`` group by default) the scope to
     vote on detections and mark published results, and users' servers the scope to reach it (their
     analysis jobs are authorized and charged there, their capsules signed with the site's key in ``keys``,
     default ``vlass-keys`` in the hub's directory). ``search_quota`` (such as ``"600/h"``): the searches each
-    user may make, across all their servers.
+    user may make, across all their servers; ``page_rate`` (default ``"5/s"``, ten seconds' worth at once): the gallery pages,
+    its JSON and provenance exports each user may ask for, per service process.
 
     The service holds the dataset registry (``registry_db``, default ``db_url``) and answers every user's
     discovery there; only ``source_admin_users`` and ``source_admin_groups`` may add and sync
@@ -52,6 +54,7 @@ def add_vlass_service(c, *, db_url: str, profiles: str, url: str = "http://127.0
         # account reads, never on its command line, which every local account can (/proc/PID/cmdline).
         "command": [sys.executable, "-m", "jupyter_vlass.hubservice", "--profiles", profiles, "--keys", keys,
                     *(["--search-quota", search_quota] if search_quota else []),
+                    *(["--page-rate", page_rate] if page_rate else []),
                     *(["--sample", sample] if sample else [])],
         "environment": {DB_ENV: db_url, REGISTRY_DB_ENV: registry_db or db_url, CAPSULES_ENV: capsules,
                         RESULTS_ENV: results, PROCESSES_ENV: str(int(processes))},

@@ -13,6 +13,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from ..exceptions import InvalidArgument
+from ..reproducibility.chain import Origins
 from ..reproducibility.gallery import GalleryQuery
 from ..reproducibility.preview import POLICY, preview
 from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export, select
@@ -21,10 +22,21 @@ from ..review.gallery_page import gallery_page
 from .capsules import CapsulesHandler
 
 
+SUFFIXES = {"prov-json": ".prov.json", "prov-o": ".ttl", "prov-jsonld": ".jsonld", "prov-n": ".provn", "prov-xml": ".prov.xml",
+            "datacite": ".datacite.json", "crate": ".crate.zip", "summary": ".md"}
 MAX_LIMIT_ALL = 10**9  # one entry's page weighs it among all the others (its replays, forks, newer versions)
 
 
 class GalleryHandler(CapsulesHandler):
+    """The gallery's pages, JSON and exports: each request of a reader's counted against their rate
+    (``page_rate``; 429 ``rate_limited`` with ``Retry-After`` past it)."""
+
+    def prepare(self):
+        super().prepare()
+        limits = self.settings.get("page_rate")
+        if limits is not None and self.current_user:  # no user: @web.authenticated answers
+            limits.take(self.current_user["name"], "gallery and provenance requests")
+
     def get_template_namespace(self) -> dict:
         return {**super().get_template_namespace(), "base": os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/vlass/")}
 
@@ -99,8 +111,8 @@ class _AsTheCallerSees:
         return self._handler.store.lineage(capsule_id)
 
 
-class ProvenanceAPI(CapsulesHandler):
-    """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml|datacite``:
+class ProvenanceAPI(GalleryHandler):
+    """``GET api/provenance?capsule=ID[&capsule=ID...]&format=prov-json|prov-o|prov-jsonld|prov-n|prov-xml|datacite|crate|summary``:
     the chain of those capsules and everything they derive from that the caller may see. Without ``capsule``, an
     institute's report (:func:`~jupyter_vlass.reproducibility.provenance.select`): every analysis the caller may
     see that reads ``dataset`` (and what derives from it), published ``since``/``until``, by ``author`` (repeated)
@@ -108,7 +120,7 @@ class ProvenanceAPI(CapsulesHandler):
 
     async def _authors(self) -> list[str]:
         authors = list(self.get_query_arguments("author"))
-        group = self.get_query_argument("group", None)
+        group = self.get_query_argument("group", None) or None  # an empty field of the gallery's form: none
         if group is not None:
             authors += await hub_group_members(group)
             if not authors:
@@ -120,7 +132,7 @@ class ProvenanceAPI(CapsulesHandler):
         ids, fmt = self.get_query_arguments("capsule"), self.get_query_argument("format", "prov-json")
         if fmt not in FORMATS:
             raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
-        criteria = {name: self.get_query_argument(name, None) for name in ("dataset", "since", "until", "award")}
+        criteria = {name: self.get_query_argument(name, None) or None for name in ("dataset", "since", "until", "award")}
         authors = await self._authors()
         if not ids and not (authors or any(criteria.values())):
             raise InvalidArgument("capsule, or a report's dataset, since, until, author, group or award")
@@ -131,10 +143,22 @@ class ProvenanceAPI(CapsulesHandler):
             chosen = ids or select(self.visible_list(), authors=authors, **criteria)
             if not chosen:
                 raise UnknownAnalysis("no published analysis you may see matches the report's criteria")
-            return export(_AsTheCallerSees(self), chosen, fmt, marks=self.settings["review"].marks)
+            return export(_AsTheCallerSees(self), chosen, fmt, marks=self.settings["review"].marks,
+                          origins=Origins(self._view()), about=_about(criteria, self.get_query_arguments("author"),
+                                                                      self.get_query_argument("group", None) or None))
         text = await self.blocking(chain)
         self.set_header("Content-Type", FORMATS[fmt] if isinstance(text, bytes) else f"{FORMATS[fmt]}; charset=utf-8")
+        self.set_header("Content-Disposition", f"attachment; filename=provenance{SUFFIXES[fmt]}")
         self.finish(text)
+
+
+def _about(criteria: dict, authors: list[str], group: str | None) -> str:
+    """What a report covers, in words, for its summary."""
+    parts = [f"{label} {criteria[name]}" for name, label in (("dataset", "reading"), ("since", "from"),
+                                                             ("until", "until"), ("award", "under award")) if criteria[name]]
+    parts += [f"by {', '.join(authors)}"] if authors else []
+    parts += [f"by the members of hub group {group}"] if group else []
+    return ("Every published analysis you may see " + " ".join(parts)) if parts else ""
 
 
 async def hub_group_members(group: str) -> list[str]:

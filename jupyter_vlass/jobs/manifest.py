@@ -67,6 +67,7 @@ class JobManifest:
     replay_of: str | None = None  # the parent capsule: the job is computed again, not taken from the cache
     recompute: bool = False  # computed again even when the cache holds it (runs compared across sites)
     funding: tuple[Mapping[str, str], ...] = ()  # the grants it is done under (not what determines the result)
+    affiliations: tuple[Mapping[str, str], ...] = ()  # the author's organizations, by ROR id (nor this)
 
     @classmethod
     def from_json(cls, doc: object) -> JobManifest:
@@ -87,7 +88,8 @@ class JobManifest:
             retention_days=output.get("retention_days", DEFAULT_RETENTION_DAYS), profile=doc.get("profile"),
             resources=dict(doc.get("resources", {})), dask=dict(doc["dask"]) if doc.get("dask") else None,
             replay_of=doc.get("replay_of"), recompute=bool(doc.get("recompute", False)),
-            funding=tuple(dict(f) for f in doc.get("funding", [])))
+            funding=tuple(dict(f) for f in doc.get("funding", [])),
+            affiliations=tuple(dict(a) for a in doc.get("affiliations", [])))
         user_path(manifest.notebook_path, "$.notebook.path")
         if manifest.output_path is not None:
             user_path(manifest.output_path, "$.output.path")
@@ -117,6 +119,8 @@ class JobManifest:
             doc["recompute"] = True
         if self.funding:
             doc["funding"] = [dict(f) for f in self.funding]
+        if self.affiliations:
+            doc["affiliations"] = [dict(a) for a in self.affiliations]
         return doc
 
     @property

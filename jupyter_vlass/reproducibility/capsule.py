@@ -68,7 +68,7 @@ def run_record(job) -> dict:
         image = None
     return {"title": f"{status['notebook']} ({', '.join(f'{k}={v}' for k, v in sorted(status['parameters'].items()))})",
             "owner": status["owner"], "site": status["site"], "site_kind": site.kind if site else "local",
-            "site_job_id": status["site_job_id"], "host": result.get("host"), "gpus": result.get("gpus"),
+            "site_job_id": status["site_job_id"], "su": status.get("su"), "host": result.get("host"), "gpus": result.get("gpus"),
             "gpu_type": result.get("gpu_type") or (accounting or {}).get("gpu_type"), "accounting": accounting,
             "image": image,
             "started": status["started_at"], "ended": status["ended_at"], "parameters": status["parameters"],

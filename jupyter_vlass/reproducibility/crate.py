@@ -40,6 +40,17 @@ def _funding(root: dict, grants: list[dict]) -> list[dict]:
     return list(entities.values())
 
 
+def _affiliations(agent: dict, organizations: list[dict]) -> list[dict]:
+    """The author's organizations of the manifest as the agent's ``affiliation`` (by ROR id when given)."""
+    entities = {}
+    for index, organization in enumerate(organizations):
+        key = organization.get("ror") or f"#affiliation-{index}"
+        entities.setdefault(key, {"@id": key, "@type": "Organization", "name": organization["name"]})
+    if entities:
+        agent["affiliation"] = [{"@id": key} for key in entities]
+    return list(entities.values())
+
+
 def build(run: dict) -> dict:
     """``run``: title, owner, site, site_job_id, host, gpus, gpu_type, accounting (Slurm's sacct record),
     started, ended, parameters, inputs ([{id, version, uri, sha256}]), outputs ([{name, sha256, size}]),
@@ -88,6 +99,7 @@ def build(run: dict) -> dict:
     if run.get("parent"):
         graph[1]["isBasedOn"] = {"@id": f"capsule:{run['parent']}"}
     graph += _funding(graph[1], (run.get("manifest") or {}).get("funding") or [])
+    graph += _affiliations(next(e for e in graph if e["@id"] == "#agent"), (run.get("manifest") or {}).get("affiliations") or [])
     graph += [{"@id": f"#param-{name}", "@type": "FormalParameter", "name": name, "additionalType": _type(value),
                "conformsTo": {"@id": FORMAL_PARAMETER}} for name, value in params]
     graph += [{"@id": f"#pv-{name}", "@type": "PropertyValue", "name": name, "value": str(value),
@@ -107,7 +119,8 @@ def build(run: dict) -> dict:
                    ("container_image", "{name} ({runtime}) sha256:{sha256}".format(**run["image"]) if run.get("image")
                     else "none: the site's own environment"),
                    ("slurm_job_id", run.get("site_job_id") if run["site_kind"] == "slurm" else None),
-                   ("result_key", run["result_key"])]
+                   ("result_key", run["result_key"]),
+                   ("service_units", None if run.get("su") is None else f"{float(run['su']):.4f}")]
     environment += [(f"slurm_{name}", accounting.get(name)) for name in
                     ("partition", "account", "state", "nodes", "elapsed_s", "alloc_tres", "start", "end")]
     graph += [{"@id": f"#env-{name}", "@type": "PropertyValue", "name": name, "value": str(value)}

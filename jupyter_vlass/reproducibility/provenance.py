@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 
 from ..exceptions import InvalidArgument
 from .layout import CRATE
-from .chain import MAX_CAPSULES, chain as _chain, local_name as _name
+from .chain import MAX_CAPSULES, Origins, chain as _chain, local_name as _name
 
 FORMATS = {"prov-json": "application/json", "datacite": "application/vnd.datacite.datacite+json", "prov-o": "text/turtle",
            "prov-jsonld": "application/ld+json", "crate": "application/zip",
-           "prov-n": "text/provenance-notation", "prov-xml": "application/xml"}
+           "prov-n": "text/provenance-notation", "prov-xml": "application/xml", "summary": "text/markdown"}
 NAMESPACES = {"vlass": "https://jupyter-vlass.org/ns/prov#", "voprov": "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/",
               "capsule": "urn:jupyter-vlass:capsule:", "run": "urn:jupyter-vlass:run:",
               "dataset": "urn:jupyter-vlass:dataset:", "output": "urn:jupyter-vlass:output:",
@@ -30,10 +30,12 @@ def _environment(crate: dict) -> dict[str, str]:
             if e.get("@type") == "PropertyValue" and str(e.get("@id", "")).startswith("#env-")}
 
 
-def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None):
+def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None,
+             origins: Origins | None = None):
     """The PROV document of ``capsule_ids`` and every capsule they derive from in ``store`` (a capsule store:
     ``show``, ``path``, ``lineage``); ``marks(subject)``: the marks made on a capsule or dataset version
-    (those inherited from what it derives from, which carry ``because``, are left to their own subjects)."""
+    (those inherited from what it derives from, which carry ``because``, are left to their own subjects);
+    ``origins``: the dataset versions they read traced back through the registry (:class:`.chain.Origins`)."""
     from prov.model import PROV_TYPE, ProvDocument
 
     shown = _chain(store, capsule_ids)
@@ -74,14 +76,7 @@ def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[d
                                      if model.get(k)}})
             doc.wasAssociatedWith(activity, agent)
         for pin in analysis["inputs"] + analysis["opened"]:
-            entity = f"dataset:{_name(pin['id'] + '@' + pin['version'])}"
-            if entity not in datasets:
-                datasets.add(entity)
-                doc.entity(entity, {PROV_TYPE: q("voprov:Dataset"), "prov:label": pin["id"],
-                                    "vlass:version": pin["version"], "vlass:sha256": pin.get("sha256") or ""})
-                for mark in _own(marks, f"{pin['id']}@{pin['version']}"):
-                    _mark(doc, entity, mark)
-            doc.used(activity, entity)
+            doc.used(activity, _dataset(doc, pin, marks, datasets))
         for output in analysis["outputs"]:
             entity = f"output:{_name(capsule_id + '/' + output['name'])}"
             doc.entity(entity, {"prov:label": output["name"], "vlass:sha256": output["sha256"]})
@@ -94,7 +89,39 @@ def document(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[d
             doc.wasDerivedFrom(capsule, f"capsule:{parent['id']}", other_attributes={PROV_TYPE: q(kind)})
         for mark in _own(marks, capsule):
             _mark(doc, capsule, mark)
+    origins = origins or Origins()
+    for pin in origins.walk(_read(shown)):  # each version's origins, as far as the reader may see them
+        entry = origins.version(pin)
+        if entry is not None:
+            entity = _dataset(doc, entry, marks, datasets)
+            for parent in origins.parents(entry):
+                doc.wasDerivedFrom(entity, _dataset(doc, origins.version(parent) or _pin(parent), marks, datasets))
     return doc
+
+
+def _read(shown: dict[str, dict]) -> list[str]:
+    return [f"{p['id']}@{p['version']}" for a in shown.values() for p in a["inputs"] + a["opened"]]
+
+
+def _pin(pin: str) -> dict:
+    dataset_id, _, version = pin.rpartition("@")
+    return {"id": dataset_id, "version": version}
+
+
+def _dataset(doc, version: dict, marks, added: set) -> str:
+    """The entity of a dataset version (a pin ``{id, version, sha256}`` or a registry entry), added once with the
+    marks made on it."""
+    from prov.model import PROV_TYPE
+
+    pin = f"{version['id']}@{version['version']}"
+    entity = f"dataset:{_name(pin)}"
+    if entity not in added:
+        added.add(entity)
+        doc.entity(entity, {PROV_TYPE: doc.valid_qualified_name("voprov:Dataset"), "prov:label": version["id"],
+                            "vlass:version": version["version"], "vlass:sha256": version.get("sha256") or ""})
+        for mark in _own(marks, pin):
+            _mark(doc, entity, mark)
+    return entity
 
 
 def _funder(doc, grant: dict) -> str:
@@ -172,27 +199,40 @@ def _mark(doc, entity: str, mark: dict) -> None:
         doc.wasInfluencedBy(entity, activity)
 
 
-def datacite_records(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None) -> list[dict]:
-    """A DataCite 4.5 record (:func:`.datacite.record`) of each of ``capsule_ids`` and of what they derive from."""
-    from .datacite import record
+def datacite_records(store, capsule_ids: Iterable[str], *, marks: Callable[[str], list[dict]] | None = None,
+                     origins: Origins | None = None) -> list[dict]:
+    """A DataCite 4.5 record (:func:`.datacite.record`) of each of ``capsule_ids`` and of what they derive from, and
+    one of each derived dataset version they read or that those derive from (:func:`.datacite.dataset_record`)."""
+    from .datacite import dataset_record, record
 
-    shown = _chain(store, capsule_ids)
-    return [record(a, parent=shown.get(a["parent"] or ""), marks=_own(marks, f"capsule:{a['id']}"))
-            for a in shown.values()]
+    shown, origins = _chain(store, capsule_ids), origins or Origins()
+    records = [record(a, parent=shown.get(a["parent"] or ""), marks=_own(marks, f"capsule:{a['id']}"))
+               for a in shown.values()]
+    for pin in origins.walk(_read(shown)):
+        entry = origins.version(pin)
+        if entry is not None and entry.get("derived_from"):
+            records.append(dataset_record(entry, previous=origins.previous(pin), marks=_own(marks, pin)))
+    return records
 
 
-def export(store, capsule_ids: Iterable[str], fmt: str, *, marks=None) -> str | bytes:
-    """The chain of ``capsule_ids`` in ``fmt`` (one of :data:`FORMATS`; ``crate``: the bytes of a zip)."""
+def export(store, capsule_ids: Iterable[str], fmt: str, *, marks=None, origins: Origins | None = None,
+           about: str = "") -> str | bytes:
+    """The chain of ``capsule_ids`` in ``fmt`` (one of :data:`FORMATS`; ``crate``: the bytes of a zip;
+    ``summary``: Markdown for people, ``about`` saying what the report covers)."""
     if fmt not in FORMATS:
         raise InvalidArgument(f"format: one of {', '.join(FORMATS)}")
     if fmt == "datacite":
-        return json.dumps(datacite_records(store, capsule_ids, marks=marks), indent=1)
+        return json.dumps(datacite_records(store, capsule_ids, marks=marks, origins=origins), indent=1)
+    if fmt == "summary":
+        from .report import summary
+
+        return summary(_chain(store, capsule_ids), origins=origins or Origins(), marks=marks, about=about)
     if fmt == "crate":  # the Provenance Run Crate, zipped
         from .run_crate import crate_archive
 
         ids = list(capsule_ids)
-        return crate_archive(store, ids, serialize(document(store, ids, marks=marks), "prov-json"))
-    return serialize(document(store, capsule_ids, marks=marks), fmt)
+        return crate_archive(store, ids, serialize(document(store, ids, marks=marks, origins=origins), "prov-json"))
+    return serialize(document(store, capsule_ids, marks=marks, origins=origins), fmt)
 
 
 def serialize(doc, fmt: str) -> str:

@@ -155,6 +155,9 @@ class CapsuleStore:
                 "parent": parent, "site": manifest["site"],
                 "inputs": manifest.get("inputs", []), "parameters": manifest.get("parameters", {}),
                 "model": manifest.get("model"), "funding": manifest.get("funding", []),
+                "affiliations": manifest.get("affiliations", []),
+                "su": float(entities["#env-service_units"]["value"]) if "#env-service_units" in entities else None,
+                "slurm_job_id": (entities.get("#env-slurm_job_id") or {}).get("value"),
                 "opened": [{"id": e["name"], "version": e["version"], "sha256": e["sha256"]} for e in crate["@graph"]
                            if e.get("@type") == "Dataset" and e.get("description", "").startswith("opened")],
                 "outputs": [{"name": r["@id"].removeprefix("outputs/"), "sha256": entities[r["@id"]]["sha256"]}

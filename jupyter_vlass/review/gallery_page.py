@@ -4,6 +4,7 @@ lineage, how split the experts' votes on its datasets are (:mod:`jupyter_vlass.r
 
 from __future__ import annotations
 
+from ..federation.paging import MAX_LIMIT
 from ..reproducibility.gallery import GalleryQuery, entries, search
 from .review import followed
 
@@ -24,8 +25,18 @@ def gallery_page(query: GalleryQuery, *, analyses: list[dict], store, view, revi
         return {"verifies": checks.verifies(store.path(analysis["id"])),
                 "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden, index=index),
                 "disagreement": max((split.get((p["id"], p["version"]), 0.0) for p in pins), default=0.0)}
-    in_region = None
-    if query.region is not None:  # the registry's index finds the dataset versions there
-        hits = view.search(query.region, limit=MAX_REGION_HITS).hits if view is not None else []
-        in_region = {(h.dataset_id, h.version) for h in hits}
-    return search(entries(analyses, standing), query, in_region)
+    found = None if query.region is None else in_region(view, query.region)
+    return search(entries(analyses, standing), query, found)
+
+
+def in_region(view, region) -> set[tuple[str, str]]:
+    """The dataset versions the registry's index finds in ``region`` (up to :data:`MAX_REGION_HITS`), page by page
+    (a registry's page holds at most :data:`~jupyter_vlass.federation.paging.MAX_LIMIT`); none without a registry."""
+    found, cursor = set(), None
+    while view is not None and len(found) < MAX_REGION_HITS:
+        page = view.search(region, limit=MAX_LIMIT, cursor=cursor)
+        found |= {(h.dataset_id, h.version) for h in page.hits}
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return found

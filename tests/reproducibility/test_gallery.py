@@ -10,6 +10,8 @@ from jupyter_vlass.exceptions import InvalidArgument, InvalidRegion
 from jupyter_vlass.reproducibility.capsule import publish
 from jupyter_vlass.reproducibility.gallery import GalleryQuery, SignatureChecks, entries, search
 from jupyter_vlass.reproducibility.keys import Keyring
+from jupyter_vlass.review import gallery_page
+from jupyter_vlass.review.gallery_page import in_region as gallery_in_region
 from tests.reproducibility.test_capsules import done_job  # noqa: F401  (a fixture)
 
 TILE = {"id": "vlass:VLASS2.2.ql.T08t20.J135700-180000", "version": "v1", "sha256": "a" * 64}
@@ -113,14 +115,22 @@ def test_a_region_finds_the_analyses_that_read_a_dataset_there(demo_registry):
     elsewhere = summary("j", "bob", inputs=({"id": "vlass:elsewhere", "version": "v1", "sha256": "f" * 64},))
     found = entries(HUB + [elsewhere], Standing())
     here = GalleryQuery.from_params({"region": "209.25,-18.0,0.5"}.get)
-    in_region = {(h.dataset_id, h.version) for h in demo_registry.search(here.region).hits}
+    in_region = gallery_in_region(demo_registry, here.region)  # as the gallery's page asks the registry
     assert {(TILE["id"], "v1"), (TILE["id"], "v2"), (RACS["id"], RACS["version"])} <= in_region
     assert sorted(e["id"][0] for e in search(found, here, in_region)["entries"]) == list("abcdefghi")
     far = GalleryQuery.from_params({"region": "10,10,0.5"}.get)
-    assert search(found, far, {(h.dataset_id, h.version) for h in demo_registry.search(far.region).hits})["total"] == 0
+    assert search(found, far, gallery_in_region(demo_registry, far.region))["total"] == 0
     with pytest.raises(InvalidRegion):
         GalleryQuery.from_params({"region": "400,0,1"}.get)
 
+
+def test_a_region_with_more_versions_than_a_registry_page_is_read_page_by_page(demo_registry, monkeypatch):
+    region = GalleryQuery.from_params({"region": "209.25,-18.0,0.5"}.get).region
+    whole = {(h.dataset_id, h.version) for h in demo_registry.search(region).hits}  # unpaged, every version
+    monkeypatch.setattr(gallery_page, "MAX_LIMIT", 1)  # one version a page
+    assert len(whole) >= 3 and gallery_in_region(demo_registry, region) == whole
+    monkeypatch.setattr(gallery_page, "MAX_REGION_HITS", 2)
+    assert len(gallery_in_region(demo_registry, region)) == 2  # bounded
 
 def test_the_page_escapes_every_string_and_shows_the_tombstone():
     """The gallery page's template (the service renders it with Tornado's autoescape) over a hostile entry."""

@@ -5,6 +5,7 @@ to its parent, a retraction invalidating what it marks."""
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 from pathlib import Path
 
 import jsonschema
@@ -57,7 +58,7 @@ def test_a_capsules_chain_as_prov_in_every_format(done_job, tmp_path):
         serialize(doc, "prov-yaml")
     with pytest.raises(InvalidArgument):
         document(store, [])
-    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate"}
+    assert set(FORMATS) == {"prov-json", "prov-o", "prov-jsonld", "prov-n", "prov-xml", "datacite", "crate", "summary"}
 
 
 def test_datacite_records_validate_and_say_what_was_derived_and_withdrawn(done_job, tmp_path):
@@ -213,3 +214,131 @@ def test_the_chain_as_a_provenance_run_crate_passes_the_validator(done_job, tmp_
     runs = [e for e in crate["@graph"] if e["@type"] == "CreateAction" and e["@id"].startswith("#run-")]
     read = {entities[o["@id"]]["name"] + "@" + entities[o["@id"]]["version"] for run in runs for o in run["object"]}
     assert len(runs) == 2 and read == {f"{p['id']}@{p['version']}" for p in store.show(original.capsule_id)["inputs"]}
+
+
+CURATED = "curated:racs-1357-18-components"  # 1.1.0 derives from a VLASS tile in the sample; 1.0.0 came before
+ICRAR = {"name": "International Centre for Radio Astronomy Research", "ror": "https://ror.org/047272k79"}
+
+
+class ReadingOtherVersions:
+    """A capsule store showing its capsules as if they had read ``pins`` (the crate, run and outputs are the real
+    capsule's): the registry's lineage of a derived version is followed from what a capsule says it read."""
+
+    def __init__(self, store: CapsuleStore, pins: list[dict]):
+        self._store, self._pins = store, pins
+
+    def show(self, capsule_id):
+        return {**self._store.show(capsule_id), "inputs": self._pins, "opened": []}
+
+    def path(self, capsule_id):
+        return self._store.path(capsule_id)
+
+    def lineage(self, capsule_id):
+        return self._store.lineage(capsule_id)
+
+
+def test_derived_dataset_versions_trace_to_their_origins_in_prov_and_datacite(done_job, demo_registry, tmp_path):
+    """A capsule that read a derived version: PROV says that version wasDerivedFrom the VLASS tile (a graph walk
+    from every derived dataset reaches a version that derives from nothing); DataCite has a valid record of the
+    derived version (IsDerivedFrom the tile, IsNewVersionOf 1.0.0) that a retraction of it obsoletes; the author's
+    affiliation reaches the crate and DataCite by its ROR id."""
+    from datacite import schema45
+
+    from jupyter_vlass.reproducibility.chain import Origins
+
+    doc = done_job.jobs.row(done_job.id).manifest
+    affiliated = done_job.jobs.submit({**doc, "affiliations": [ICRAR, {"name": "CosmicAI"}], "recompute": True})
+    assert affiliated.wait(timeout=180).state == "done"
+    store = CapsuleStore(tmp_path / "store")
+    capsule = publish(affiliated, store=store, keyring=Keyring(tmp_path / "keys"))
+    crate = {e["@id"]: e for e in json.loads((capsule.path / "ro-crate-metadata.json").read_text())["@graph"]}
+    assert crate["#agent"]["affiliation"] == [{"@id": ICRAR["ror"]}, {"@id": "#affiliation-1"}]
+    assert crate[ICRAR["ror"]] == {"@id": ICRAR["ror"], "@type": "Organization", "name": ICRAR["name"]}
+
+    derived = demo_registry.get(CURATED, "1.1.0")
+    tile = derived.derived_from[0]  # the VLASS tile's uri@version, as the package names it
+    reading = ReadingOtherVersions(store, [{"id": CURATED, "version": "1.1.0", "sha256": derived.sha256}])
+    review = Review(session_factory(make_engine(f"sqlite:///{tmp_path / 'review.sqlite'}")))
+    chain = json.loads(export(reading, [capsule.capsule_id], "prov-json", origins=Origins(demo_registry)))
+    jsonschema.validate(chain, json.loads(SCHEMA.read_text()))
+    parents = {}
+    for relation in chain["wasDerivedFrom"].values():
+        parents.setdefault(relation["prov:generatedEntity"], []).append(relation["prov:usedEntity"])
+    derived_entity = f"dataset:{quote(CURATED + '@1.1.0', safe='-._~')}"
+    [origin] = parents[derived_entity]
+    assert chain["entity"][origin]["prov:label"].startswith("vlass:VLASS2.2.ql.T08t20")
+    assert chain["entity"][origin]["vlass:sha256"] == demo_registry.get(chain["entity"][origin]["prov:label"], "v1").sha256
+    for entity in (e for e in chain["entity"] if e.startswith("dataset:")):  # each derived one reaches a root
+        seen = entity
+        while seen in parents:
+            seen = parents[seen][0]
+        assert seen in chain["entity"] and seen not in parents
+    assert tile.endswith("@v1")
+
+    review.mark(subject=f"{CURATED}@1.1.0", mark="Retracted", explanation="flux scale off by 8%", by="carol")
+    records = json.loads(export(reading, [capsule.capsule_id], "datacite", marks=review.marks,
+                                origins=Origins(demo_registry)))
+    for record in records:
+        assert schema45.validate(record), list(schema45.validator.iter_errors(record))
+    analysis, dataset = records
+    assert analysis["creators"][0]["affiliation"] == [
+        {"name": ICRAR["name"], "affiliationIdentifier": ICRAR["ror"], "affiliationIdentifierScheme": "ROR",
+         "schemeUri": "https://ror.org"}, {"name": "CosmicAI"}]
+    relations = {(r["relatedIdentifier"], r["relationType"]) for r in dataset["relatedIdentifiers"]}
+    assert (f"urn:jupyter-vlass:dataset:{chain['entity'][origin]['prov:label']}@v1", "IsDerivedFrom") in relations
+    assert (f"urn:jupyter-vlass:dataset:{CURATED}@1.0.0", "IsNewVersionOf") in relations
+    assert any(kind == "IsObsoletedBy" for _, kind in relations) and dataset["version"] == "1.1.0"
+    assert [d["dateType"] for d in dataset["dates"] if d["dateType"] == "Withdrawn"] == ["Withdrawn"]
+    # Without the registry (a capsule folder exported alone) the capsule's record stands alone.
+    assert len(json.loads(export(reading, [capsule.capsule_id], "datacite"))) == 1
+
+
+def test_a_fork_by_its_own_author_is_the_analysis_next_version_in_datacite():
+    from jupyter_vlass.reproducibility.datacite import record
+
+    base = {**_summary("a" * 64, "alice", "2026-11-02T10:00:00Z"), "title": "t", "site": "local", "status": "completed",
+            "parameters": {"threshold": 5}, "ended": None}
+    own = {**base, "id": "b" * 64, "parent": "a" * 64, "parameters": {"threshold": 4}}
+    other = {**own, "id": "c" * 64, "owner": "bob"}
+    replay = {**base, "id": "d" * 64, "parent": "a" * 64, "owner": "bob"}
+    kinds = {r["id"]: [x["relationType"] for x in record(r, parent=base)["relatedIdentifiers"] if "capsule:" in x["relatedIdentifier"]]
+             for r in (own, other, replay)}
+    assert kinds == {own["id"]: ["IsNewVersionOf"], other["id"]: ["IsDerivedFrom"], replay["id"]: ["IsVariantFormOf"]}
+
+
+def test_the_report_for_people_counts_charges_and_cites(demo_registry):
+    """The summary of a chain: analyses, independent replays, forks, retractions (and what derives from them),
+    SUs per site as each capsule recorded them, grants, and a citation of every analysis and dataset version,
+    the derived version's origin too; a title's markup is shown as text."""
+    from jupyter_vlass.reproducibility.chain import Origins
+    from jupyter_vlass.reproducibility.report import summary
+
+    def analysis(capsule_id, owner, *, parent=None, parameters=None, site="tacc", su=None, **extra):
+        return {**_summary(capsule_id, owner, "2026-11-02T10:00:00Z", parent=parent,
+                           inputs=((CURATED, "1.1.0"),), award="AST-2434562"),
+                "title": f"<b>{capsule_id}</b> | *rms*", "site": site, "status": "completed", "su": su,
+                "parameters": parameters or {"threshold": 5}, "slurm_job_id": "812" if site == "tacc" else None,
+                "orcid": None, "model": None, **extra}
+    shown = {"a": analysis("a", "alice", su=1.25), "b": analysis("b", "bob", parent="a", su=0.5),  # an independent replay
+             "c": analysis("c", "alice", parent="a", parameters={"threshold": 4}, site="local", su=0.0),  # her fork
+             "d": analysis("d", "carol", parent="c", parameters={"threshold": 4}, site="local",
+                           status="failed")}  # a failed replay of the fork, an older capsule: no SU
+    retracted = {"subject": "capsule:c", "mark": "Retracted", "explanation": "wrong <i>beam</i>", "by": "admin",
+                 "at": "2026-11-30T09:00:00Z", "audit_entry": 3}
+    text = summary(shown, origins=Origins(demo_registry), marks=lambda s: [retracted] if s == "capsule:c" else [],
+                   about="Every published analysis under award AST-2434562")
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in text.splitlines()
+            if line.startswith("| ") and line.count("|") == 3}
+    assert rows["Analyses"] == "4 (3 completed, 1 failed runs)"
+    assert rows["Replays"].startswith("2 (1 independent") and rows["Forks"] == "1" and rows["Authors"] == "3"
+    assert rows["Retracted"] == "1 (and 1 derived from retracted work)"
+    assert rows["Dataset versions read"] == "1 (1 more they derive from)"
+    charges = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]] for line in text.splitlines()
+               if line.startswith("| ") and line.count("|") == 6}
+    assert charges["tacc"] == ["2", "2", "1.75", "0"] and charges["local"] == ["2", "0", "0.00", "1"]
+    assert charges["**All sites**"] == ["4", "2", "1.75", "1"]
+    assert "| U.S. National Science Foundation |" not in text and "| NSF | AST-2434562 | 4 |" in text
+    assert "<b>" not in text and "&lt;" not in text and r"\<b\>a\</b\> \| \*rms\*" in text
+    assert r"**Retracted** 2026-11-30: wrong \<i\>beam\</i\>" in text and text.count("Derived from retracted work") == 1
+    assert demo_registry.get(CURATED, "1.1.0").citation().split()[0] in text  # the version read, cited
+    assert "(an origin of a version read)" in text and text.startswith("# Provenance report")

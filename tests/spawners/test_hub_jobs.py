@@ -10,17 +10,18 @@ import html
 import json
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
 import requests
 
+from tests.browser import shot
 from tests.hub import JOB_ENV, own_hub
 from tests.models.conftest import real  # noqa: F401  (the real catalogue the detection tables come from)
 from tests.services import REPO
@@ -28,6 +29,7 @@ from tests.spawners.recorded_runs import detection_tables, record_consensus  # n
 
 pytestmark = pytest.mark.timeout(600)
 OWNER, OTHER = "vlt-frank", "vlt-grace"
+FIRST = "tacc:first/J105007+304037.fits"  # a FIRST image of the sample, at RA 162.53, Dec +30.68
 
 
 def tiny_notebook(user: str) -> dict:
@@ -72,7 +74,8 @@ def jobs_config():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_path, jobs_config, detection_tables):
+def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_path, jobs_config, detection_tables,
+                                                           page):
     config = jobs_config
     for name in (OWNER, OTHER):  # their servers' own job history from earlier runs on this machine: their
         # servers' monitors would report any job of it not yet charged to this new hub's dashboard
@@ -106,7 +109,10 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         assert synced.status_code == 200 and synced.json()["charged"] is False, synced.text
         before = hub.service("GET", f"/api/allocations/{OWNER}").json()["spent_su"]
         run = time.time_ns() // 1000  # the accounts keep their servers' state from earlier runs on a dev machine
-        manifest = {**tiny_notebook(OWNER), "parameters": {"i": run}}
+        [latest, *_] = requests.get(f"{hub.url}/user/{OWNER}/vlass/api/datasets/{FIRST}", timeout=60,
+                                    headers={"Authorization": f"token {tokens[OWNER]}"}).json()["versions"]
+        pin = {"id": FIRST, "version": latest["version"], "sha256": latest["sha256"]}  # found by its sky region later
+        manifest = {**tiny_notebook(OWNER), "parameters": {"i": run}, "inputs": [pin]}
         submitted = call(OWNER, "POST", json=manifest)
         assert submitted.status_code in (200, 201), submitted.text
         job = until_ended(OWNER, submitted.json()["id"])
@@ -167,8 +173,8 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         assert sum(j["su"] for j in (job, slurm_job)) == pytest.approx(after["spent_su"] - before, abs=0.01)
         assert set(figures["queue_wait_s"]) == {"local", "slurm"}
         assert set(figures["status_lag_s"]) == {"slurm"} and 0 <= figures["status_lag_s"]["slurm"]["max"] < 10
-        page = hub.service("GET", "/dashboard")
-        assert page.status_code == 200 and page.text.count("<svg") >= 4 and OWNER in page.text
+        dashboard = hub.service("GET", "/dashboard")
+        assert dashboard.status_code == 200 and dashboard.text.count("<svg") >= 4 and OWNER in dashboard.text
         own = requests.get(f"{hub.url}/services/vlass/dashboard", params={"format": "json"}, timeout=30,
                            headers={"Authorization": f"token {tokens[OTHER]}"}).json()
         assert own["jobs"] == [] and set(own["su"]["user"]) <= {OTHER}  # only their own rows
@@ -183,7 +189,7 @@ def test_jobs_are_private_authorized_and_charged_by_the_hub(slurm, job_env, tmp_
         check_results_are_hub_wide(hub, tokens, job, call(OTHER, "POST", json=same_notebook(OWNER, OTHER, manifest)))
 
         # Publishing: the hub service signs the owner's capsule with the site's key; no user holds it.
-        check_capsules_are_signed_by_the_hub(hub, tokens, job["id"], detection_tables)
+        check_capsules_are_signed_by_the_hub(hub, tokens, job["id"], detection_tables, page)
 
 
 def check_results_are_hub_wide(hub, tokens, computed, submitted):
@@ -216,7 +222,7 @@ def check_results_are_hub_wide(hub, tokens, computed, submitted):
     assert unknown.status_code == 404 and unknown.json()["reason"] == "unknown_result", unknown.text
 
 
-def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables):
+def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables, page):
     def server(name, method, path, **kwargs):
         return requests.request(method, f"{hub.url}/user/{name}/vlass/api{path}", timeout=120,
                                 headers={"Authorization": f"token {tokens[name]}"}, **kwargs)
@@ -271,10 +277,10 @@ def check_capsules_are_signed_by_the_hub(hub, tokens, job_id, tables):
     assert hub.service("GET", "/api/capsules/signatures", token=tokens[OTHER]).json()["signatures"] == []
     rotate = hub.service("POST", "/api/keys/rotate", token=tokens[OWNER])
     assert rotate.status_code == 403  # an approver's act
-    check_capsules_are_hub_wide(hub, tokens, capsule, server)
+    check_capsules_are_hub_wide(hub, tokens, capsule, server, page)
 
 
-def check_capsules_are_hub_wide(hub, tokens, capsule, server):
+def check_capsules_are_hub_wide(hub, tokens, capsule, server, page):
     """Published capsules live in the service's store: every user finds them, forks are linked to their parent,
     a mark follows the lineage to every derived capsule, and nobody's kernel or token can put a capsule there
     that the site's key did not sign for them."""
@@ -295,18 +301,13 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     link = f"/hub/user-redirect/vlass/fork/{capsule_id}"
     assert f'href="{link}">Fork into my server' in entry.text
     browser = hub.login(OTHER)  # as a reader's browser: the hub's cookie, then the server's through OAuth
-    page = browser.get(hub.url + link, timeout=60)
-    assert page.url == f"{hub.url}/user/{OTHER}/vlass/fork/{capsule_id}", page.url
-    assert page.status_code == 200 and "Compatibility report" in page.text and f'value="{i}"' in page.text, page.text
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    unprotected = browser.post(page.url, data={"action": "fork", "param:i": str(i + 2)}, timeout=60)
+    form = browser.get(hub.url + link, timeout=60)
+    assert form.url == f"{hub.url}/user/{OTHER}/vlass/fork/{capsule_id}", form.url
+    assert form.status_code == 200 and "Compatibility report" in form.text and f'value="{i}"' in form.text, form.text
+    unprotected = browser.post(form.url, data={"action": "fork", "param:i": str(i + 2)}, timeout=60)
     assert unprotected.status_code == 403, unprotected.text  # a cookie-authenticated form needs its XSRF token
-    checked = browser.post(page.url, data={"action": "check", "param:i": str(i + 2), "_xsrf": xsrf}, timeout=60)
-    assert checked.status_code == 200 and f"parameter i: {i} -&gt; {i + 2}" in checked.text, checked.text
-    forked = browser.post(page.url, data={"action": "fork", "param:i": str(i + 2), "_xsrf": xsrf}, timeout=120,
-                          allow_redirects=False)
     notebook = f"replays/{capsule_id[:16]}/tiny.ipynb"
-    assert forked.status_code == 303 and forked.headers["Location"] == f"/user/{OTHER}/lab/tree/{notebook}", forked.text
+    fork_in_chromium(hub, page, capsule, i, notebook)
     [job_id] = [j["id"] for j in server(OTHER, "GET", "/jobs").json()["jobs"]
                 if j["notebook"] == notebook and j["parameters"] == {"i": i + 2}]
     deadline = time.monotonic() + 180
@@ -321,7 +322,9 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     seen = server(OWNER, "GET", "/analyses").json()["analyses"]
     assert {a["id"] for a in seen} == {capsule_id, child["capsule_id"]}  # the owner finds the fork too
     shown = hub.service("GET", f"/api/capsules/{child['capsule_id']}", token=tokens[OWNER]).json()
-    assert shown["lineage"] == [f"capsule:{capsule_id}"] and shown["key_id"] == child["key_id"], shown
+    read = json.loads(Path(stored, "job-manifest.json").read_text())["inputs"][0]
+    assert shown["lineage"] == [f"{FIRST}@{read['version']}", f"capsule:{capsule_id}"], shown  # the tile, the original
+    assert shown["key_id"] == child["key_id"], shown
 
     # A mark on the original follows to the fork (made after it or before), shown on the fork's own banner.
     retracted = hub.service("POST", "/api/marks", json={"subject": f"capsule:{capsule_id}", "mark": "Retracted",
@@ -343,9 +346,10 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     assert [e["id"] for e in mine["entries"]] == [child["capsule_id"]]
     bad = hub.service("GET", "/api/gallery", token=tokens[OTHER], params={"sort": "oldest"})
     assert bad.status_code == 400 and bad.json()["reason"] == "invalid_argument", bad.text
-    page = hub.service("GET", "/gallery", token=tokens[OTHER])
-    assert page.status_code == 200 and 'class="tombstone">Retracted by ' in page.text, page.text[:500]
-    assert "the square of i is not i squared" in page.text and "Derived from it:" in page.text
+    listing = hub.service("GET", "/gallery", token=tokens[OTHER])
+    assert listing.status_code == 200 and 'class="tombstone">Retracted by ' in listing.text, listing.text[:500]
+    assert "the square of i is not i squared" in listing.text and "Derived from it:" in listing.text
+    tombstone_in_chromium(hub, page, capsule_id, child["capsule_id"])
     # The provenance of the fork: derived from the original (a fork), which the retraction invalidates.
     chain = hub.service("GET", "/api/provenance", token=tokens[OWNER], params={"capsule": child["capsule_id"]}).json()
     [derivation] = chain["wasDerivedFrom"].values()
@@ -368,6 +372,13 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     added = hub.service("POST", f"/api/capsules/{capsule_id}/funding", token=tokens[OWNER], json=grant)
     assert added.status_code == 201 and added.json()["funding"] == [grant], added.text
     assert capsules_in(award="AST-2434562") == {f"capsule:{capsule_id}"}
+    report = hub.service("GET", "/api/provenance", token=tokens[OTHER], params={"award": "AST-2434562", "format": "summary"})
+    assert report.status_code == 200 and report.headers["Content-Type"].startswith("text/markdown"), report.text
+    assert report.headers["Content-Disposition"] == "attachment; filename=provenance.md"
+    assert "| Analyses | 1 (1 completed, 0 failed runs) |" in report.text and f"sha256:{capsule_id}" in report.text
+    [local] = [[c.strip() for c in line.split("|")[1:-1]] for line in report.text.splitlines() if line.startswith("| local |")]
+    assert local[:3] == ["local", "1", "0"] and float(local[3]) > 0 and local[4] == "0", local  # its SUs, as charged
+    assert FIRST.split(":", 1)[1] in report.text.split("### Data")[1] and "under award AST-2434562" in report.text
     [record] = hub.service("GET", "/api/provenance", token=tokens[OTHER],
                            params={"capsule": capsule_id, "format": "datacite"}).json()
     assert record["fundingReferences"][0]["awardNumber"] == "AST-2434562"
@@ -425,3 +436,53 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server):
     square.write_text(square.read_text() + " ")
     shown = {e["id"]: e["status"] for e in hub.service("GET", "/api/gallery", token=tokens[OTHER]).json()["entries"]}
     assert shown == {capsule_id: "unverified", child["capsule_id"]: "retracted"}, shown
+
+
+def fork_in_chromium(hub, page, capsule: dict, i: int, notebook: str) -> None:
+    """The reader in headless Chromium: signs in at the hub's login page, finds the analysis in the gallery by
+    the sky region of the tile it read (and not elsewhere) with its standing, opens its entry (the executed notebook),
+    forks it into their server with a new parameter after the compatibility report, and lands in JupyterLab."""
+    gallery = f"{hub.url}/services/vlass/gallery"
+    page.goto(f"{hub.url}/hub/login?next={quote('/services/vlass/gallery')}")
+    page.fill("input[name=username]", OTHER)
+    page.fill("input[name=password]", "vlass-demo")
+    page.click("#login_submit")
+    page.wait_for_url(f"{gallery}*", timeout=60_000)
+    shot(page, "gallery-1-signed-in")
+    for region, found in (("10,-40,1", 0), ("162.53,30.68,0.5", 1)):
+        page.fill("form.search input[name=region]", region)
+        page.click("form.search:not(.report) button")
+        page.wait_for_load_state()
+        assert f"{found} analyses match" in page.inner_text("body"), (region, page.inner_text("body")[:800])
+    shot(page, "gallery-2-found-by-region")
+    entry = page.locator(".entry").first
+    text = entry.inner_text()  # its standing: updated by the expert's mark made before, and why
+    assert capsule["title"] in text and text.startswith("updated") and "newer FIRST calibration" in text, text
+    page.click(f"a[href='gallery/{capsule['capsule_id']}']")
+    page.wait_for_url(f"{gallery}/{capsule['capsule_id']}", timeout=30_000)
+    assert "square.txt" in page.inner_text(".preview") and page.locator(".preview script").count() == 0
+    shot(page, "gallery-3-entry-preview")
+    page.click("a.fork")
+    page.wait_for_url(f"{hub.url}/user/{OTHER}/vlass/fork/{capsule['capsule_id']}*", timeout=60_000)
+    assert "Compatibility report" in page.inner_text("body")
+    page.fill("input[name='param:i']", str(i + 2))
+    page.click("button[value=check]")
+    page.wait_for_load_state()
+    assert f"parameter i: {i} -> {i + 2}" in page.inner_text("ul.report"), page.inner_text("body")
+    shot(page, "gallery-4-compatibility-report")
+    page.click("button[value=fork]")
+    page.wait_for_url(f"{hub.url}/user/{OTHER}/lab/tree/{notebook}*", timeout=60_000)
+    page.wait_for_selector(".jp-NotebookPanel", timeout=90_000)  # the fork open in the reader's JupyterLab
+    shot(page, "gallery-5-fork-in-lab")
+
+
+def tombstone_in_chromium(hub, page, original: str, fork: str) -> None:
+    """After the retraction, the reader's gallery shows the tombstone (why, by whom, what derives from it) and the
+    fork's own entry says it derives from a retracted analysis."""
+    page.goto(f"{hub.url}/services/vlass/gallery")
+    tombstone = page.locator(f"[id='{original}'] .tombstone")
+    assert "the square of i is not i squared" in tombstone.inner_text() and "Derived from it" in tombstone.inner_text()
+    shot(page, "gallery-6-tombstone")
+    page.goto(f"{hub.url}/services/vlass/gallery/{fork}")
+    assert "retracted" in page.inner_text(".status").lower(), page.inner_text("body")[:800]
+    shot(page, "gallery-7-derived-warning")

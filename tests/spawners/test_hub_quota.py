@@ -24,7 +24,7 @@ def _servers_token(hub, name: str) -> str:
 
 
 def test_search_quota_is_one_per_user_across_servers(tmp_path, registry, sample_data):
-    with own_hub(tmp_path / "hub", VLASS_SEARCH_QUOTA="3/h") as hub:
+    with own_hub(tmp_path / "hub", VLASS_SEARCH_QUOTA="3/h", VLASS_PAGE_RATE="6/min") as hub:
         for name in (FRANK, GINA):
             hub.user(name, allocation=None)
         first, second, other = _servers_token(hub, FRANK), _servers_token(hub, FRANK), _servers_token(hub, GINA)
@@ -38,6 +38,7 @@ def test_search_quota_is_one_per_user_across_servers(tmp_path, registry, sample_
         assert hub.service("POST", "/api/quotas/search", token=other).status_code == 200  # Gina's own bucket
         anonymous = requests.post(f"{hub.url}/services/vlass/api/quotas/search", allow_redirects=False, timeout=30)
         assert anonymous.status_code in (302, 401, 403)  # no token: refused
+        check_the_gallery_is_rate_limited_per_user(hub, first, second, other)
 
         # A user's server: the registry asks the hub service before each search.
         registry.add_source("vlass", "vlass", str(sample_data["vlass"]))
@@ -53,3 +54,14 @@ def test_search_quota_is_one_per_user_across_servers(tmp_path, registry, sample_
     # The hub service gone: searching goes on (a quota must not stop discovery).
     gone = Registry(registry.engine, shared_quota=HubSearchQuota(HubServiceClient(service, token=first, timeout=2)))
     assert len(gone.search(region, user=FRANK).hits) == 2
+
+
+def check_the_gallery_is_rate_limited_per_user(hub, first: str, second: str, other: str) -> None:
+    """At 6 a minute (ten seconds' worth at once: one), a reader's second gallery request in a row is refused
+    with when to retry, whichever token and page or export; another reader is not affected."""
+    assert hub.service("GET", "/api/gallery", token=first).status_code == 200
+    for token, path in ((first, "/api/gallery"), (second, "/gallery"), (second, "/api/provenance?since=2026-01-01")):
+        refused = hub.service("GET", path, token=token)
+        assert refused.status_code == 429 and refused.json()["reason"] == "rate_limited", (path, refused.text)
+        assert 1 <= int(refused.headers["Retry-After"]) <= 10
+    assert hub.service("GET", "/gallery", token=other).status_code == 200
