@@ -1,16 +1,18 @@
 """Gallery benchmark: the hub's gallery (``GET /services/vlass/api/gallery``) at 10^2, 10^3 and 10^4 published
 capsules, against the plain listing of the same capsules (``GET /services/vlass/api/capsules``) in the same run.
 
-One real run is published: the tiny square notebook of the hub tests, run as a local job (no dataset read, so
-every variant is visible to every user). The other capsules are its variants, each a real capsule signed with
-the hub service's own key: other authors (``--authors``), titles, publication times and parameters, one in five a
-replay of an earlier one (its parent linked). They are synthesized records of one real run, which the gallery
+One real run is published: the tiny square notebook of the hub tests, run as a local job. The other capsules are
+its variants, each a real capsule signed with the hub service's own key: other authors (``--authors``), titles,
+publication times and parameters, one in five a replay of an earlier one (its parent linked), each pinning one
+of the hub registry's sample dataset versions in turn (all public: every variant is visible to every user). They are synthesized records of one real run, which the gallery
 reads exactly as real runs (crate, manifest, signature, every file's bytes when it verifies one).
 
 Through a real hub (``hub_config/demo_config.py``, the proxy in front), one user's token, one request at a time:
 ``cold_ms`` is the first gallery page after the capsules were added (each new signature verified once in the
 service process), ``p50_ms`` / ``p95_ms`` of ``--rounds`` pages after it, ``listing_p50_ms`` the plain listing,
-``ratio_p50`` gallery / listing. ``export``: an institute's report of ``--export`` capsules (a date range)
+``ratio_p50`` gallery / listing; ``region_p95_ms`` a cone search of the gallery (the registry's index finds the
+versions there, then the capsules that read them), ``author_p95_ms`` an author facet, ``ratio_region_p95`` the
+region search against the plain listing's p95. ``export``: an institute's report of ``--export`` capsules (a date range)
 exported in-process from a fresh store as PROV-JSON, DataCite and PROV-O.
 
 Root (the hub starts as in the tests) and configurable-http-proxy are needed.
@@ -46,6 +48,7 @@ from jupyter_vlass.reproducibility.signing import KeyringSigner  # noqa: E402
 from tests.hub import JOB_ENV, own_hub  # noqa: E402
 
 ACCOUNT = "vlt-bench"
+REGION = "209.25,-18.0,0.5"  # the VLASS tile J135700-180000 of the sample, and what derives from it
 SQUARE = {"cells": [
     {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "i = 0\ninputs = {}", "outputs": [],
      "execution_count": None, "id": "p"},
@@ -74,8 +77,9 @@ def real_capsule(work: Path, keyring: Keyring) -> Path:
 
 
 def variant(original: Path, target_root: Path, signer: KeyringSigner, index: int, *, authors: int,
-            parents: list[str], staging: Path) -> str:
-    """A copy of ``original`` as another author's analysis (every fifth a replay of an earlier one), signed."""
+            parents: list[str], staging: Path, pins: list[dict]) -> str:
+    """A copy of ``original`` as another author's analysis (every fifth a replay of an earlier one) that read one
+    of ``pins`` (the hub registry's sample versions, in turn), signed."""
     folder = staging / f"v{index}"
     shutil.copytree(original, folder)
     (folder / SIGNATURE).unlink()
@@ -93,6 +97,7 @@ def variant(original: Path, target_root: Path, signer: KeyringSigner, index: int
     (folder / CRATE).write_text(json.dumps(crate, indent=1, sort_keys=True))
     manifest = json.loads((folder / MANIFEST).read_text())
     manifest["parameters"] = {"i": index}
+    manifest["inputs"] = [pins[index % len(pins)]]
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     signer.sign(folder, owner=owner)
     capsule_id = capsule_id_of(signed_files(read_bundle(folder / SIGNATURE)))
@@ -137,7 +142,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="vlass-bench-gallery-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
-        with own_hub(work / "hub", VLASS_SAMPLE="") as hub:
+        with own_hub(work / "hub", VLASS_PAGE_RATE="100000/s") as hub:  # the sample registry; no rate limit met
             reader = "bench-reader"
             hub.user(reader, allocation=None)
             token = hub.token_for(reader)
@@ -149,6 +154,9 @@ def main(argv=None) -> int:
             staging.mkdir()
             signer, ids = KeyringSigner(keyring), []
             session = requests.Session()
+            found = hub.service("GET", "/api/datasets", token=token, params={"range": "0,360,-90,90", "limit": 100}).json()
+            pins = [{"id": h["id"], "version": h["version"], "sha256": h["sha256"]} for h in found["datasets"]]
+            assert pins, found
 
             def timed(path: str) -> tuple[float, dict]:
                 t0 = time.perf_counter()
@@ -161,18 +169,25 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 while len(ids) < size:
                     ids.append(variant(original, store, signer, len(ids), authors=args.authors, parents=ids[:50],
-                                       staging=staging))
+                                       staging=staging, pins=pins))
                 build_s = time.perf_counter() - t0
                 cold, page = timed("/api/gallery?limit=20")
                 assert page["total"] == size, (page["total"], size)
                 warm = [timed("/api/gallery?limit=20")[0] for _ in range(args.rounds)]
                 by_replays = [timed("/api/gallery?limit=20&sort=most_reproduced")[0] for _ in range(max(3, args.rounds // 4))]
+                region = [timed(f"/api/gallery?limit=20&region={REGION}") for _ in range(args.rounds)]
+                facet = [timed("/api/gallery?limit=20&author=bench-07") for _ in range(args.rounds)]
                 listing = [timed("/api/capsules")[0] for _ in range(max(3, args.rounds // 4))]
+                assert 0 < region[0][1]["total"] < size and facet[0][1]["total"] == len(range(7, size, args.authors))
                 gallery, plain = percentiles(warm), percentiles(listing)
+                in_region, by_author = percentiles([t for t, _ in region]), percentiles([t for t, _ in facet])
                 results.append({"capsules": size, "build_s": round(build_s, 1), "cold_ms": round(cold * 1000, 1),
                                 **gallery, "most_reproduced_p50_ms": percentiles(by_replays)["p50_ms"],
-                                "listing_p50_ms": plain["p50_ms"],
-                                "ratio_p50": round(gallery["p50_ms"] / plain["p50_ms"], 2)})
+                                "region_p95_ms": in_region["p95_ms"], "region_total": region[0][1]["total"],
+                                "author_p95_ms": by_author["p95_ms"], "listing_p50_ms": plain["p50_ms"],
+                                "listing_p95_ms": plain["p95_ms"],
+                                "ratio_p50": round(gallery["p50_ms"] / plain["p50_ms"], 2),
+                                "ratio_region_p95": round(in_region["p95_ms"] / plain["p95_ms"], 2)})
                 if not args.json:
                     print(results[-1], flush=True)
             exported = export_report(store, min(args.export, len(ids)))

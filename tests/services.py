@@ -246,7 +246,8 @@ class SeaweedFS:
         self.proc = subprocess.Popen(
             [weed, "server", f"-dir={self.workdir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
              f"-master.port={self.master}", f"-volume.port={self.volume}", "-filer", f"-filer.port={self.filer}",
-             "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=64", "-master.volumeSizeLimitMB=64"],
+             "-s3", f"-s3.port={self.s3_port}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=64", "-master.volumeSizeLimitMB=64",
+             "-master.electionTimeout=1s"],  # a restart elects its one master at once (10 s by default)
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.endpoint = f"http://127.0.0.1:{self.s3_port}"
         wait_for_port(self.s3_port, 60)
@@ -272,7 +273,9 @@ class SeaweedFS:
                                  skip_instance_cache=True, use_listings_cache=False)
 
     def stop(self):
-        stop_process_group(self.proc, timeout=10)
+        # `weed server` never exits on SIGTERM (nor SIGINT): it ends in SIGKILL whatever the wait; what it wrote
+        # survives that (the resume tests restart it on the same data), so the grace is short.
+        stop_process_group(self.proc, timeout=2)
         if getattr(self, "log", None):
             self.log.close()
 
@@ -419,7 +422,9 @@ class Sshd:
         return (self.workdir / "sshd.log").read_text(errors="replace").count(f"Accepted publickey for {self.account}")
 
     def stop(self):
-        stop_process_group(self.proc, timeout=10)
+        # `weed server` never exits on SIGTERM (nor SIGINT): it ends in SIGKILL whatever the wait; what it wrote
+        # survives that (the resume tests restart it on the same data), so the grace is short.
+        stop_process_group(self.proc, timeout=2)
         if getattr(self, "log", None):
             self.log.close()
 

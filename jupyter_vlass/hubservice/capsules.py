@@ -23,7 +23,9 @@ class CapsulesHandler(RegistryHandler):
     def store(self):
         return self.settings["capsules"]
 
-    def _visible(self, analysis: dict, view) -> bool:
+    def _visible(self, analysis: dict, view, readable: dict | None = None) -> bool:
+        """``readable``: what the caller may read, by ``(id, version)``, filled as it is asked (one lookup per
+        dataset version for a whole listing, not one per capsule)."""
         if analysis["owner"] == self.user_name:
             return True
         if analysis["status"] == "failed":
@@ -31,11 +33,17 @@ class CapsulesHandler(RegistryHandler):
         pins = analysis["inputs"] + analysis["opened"]
         if pins and view is None:  # no registry here to say who may read them: the owner's alone
             return False
-        try:
-            for pin in pins:
-                view.get(pin["id"], pin["version"])
-        except UnknownDataset:
-            return False
+        readable = {} if readable is None else readable
+        for pin in pins:
+            key = (pin["id"], pin["version"])
+            if key not in readable:
+                try:
+                    view.get(*key)
+                    readable[key] = True
+                except UnknownDataset:
+                    readable[key] = False
+            if not readable[key]:
+                return False
         return True
 
     def _view(self):
@@ -48,8 +56,8 @@ class CapsulesHandler(RegistryHandler):
         return {**analysis, "funding": list(analysis.get("funding") or []) + more} if more else analysis
 
     def visible_list(self) -> list[dict]:
-        view, added = self._view(), self.settings["review"].funding_index()
-        return [self._funded(a, added) for a in self.store.list() if self._visible(a, view)]
+        view, added, readable = self._view(), self.settings["review"].funding_index(), {}
+        return [self._funded(a, added) for a in self.store.list() if self._visible(a, view, readable)]
 
     def visible(self, capsule_id: str) -> dict:
         """The capsule as the caller may see it, else :class:`UnknownAnalysis` (never "exists but hidden")."""

@@ -18,9 +18,10 @@ def gallery_page(query: GalleryQuery, *, analyses: list[dict], store, view, revi
     :class:`~.review.Review`; ``checks``: a :class:`~jupyter_vlass.reproducibility.gallery.SignatureChecks`."""
     split = {(r["dataset_id"], r["version"]): r["disagreement"] for r in review.controversial(MAX_RESULTS)}
     index = review.mark_index()  # one query for every entry's marks
+    lineages = _Ancestry(view) if view is not None else None  # many entries read the same versions
 
     def standing(analysis: dict) -> dict:
-        lineage, hidden = followed(store.lineage(analysis["id"]), view)
+        lineage, hidden = followed(store.lineage(analysis["id"]), lineages)
         pins = analysis["inputs"] + analysis["opened"]
         return {"verifies": checks.verifies(store.path(analysis["id"])),
                 "marks": review.marks(f"capsule:{analysis['id']}", lineage, hidden=hidden, index=index),
@@ -40,3 +41,16 @@ def in_region(view, region) -> set[tuple[str, str]]:
         if not cursor:
             break
     return found
+
+
+class _Ancestry:
+    """The registry's ``ancestors`` of each set of dataset versions asked for once in a page."""
+
+    def __init__(self, view):
+        self._view, self._known = view, {}
+
+    def ancestors(self, pins: list[str]) -> list[tuple[str, bool]]:
+        key = tuple(pins)
+        if key not in self._known:
+            self._known[key] = self._view.ancestors(pins)
+        return self._known[key]
