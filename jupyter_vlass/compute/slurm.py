@@ -64,6 +64,20 @@ class SlurmSite:
             raise scheduler.refusal(done.stderr)
         return scheduler.parse_job_id(done.stdout)
 
+    async def prepare_logs(self, folder: str, *, account: str, name: str, keep_days: int) -> None:
+        """The folder the account's server logs go to, made by the account itself (Slurm opens ``--output``
+        before the job runs and makes no folder); ``name-*.log`` files an older release left beside it moved in;
+        those older than ``keep_days`` removed (``find -P``: a link is neither followed nor moved nor removed)."""
+        parent = folder.rstrip("/").rpartition("/")[0] or "/"
+        for argv in (["mkdir", "-p", "-m", "0700", "--", folder],
+                     ["find", parent, "-maxdepth", "1", "-type", "f", "-name", f"{name}-*.log",
+                      "-exec", "mv", "-n", "-t", folder, "--", "{}", "+"],
+                     ["find", folder, "-maxdepth", "1", "-type", "f", "-name", f"{name}-*.log",
+                      "-mtime", f"+{int(keep_days)}", "-delete"]):
+            done = await self._run(argv, account=account)
+            if done.returncode != 0:
+                raise InvalidRequest(f"the server logs folder {folder}: {done.stderr.strip()[:200]}")
+
     async def estimate_start(self, script: str, *, account: str, env: Mapping[str, str]) -> scheduler.StartEstimate:
         done = await self._run(scheduler.sbatch_argv(test_only=True), account=account, env=env, input=script)
         return scheduler.parse_test_only(done.returncode, done.stderr)

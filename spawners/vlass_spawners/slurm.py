@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import pwd
 import time
+from html import escape
+from urllib.parse import quote
 from collections.abc import Mapping
 
 from astropy.time import Time, TimeDelta
@@ -52,6 +54,9 @@ class VlassSlurmSpawner(SlurmSpawner):
     job_environment = Unicode("", help="Virtual environment activated in the job (must be readable by users).").tag(
         config=True)
     job_name = Unicode("jupyterhub-vlass", help="Slurm job name of every server job.").tag(config=True)
+    logs_folder = Unicode("vlass-server-logs", help="Folder of the user's home each server job's log goes to "
+                                                    "(`<job_name>-<job id>.log`).").tag(config=True)
+    logs_keep_days = Float(14.0, help="Server logs older than this are removed at the next start.").tag(config=True)
     exec_prefix_argv = List(Unicode(), ["sudo", "-E", "-u", "{account}"],
                             help="argv prefix that runs scheduler commands as the user; {account} is replaced.").tag(
         config=True)
@@ -87,6 +92,16 @@ class VlassSlurmSpawner(SlurmSpawner):
         entry = pwd.getpwnam(self.account)
         env.update(USER=self.account, HOME=entry.pw_dir, SHELL=entry.pw_shell or "/bin/bash")
         return env
+
+    @property
+    def logs_path(self) -> str:
+        """The folder of this user's server logs (the admin's ``logs_folder`` under their home)."""
+        return f"{pwd.getpwnam(self.account).pw_dir}/{self.logs_folder.strip('/')}"
+
+    def log_link(self) -> str:
+        """Where the user opens this start's log in their JupyterLab (once the server runs)."""
+        relative = self.log_path.removeprefix(pwd.getpwnam(self.account).pw_dir).lstrip("/")
+        return f"{self.user.url}lab/tree/{quote(relative)}"
 
     @property
     def site(self) -> SlurmSite:
@@ -139,9 +154,10 @@ class VlassSlurmSpawner(SlurmSpawner):
             pass
 
     # ----- progress ------------------------------------------------------------------------------
-    def _event(self, message: str, progress: int) -> None:
+    def _event(self, message: str, progress: int, *, html: str | None = None) -> None:
+        """A progress event; ``html``: the same with links (JupyterHub's progress page shows it instead)."""
         self.log.info("[%s] %s", self.user.name, message)
-        self._events.append({"progress": progress, "message": message})
+        self._events.append({"progress": progress, "message": message, **({"html_message": html} if html else {})})
 
     async def progress(self):
         seen = 0
@@ -170,7 +186,7 @@ class VlassSlurmSpawner(SlurmSpawner):
 
     def job_spec(self, env: Mapping[str, str], command: list[str] | None = None) -> JobSpec:
         home = pwd.getpwnam(self.account).pw_dir
-        return JobSpec(job_name=self.job_name, output_path=f"{home}/{self.job_name}-%j.log", workdir=home,
+        return JobSpec(job_name=self.job_name, output_path=f"{self.logs_path}/{self.job_name}-%j.log", workdir=home,
                        command=command or SERVER_COMMAND + self.get_args(), export_vars=sorted(env),
                        environment=self.job_environment, account=self.project, report_port=command is None)
 
@@ -198,6 +214,8 @@ class VlassSlurmSpawner(SlurmSpawner):
             env = self.get_env()
             spec = self.job_spec(env)
             script = render_batch_script(request, spec)
+            await self.site.prepare_logs(self.logs_path, account=self.account, name=self.job_name,
+                                         keep_days=int(self.logs_keep_days))
             # sbatch refuses an impossible request itself (no job is created), with Slurm's reason.
             self.job_id = await self.site.submit(script, account=self.account, env=env)
         except VlassError as error:
@@ -205,7 +223,9 @@ class VlassSlurmSpawner(SlurmSpawner):
         if approval is not None:
             store.approvals(self.profiles_file).mark_used(approval.id)
         self.log_path = spec.output_path.replace("%j", self.job_id)
-        self._event(f"Submitted job {self.job_id} ({request.describe()}); output: {self.log_path}", 10)
+        self._event(f"Submitted job {self.job_id} ({request.describe()}); output: {self.log_path}", 10,
+                    html=f"Submitted job {escape(self.job_id)} ({escape(request.describe())}); "
+                         f"output: <a href=\"{escape(self.log_link())}\">{escape(self.log_path)}</a>")
         await self._wait_running(request)
         await self._wait_port()
         await self._wait_listening()

@@ -372,6 +372,7 @@ def check_capsules_are_hub_wide(hub, tokens, capsule, server, page):
     added = hub.service("POST", f"/api/capsules/{capsule_id}/funding", token=tokens[OWNER], json=grant)
     assert added.status_code == 201 and added.json()["funding"] == [grant], added.text
     assert capsules_in(award="AST-2434562") == {f"capsule:{capsule_id}"}
+    check_a_grant_report_passes_the_validators(hub, tokens[OTHER], "AST-2434562")
     report = hub.service("GET", "/api/provenance", token=tokens[OTHER], params={"award": "AST-2434562", "format": "summary"})
     assert report.status_code == 200 and report.headers["Content-Type"].startswith("text/markdown"), report.text
     assert report.headers["Content-Disposition"] == "attachment; filename=provenance.md"
@@ -486,3 +487,17 @@ def tombstone_in_chromium(hub, page, original: str, fork: str) -> None:
     page.goto(f"{hub.url}/services/vlass/gallery/{fork}")
     assert "retracted" in page.inner_text(".status").lower(), page.inner_text("body")[:800]
     shot(page, "gallery-7-derived-warning")
+
+
+def check_a_grant_report_passes_the_validators(hub, token: str, award: str) -> None:
+    """The grant's report from the service, as an institute downloads it: PROV-JSON valid against the schema in
+    the ``prov`` wheel, every DataCite record valid against the ``datacite`` package's 4.5 schema."""
+    import jsonschema
+    import prov
+    from datacite import schema45
+
+    chain = hub.service("GET", "/api/provenance", token=token, params={"award": award}).json()
+    schema = json.loads((Path(prov.__file__).parent / "tests" / "schemas" / "prov-json.schema.json").read_text())
+    jsonschema.validate(chain, schema)
+    records = hub.service("GET", "/api/provenance", token=token, params={"award": award, "format": "datacite"}).json()
+    assert records and all(schema45.validate(r) for r in records), [list(schema45.validator.iter_errors(r)) for r in records]

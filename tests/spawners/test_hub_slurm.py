@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,12 +21,26 @@ def _job_id(hub, name: str) -> str:
 
 def test_gpu_profile_gives_the_kernel_its_gpu_and_reports_where_it_runs(hub):
     name = hub.user("vlt-alice")
+    logs = Path("/home/vlt-alice/vlass-server-logs")
+    outside = Path("/home/vlt-alice/keep-me.txt")
+    as_alice = ["runuser", "-u", name, "--"]
+    older = f"jupyterhub-vlass-9{time.time_ns() % 10**9}.log"  # a job id no earlier run left there
+    subprocess.run([*as_alice, "mkdir", "-p", str(logs)], check=True)
+    subprocess.run([*as_alice, "sh", "-c", f'echo kept > {outside}; touch -d "30 days ago" {logs}/jupyterhub-vlass-1.log '
+                    f"{logs}/notes.txt; ln -sfn {outside} {logs}/jupyterhub-vlass-2.log; touch -h -d '30 days ago' "
+                    f"{logs}/jupyterhub-vlass-2.log; touch /home/vlt-alice/{older}"], check=True)  # an older release's
     response = hub.spawn(name, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h", "memory": "2G"})
     assert response.status_code in (201, 202), response.text
     server = hub.wait_ready(name)
     state = server["state"]["child_state"]
     assert state["node"] and state["gpus"] in ("0", "1")
-    assert os.path.exists(state["log_path"]) and state["log_path"].startswith("/home/vlt-alice/")
+    # The log is in the user's logs folder (not at the top of their home, whence an older release's are moved
+    # in); an old one is pruned; a link, a file of another name and what a link points to are left alone.
+    assert Path(state["log_path"]).is_file() and Path(state["log_path"]).parent == logs, state["log_path"]
+    assert not list(Path("/home/vlt-alice").glob("jupyterhub-vlass-*.log"))
+    assert {"jupyterhub-vlass-2.log", older, "notes.txt", Path(state["log_path"]).name} <= \
+        {p.name for p in logs.iterdir()} and not (logs / "jupyterhub-vlass-1.log").exists()
+    assert outside.read_text() == "kept\n"
     token = hub.token_for(name)
     out = hub.run_in_kernel(name, "import os, getpass; print(os.environ['CUDA_VISIBLE_DEVICES'], "
                                   "os.environ['SLURM_JOB_ID'], getpass.getuser())", token)
@@ -54,8 +69,12 @@ def test_queued_request_says_why_where_and_offers_faster_profiles(hub):
         response = hub.spawn(second, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h"})
         assert response.status_code == 202, response.text
         # The offer may come before or after Slurm first gives a reason (it starts at "None"): read both.
-        messages = [e["message"] for e in hub.events(second, until="would start sooner", timeout=40)]
-        messages += [e["message"] for e in hub.events(second, until="(Resources", timeout=40)]
+        events = hub.events(second, until="would start sooner", timeout=40)
+        events += hub.events(second, until="(Resources", timeout=40)
+        messages = [e["message"] for e in events]
+        [submitted, *_] = [e for e in events if "Submitted job" in e["message"]]  # the progress page links its log
+        assert re.search(rf'href="/user/{second}/lab/tree/vlass-server-logs/jupyterhub-vlass-[0-9]+\.log">',
+                         submitted["html_message"]), submitted
         pending = [m for m in messages if "pending in gpu-a100" in m]
         assert pending, messages
         assert any("Resources" in m and "position 1 in the queue" in m and "estimated start" in m
