@@ -17,7 +17,27 @@ def test_form_escapes_admin_and_estimate_text():
                               "request": {"partition": "cpu", "memory": "1G", "walltime": "1h"},
                               "user_settable": ["walltime"]}]}
     html = render_form(list(parse_profiles(document).profiles), estimates={"x": "<b>now</b>"})
-    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;now&lt;/b&gt;" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)" in html and "&lt;b&gt;now&lt;/b&gt;" in html
+
+
+def test_each_field_says_its_limits_and_only_the_chosen_profile_shows(page):
+    """In Chromium: each field's limits come from its profile's partition; picking a profile shows its fields
+    alone; the same form without JavaScript still shows (and submits) every profile's."""
+    html = render_form(list(PROFILES.profiles), estimates={"tacc-a100": "in about 5 min"})
+    a100 = PROFILES.get("tacc-a100", groups=[])
+    limits = a100.policy.partitions[a100.policy.defaults.partition]
+    page.set_content(f"<form>{html}</form>")
+    hint = page.inner_text("#tacc-a100-gpus-limit")
+    assert f"0 to {limits.max_gpus} per node" in hint and f"default {a100.policy.defaults.gpus}" in hint, hint
+    assert "in about 5 min" in page.inner_text("#vlass-profile")
+    slurm = [p.name for p in PROFILES.profiles if p.policy and p.policy.user_settable]
+    for chosen in slurm:
+        page.select_option("#vlass-profile", chosen)
+        shown = [f.get_attribute("data-profile") for f in page.query_selector_all(".vlass-fields") if f.is_visible()]
+        assert shown == [chosen], (chosen, shown)
+    without_scripts = html.split("<script>")[0]  # what a browser that runs no script renders
+    page.set_content(f"<form>{without_scripts}</form>")
+    assert len([f for f in page.query_selector_all(".vlass-fields") if f.is_visible()]) == len(slurm) > 1
 
 
 def test_form_fields_are_read_back_only_for_the_chosen_profile():
