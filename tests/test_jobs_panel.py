@@ -1,5 +1,6 @@
 """The Jobs panel in JupyterLab, in headless Chromium driven by playwright: the user's jobs listed with state and reason, a
-finished job's result files and log, a running job cancelled from the panel."""
+finished job's result files and log, a running job cancelled from the panel, the server logs folder one click
+away, an error of the server's a notification with its message."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def _post(lab, doc) -> dict:
 
 
 def test_jobs_panel_lists_shows_results_and_cancels(lab, page, area, demo_registry):
+    logs = area / "vlass-server-logs"  # what the hub's Slurm spawner leaves in the home (the server's root here)
+    logs.mkdir()
+    (logs / "jupyterhub-vlass-4242.log").write_text("job 4242 on node c1\n")
     finished = _post(lab, manifest(area, inputs=[demo_registry.get(FIRST)], parameters={"threshold": 4.0}))
     running = _post(lab, manifest(area, notebook=slow_notebook(area), parameters={"seconds": 120}))
     open_lab(page, lab, TOKEN)
@@ -48,3 +52,20 @@ def test_jobs_panel_lists_shows_results_and_cancels(lab, page, area, demo_regist
     status = requests.get(f"{lab}/vlass/api/jobs/{running['id']}", headers={"Authorization": f"token {TOKEN}"},
                           timeout=30).json()
     assert status["state"] == "cancelled" and status["reason"] == "cancelled by you"
+
+    # The server logs link opens the logs folder in the file browser.
+    page.locator(".jp-VlassJobs-serverLogs").click()
+    page.locator(".jp-DirListing-item", has_text="jupyterhub-vlass-4242.log").wait_for(timeout=30_000)
+    # An error of the server's is a JupyterLab notification with its message, told once, not at every refresh.
+    page.evaluate("""() => { window.vlassToasts = 0; new MutationObserver(changes => changes.forEach(c =>
+        c.addedNodes.forEach(n => { if (n.nodeType === 1 && (n.matches('.Toastify__toast') ||
+            n.querySelector('.Toastify__toast')) && n.textContent.includes('Slurm is not answering'))
+            window.vlassToasts += 1; }))).observe(document.body, {childList: true, subtree: true}); }""")
+    page.route(re.compile(r".*/vlass/api/jobs(\?.*)?$"), lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body=json.dumps({"message": "Slurm is not answering (maintenance)", "reason": "scheduler_unavailable"})))
+    page.locator(".Toastify__toast", has_text="Slurm is not answering (maintenance)").wait_for(timeout=30_000)
+    page.wait_for_timeout(7_000)  # two more refreshes fail the same way
+    assert page.evaluate("() => window.vlassToasts") == 1
+    assert "Slurm is not answering (maintenance)" in page.inner_text(".jp-VlassJobs-status")
+    page.unroute(re.compile(r".*/vlass/api/jobs(\?.*)?$"))

@@ -1,3 +1,4 @@
+import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
@@ -89,6 +90,7 @@ export class GalleryPanel extends Widget {
       if (ticket === this.ticket) {
         this.node.dataset.state = 'error';
         this.summary.textContent = `Error: ${(error as Error).message}`;
+        Notification.error(`Published analyses: ${(error as Error).message}`, { autoClose: 8000 });
       }
     }
   }

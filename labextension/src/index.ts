@@ -63,7 +63,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker | null, settings: ISettingRegistry | null) => {
     addSearchSidebar(app, palette, restorer, tracker, settings);
     addPanelCommand(app, palette, JOBS_COMMAND, 'VLASS: Analysis jobs', 'jupyter-vlass-jobs-main', 'VLASS jobs',
-      () => new JobsPanel());
+      () => new JobsPanel(app));
     addPanelCommand(app, palette, GALLERY_COMMAND, 'VLASS: Published analyses', 'jupyter-vlass-gallery-main',
       'Published analyses', () => new GalleryPanel());
     activatePublishing(app, palette, tracker);

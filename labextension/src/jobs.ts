@@ -1,6 +1,11 @@
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
+
+/** Where the hub's Slurm spawner writes each server start's log (its `logs_folder`), under the home. */
+export const SERVER_LOGS = 'vlass-server-logs';
 
 interface IFile { name: string; sha256: string; size: number }
 export interface IJob {
@@ -25,8 +30,10 @@ export class JobsPanel extends Widget {
   private selected: string | null = null;
   private timer: number | undefined;
   private ticket = 0; // the latest refresh; an older one that finishes later draws nothing
+  private failing = ''; // the error the last refresh told the user of (told once, not every 3 s)
+  private logs: HTMLAnchorElement;
 
-  constructor() {
+  constructor(private app?: JupyterFrontEnd) {
     super();
     this.id = 'jupyter-vlass-jobs';
     this.title.label = 'VLASS jobs';
@@ -45,10 +52,31 @@ export class JobsPanel extends Widget {
     this.list = table.createTBody();
     this.details = document.createElement('div');
     this.details.className = 'jp-VlassJobs-details';
-    this.node.append(this.status, table, this.details);
+    this.logs = document.createElement('a');
+    this.logs.className = 'jp-VlassJobs-serverLogs';
+    this.logs.href = '#';
+    this.logs.hidden = true;
+    this.logs.textContent = `Server logs (~/${SERVER_LOGS})`;
+    this.logs.title = 'The log of each start of your server on the cluster';
+    this.logs.onclick = event => {
+      event.preventDefault();
+      void this.app?.commands.execute('filebrowser:go-to-path', { path: `/${SERVER_LOGS}/` });
+    };
+    this.node.append(this.status, this.logs, table, this.details);
+  }
+
+  /** The server logs link, when the folder is there (a server started on the cluster made it). */
+  private async showLogsLink(): Promise<void> {
+    try {
+      await this.app?.serviceManager.contents.get(SERVER_LOGS, { content: false });
+      this.logs.hidden = !this.app;
+    } catch {
+      this.logs.hidden = true;
+    }
   }
 
   protected onAfterAttach(): void {
+    void this.showLogsLink();
     void this.refresh();
     this.timer = window.setInterval(() => void this.refresh(), 3000);
   }
@@ -69,8 +97,14 @@ export class JobsPanel extends Widget {
       if (current) {
         await this.renderDetails(current, ticket);
       }
+      this.failing = '';
     } catch (error) {
-      this.status.textContent = `Error: ${(error as Error).message}`;
+      const message = (error as Error).message;
+      this.status.textContent = `Error: ${message}`;
+      if (message !== this.failing) {
+        this.failing = message;
+        Notification.error(`VLASS jobs: ${message}`, { autoClose: 8000 });
+      }
     }
   }
 
@@ -138,6 +172,7 @@ export class JobsPanel extends Widget {
       await requestAPI<IJob>(`jobs/${encodeURIComponent(id)}`, { method: 'DELETE' });
     } catch (error) {
       this.status.textContent = `Error: ${(error as Error).message}`;
+      Notification.error(`VLASS jobs: could not cancel job ${id}: ${(error as Error).message}`, { autoClose: 8000 });
     }
     await this.refresh();
   }
