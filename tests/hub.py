@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from urllib3.util.retry import Retry
 import websocket
 
 from tests.services import REPO, free_port, require, stop_process_group
@@ -80,6 +81,10 @@ class Hub:
         self.process: subprocess.Popen | None = None
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {ADMIN_TOKEN}"
+        # The proxy (Node) closes a kept-alive connection after 5 s idle; a request sent on it at that moment is
+        # reset. An idempotent request is sent again on a new connection, as a browser does (never a POST).
+        retry = Retry(total=3, connect=2, read=2, status=0, backoff_factor=0.2, allowed_methods=frozenset({"GET", "HEAD"}))
+        self.session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry, pool_maxsize=32))
 
     def environment(self) -> dict:
         extra = self.workdir / "tests_config.py"

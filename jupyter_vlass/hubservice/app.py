@@ -41,6 +41,7 @@ from ..store import make_engine, session_factory
 from ..sample_data import sample_layout, seed_registry
 from ..jobs.hub_results import HubResults
 from . import allocations, capsules, datasets, gallery, jobs, quotas, results, review, signing
+from .layout import STATIC
 from .base import NoSuchPage
 from .config import CAPSULES_ENV, DB_ENV, PROCESSES_ENV, REGISTRY_DB_ENV, RESULTS_ENV
 
@@ -91,6 +92,8 @@ def make_app(*, db_url: str, profiles=None, keys: str | None = None, publish_thr
         executor=ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 2), thread_name_prefix="vlass-service"),
         cookie_secret=cookie_secret(),
         template_path=os.path.join(os.path.dirname(__file__), "templates"),
+        static_path=STATIC,  # the hub's own styles and scripts, for its page layout around the service's pages
+        static_url_prefix=url_path_join(prefix, "static/"),
         xsrf_cookies=True,
         default_handler_class=NoSuchPage,
     )

@@ -11,6 +11,7 @@ from ..compute.ledger import Ledger
 from ..exceptions import Forbidden, NotFound
 from ..web_errors import TypedErrorsMixin
 from .config import DECIDE_SCOPE
+from .layout import TITLES, hub_page
 
 
 class ServiceHandler(TypedErrorsMixin, HubOAuthenticated, web.RequestHandler):
@@ -41,6 +42,11 @@ class ServiceHandler(TypedErrorsMixin, HubOAuthenticated, web.RequestHandler):
         if self.request.headers.get("Authorization"):
             return
         super().check_xsrf_cookie()
+
+    def render(self, template_name: str, *, title: str | None = None, **kwargs) -> None:
+        """The page's fragment of ``templates/`` in the hub's own page (:mod:`.layout`)."""
+        body = self.render_string(template_name, **kwargs).decode()
+        self.finish(hub_page(self, body, title=title or TITLES[template_name], here=template_name.removesuffix(".html")))
 
     def require_decide(self, what: str) -> None:
         if not self.may_decide:

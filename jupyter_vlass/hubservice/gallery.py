@@ -15,7 +15,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from ..exceptions import InvalidArgument
 from ..reproducibility.chain import Origins
 from ..reproducibility.gallery import GalleryQuery
-from ..reproducibility.preview import POLICY, preview
+from ..reproducibility.preview import preview
 from ..reproducibility.provenance import FORMATS, MAX_CAPSULES, export, select
 from ..reproducibility.store import UnknownAnalysis
 from ..review.gallery_page import gallery_page
@@ -24,7 +24,11 @@ from .capsules import CapsulesHandler
 
 SUFFIXES = {"prov-json": ".prov.json", "prov-o": ".ttl", "prov-jsonld": ".jsonld", "prov-n": ".provn", "prov-xml": ".prov.xml",
             "datacite": ".datacite.json", "crate": ".crate.zip", "summary": ".md"}
-MAX_LIMIT_ALL = 10**9  # one entry's page weighs it among all the others (its replays, forks, newer versions)
+MAX_LIMIT_ALL = 10**9
+# The entry page: the hub's layout (its styles, scripts and logo, from this origin) around a preview cleaned of
+# every script and handler; no inline script runs, nothing is framed or sent elsewhere.
+PAGE_POLICY = ("default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+               "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'")  # one entry's page weighs it among all the others (its replays, forks, newer versions)
 
 
 class GalleryHandler(CapsulesHandler):
@@ -89,8 +93,9 @@ class GalleryEntryPage(GalleryHandler):
         entry, titles = await self.blocking(self.entry, capsule_id)
         body = await self.blocking(preview, self.store.path(capsule_id))
         hub = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
-        self.set_header("Content-Security-Policy", POLICY)
-        self.render("analysis.html", user=self.user_name, e=entry, titles=titles, preview=body,
+        self.set_header("Content-Security-Policy", PAGE_POLICY)
+        self.render("analysis.html", title=f"{entry['title']}: published analysis", user=self.user_name, e=entry,
+                    titles=titles, preview=body,
                     fork=f"{hub}user-redirect/vlass/fork/{entry['id']}")
 
 
