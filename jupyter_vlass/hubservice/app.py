@@ -117,6 +117,7 @@ async def serve(app: web.Application, sockets, *, max_body_size: int | None = No
     """
     server = HTTPServer(app, max_body_size=max_body_size)  # a capsule is sent whole
     server.add_sockets(sockets)
+    warming = asyncio.get_running_loop().run_in_executor(app.settings["executor"], _warm, app)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -129,6 +130,18 @@ async def serve(app: web.Application, sockets, *, max_body_size: int | None = No
     finally:
         orphaned.stop()
         server.stop()
+        warming.cancel()
+
+
+def _warm(app: web.Application) -> None:
+    """Every stored capsule's signature checked in the background while the service already answers."""
+    started = time.monotonic()
+    try:
+        count = app.settings["signature_checks"].warm(app.settings["capsules"])
+    except Exception:  # noqa: BLE001 - a page checks what this could not; the service keeps answering
+        log.exception("checking the stored capsules' signatures at start")
+        return
+    log.info("%d capsules' signatures checked in %.1f s", count, time.monotonic() - started)
 
 
 def supervise(count: int, child) -> int:

@@ -80,6 +80,8 @@ class CapsuleListAPI(CapsulesHandler):
             raise InvalidArgument(f"a capsule is sent as {TAR}: the archive of its folder")
         doc = await self.blocking(self.store.receive, self.request.body, keyring=self.settings["keyring"],
                                   user=self.user_name)
+        # the gallery's check of its signature made now, by the author's request, not by its first reader's
+        await self.blocking(self.settings["signature_checks"].verifies, self.store.path(doc["capsule_id"]))
         self.set_status(201 if doc["new"] else 200)
         self.finish(doc)
 

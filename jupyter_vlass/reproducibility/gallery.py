@@ -171,6 +171,18 @@ class SignatureChecks:
         self._seen[str(folder)] = (stamp, ok)
         return ok
 
+    @property
+    def checked(self) -> int:
+        """How many capsules' signatures are known (checked once, and again only when a file changed)."""
+        return len(self._seen)
+
+    def warm(self, store) -> int:
+        """Check every capsule of ``store`` now (at a service's start, so that its first gallery page is not the
+        one that waits for them all); how many."""
+        for analysis in store.list():
+            self.verifies(store.path(analysis["id"]))
+        return self.checked
+
 
 def _stamp(folder: Path) -> tuple:
     """Every entry under ``folder`` (links not followed) with its size and times, sorted."""

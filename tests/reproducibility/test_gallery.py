@@ -102,12 +102,15 @@ def test_bad_parameters_are_refused_by_name(params, named):
 
 
 def test_a_capsule_whose_byte_changed_no_longer_verifies(done_job, tmp_path):
+    from jupyter_vlass.reproducibility.store import CapsuleStore
+
     capsule = publish(done_job, store=tmp_path / "store", keyring=(site := Keyring(tmp_path / "keys")))
     checks = SignatureChecks(site)
+    assert checks.checked == 0 and checks.warm(CapsuleStore(tmp_path / "store")) == 1  # at a service's start
     assert checks.verifies(capsule.path) and checks.verifies(capsule.path)
     output = next(p for p in (capsule.path / "outputs").rglob("*") if p.is_file())
     output.write_bytes(output.read_bytes() + b" ")
-    assert not checks.verifies(capsule.path)
+    assert not checks.verifies(capsule.path)  # what was checked before is checked again once a file changed
 
 
 def test_a_region_finds_the_analyses_that_read_a_dataset_there(demo_registry):
