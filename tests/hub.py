@@ -83,7 +83,8 @@ class Hub:
         self.session.headers["Authorization"] = f"token {ADMIN_TOKEN}"
         # The proxy (Node) closes a kept-alive connection after 5 s idle; a request sent on it at that moment is
         # reset. An idempotent request is sent again on a new connection, as a browser does (never a POST).
-        retry = Retry(total=3, connect=2, read=2, status=0, backoff_factor=0.2, allowed_methods=frozenset({"GET", "HEAD"}))
+        retry = Retry(total=3, connect=2, read=2, status=0, backoff_factor=0.2, allowed_methods=frozenset({"GET", "HEAD"}),
+                      respect_retry_after_header=False, raise_on_status=False)
         self.session.mount("http://", requests.adapters.HTTPAdapter(max_retries=retry, pool_maxsize=32))
 
     def environment(self) -> dict:

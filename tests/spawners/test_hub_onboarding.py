@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.browser import shot
 from tests.hub import own_hub
 from tests.services import REPO
 from tests.spawners.test_hub_jobs import tiny_notebook
@@ -78,18 +79,19 @@ def shared(sample_data):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_new_user_finds_data_examples_and_both_job_sites(slurm, job_env, tmp_path, shared):
+def test_a_new_user_finds_data_examples_and_both_job_sites(slurm, job_env, tmp_path, shared, page):
     home = Path(pwd.getpwnam(USER).pw_dir)
     for left in (home / ".local" / "share" / "jupyter-vlass", home / "vlass-examples"):  # a user new to the hub
         shutil.rmtree(left, ignore_errors=True)
     with own_hub(tmp_path / "hub", users=(USER,), VLASS_EXAMPLES=str(shared / "notebooks"),
                  VLASS_SAMPLE=str(shared / "sample"), JUPYTER_VLASS_JOBS_CONFIG="") as hub:
         hub.user(USER, allocation=1000.0)
-        # The issue's path: "Run on TACC: A100 x1", JupyterLab inside a Slurm job on the GPU partition.
-        response = hub.spawn(USER, {"profile": "tacc-a100", "gpus": "1", "walltime": "1h"})
-        assert response.status_code in (201, 202), response.text
+        # The issue's path, in Chromium: the hub's login page, the spawn form, "Run on TACC: A100 x1", JupyterLab
+        # inside a Slurm job on the GPU partition.
+        start_in_chromium(hub, page)
         token = hub.token_for(USER)
-        hub.wait_ready(USER)
+        server = hub.wait_ready(USER)
+        assert server["state"]["child_state"]["job_id"] and server["user_options"]["profile"] == "tacc-a100", server
         headers = {"Authorization": f"token {token}"}
         base = f"{hub.url}/user/{USER}/vlass/api"
 
@@ -104,6 +106,7 @@ def test_a_new_user_finds_data_examples_and_both_job_sites(slurm, job_env, tmp_p
         assert found["total"] > 0, found
         assert {s["name"] for s in found["sources"]} >= {"vlass", "cosmicai", "tacc"}, found["sources"]
         assert any(d["id"].startswith("vlass:VLASS2.2") for d in found["datasets"]), found["datasets"]
+        search_in_chromium(page)
 
         # The three example notebooks, the user's own files in their home.
         folder = home / "vlass-examples"
@@ -175,3 +178,43 @@ def test_an_idle_server_is_stopped_after_the_timeout(slurm, job_env, tmp_path):
         assert hub.server(name) is None, "the idle server was not stopped within 60 s"
         assert time.monotonic() - ready >= 8
 
+
+
+def start_in_chromium(hub, page) -> None:
+    """The new user signs in at the hub's login page; the spawn form shows their allocation and, for the profile
+    picked, its fields alone with their limits; they ask for one A100 and land in JupyterLab."""
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", USER)
+    page.fill("input[name=password]", "vlass-demo")
+    page.click("#login_submit")
+    page.wait_for_load_state()
+    page.goto(f"{hub.url}/hub/spawn")
+    form = page.inner_text("form")
+    balance = hub.service("GET", f"/api/allocations/{USER}").json()  # Slurm's accounting keeps earlier runs' use
+    assert balance["granted_su"] == 1000.0, balance
+    assert f"{balance['available_su']:.1f} SU left of 1000.0" in form, (form, balance)
+    page.select_option("#vlass-profile", "tacc-a100")
+    shown = [f.get_attribute("data-profile") for f in page.query_selector_all(".vlass-fields") if f.is_visible()]
+    assert shown == ["tacc-a100"], shown
+    assert "GPUs: 0 to" in page.inner_text("#tacc-a100-gpus-limit")
+    page.fill("input[name='tacc-a100.gpus']", "1")
+    page.fill("input[name='tacc-a100.walltime']", "1h")
+    shot(page, "onboarding-1-spawn-form")
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{hub.url}/user/{USER}/lab*", timeout=180_000)
+    page.locator(".jp-LabShell").wait_for(timeout=120_000)
+    page.locator(".jp-Launcher").wait_for(timeout=60_000)  # a new user's JupyterLab opens on the launcher
+    shot(page, "onboarding-2-lab")
+
+
+def search_in_chromium(page) -> None:
+    """In the VLASS datasets sidebar, a cone search finds the sample VLASS tile, the CosmicAI curation and the
+    TACC object."""
+    page.click(".jp-SideBar [data-id='jupyter-vlass-search']")
+    for name, value in (("lon", "209.25"), ("lat", "-18.0"), ("radius", "0.5")):
+        page.fill(f".jp-VlassSearch-{name}", value)
+    page.click(".jp-VlassSearch-submit")
+    page.wait_for_function("() => document.querySelector('.jp-VlassSearch').dataset.state === 'done'", timeout=60_000)
+    found = page.locator(".jp-VlassSearch-hit").evaluate_all("nodes => nodes.map(n => n.dataset.datasetId)")
+    assert {d.split(":")[0] for d in found} >= {"vlass", "cosmicai", "tacc"}, found
+    shot(page, "onboarding-3-datasets")
