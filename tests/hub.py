@@ -282,13 +282,23 @@ def own_hub(workdir: Path, *, users: tuple[str, ...] = (), **env):
     instance.start(**env)
     try:
         yield instance
+    finally:
+        # Whatever failed: the users' servers stopped through the hub, then any Slurm job of theirs the hub left
+        # (a server on the cluster outlives a stopped hub, and would hold its GPUs for the tests after).
         for name in users:
             try:
                 instance.stop_server(name)
             except (AssertionError, requests.RequestException):
                 pass
-    finally:
         instance.stop()
+        cancel_slurm_jobs(users)
+
+
+def cancel_slurm_jobs(users: tuple[str, ...]) -> None:
+    """scancel every job of ``users`` still queued or running (none when Slurm is not installed)."""
+    if users and shutil.which("scancel"):
+        for name in users:
+            subprocess.run(["scancel", "--user", name], capture_output=True, timeout=30)
 
 
 @pytest.fixture(scope="session")

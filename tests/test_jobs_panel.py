@@ -38,6 +38,9 @@ def test_jobs_panel_lists_shows_results_and_cancels(lab, page, area, demo_regist
     assert rows.count() == 2
     done_row = page.locator(f"tr[data-job-id='{finished['id']}']")
     done_row.locator("td", has_text=re.compile("^done$")).wait_for(timeout=120_000)  # refreshed every 3 s
+    # no GPUs and no walltime limit on the local site: the time it took alone
+    assert done_row.locator(".jp-VlassJobs-gpus").inner_text() == "–"
+    assert re.fullmatch(r"\d+:\d\d", done_row.locator(".jp-VlassJobs-time").inner_text())
     done_row.click()
     files = page.locator(".jp-VlassJobs-files")
     files.wait_for(timeout=30_000)

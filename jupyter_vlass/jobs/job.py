@@ -61,7 +61,7 @@ class Job:
         if row.state in ACTIVE:
             self.jobs.refresh()
             row = self.jobs.row(self.id)
-        return to_json(row)
+        return {**to_json(row), **self.jobs.requested(row)}
 
     @property
     def state(self) -> str:

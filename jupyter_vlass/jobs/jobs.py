@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import astropy.units as u
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -144,6 +145,16 @@ class Jobs:
         request = self._request(self.sites[row.site], JobManifest.from_json(row.manifest))
         image = request.image if request is not None else None
         return {"name": image.name, "runtime": image.runtime, "sha256": image.digest} if image else None
+
+    def requested(self, row: JobRow) -> dict:
+        """What the job asked the site for: ``request`` (partition, GPUs, CPUs, memory, walltime; None on the
+        local site) and ``walltime_s``, its limit; both None when the profile no longer resolves."""
+        try:
+            request = self._request(self.sites[row.site], JobManifest.from_json(row.manifest))
+        except (KeyError, VlassError):
+            request = None
+        return {"request": request.to_json() if request else None,
+                "walltime_s": float(request.walltime.to_value(u.s)) if request else None}
 
     def _request(self, site: Site, manifest: JobManifest) -> ResourceRequest | None:
         if site.kind == "local":

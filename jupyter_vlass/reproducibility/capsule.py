@@ -125,6 +125,13 @@ def check_gate(run: dict, gate) -> list:
     return [gate.check(dataset_id, version) for dataset_id, version in gated_inputs(run)]
 
 
+def gate_preview(job, gate) -> list[dict]:
+    """What the publish gate would say of ``job`` now, without publishing: one decision per gated input (none
+    for an analysis that is not a detection analysis), each with its explanation."""
+    return [{**decision.to_json(), "explanation": decision.explain()}
+            for decision in (gate.gate(dataset_id, version) for dataset_id, version in gated_inputs(run_record(job)))]
+
+
 def publish(job, *, store, keyring: Keyring | None = None, signer=None, gate=None) -> Capsule:
     """Publish an ended job as a capsule in ``store`` (a directory, or a
     :class:`~jupyter_vlass.reproducibility.store.CapsuleStore` of a directory or bucket), signed by ``signer`` (a

@@ -84,19 +84,24 @@ def summary(shown: dict[str, dict], *, origins: Origins, marks: Callable[[str], 
         lines.append("")
     lines += ["## Citations", "", "### Analyses", ""]
     for number, analysis in enumerate(sorted(analyses, key=lambda a: a["published"] or ""), 1):
-        orcid = f" ({analysis['orcid']})" if analysis.get("orcid") else ""
         found = standing[analysis["id"]]
         note = "" if found is None else (f" **Retracted** {str(found[1]['at'])[:10]}: {_text(found[1]['explanation'])}"
                                          if found[0] == "own" else " **Derived from retracted work.**")
-        lines.append(f"{number}. {_text(analysis['owner'])}{orcid} ({(analysis['published'] or '????')[:4]}). "
-                     f"*{_text(analysis['title'])}*. jupyter-vlass analysis capsule, sha256:{analysis['id']}, "
-                     f"run on {_text(analysis['site'])}.{note}")
+        lines.append(f"{number}. {cite(analysis, emphasis='*')}{note}")
     lines += ["", "### Data", ""]
     for number, pin in enumerate(traced, 1):
         entry = origins.version(pin)
         cited = entry["citation"] if entry and entry.get("citation") else f"{pin} (sha256 {_sha256(analyses, pin)})"
         lines.append(f"{number}. {_text(cited)}" + ("" if pin in read else " (an origin of a version read)"))
     return "\n".join(lines) + "\n"
+
+
+def cite(analysis: dict, *, emphasis: str = "") -> str:
+    """How to cite a published analysis (a capsule's summary): author (ORCID), year, title, capsule, site."""
+    orcid = f" ({analysis['orcid']})" if analysis.get("orcid") else ""
+    return (f"{_text(analysis['owner'])}{orcid} ({(analysis['published'] or '????')[:4]}). "
+            f"{emphasis}{_text(analysis['title'])}{emphasis}. jupyter-vlass analysis capsule, sha256:{analysis['id']}, "
+            f"run on {_text(analysis['site'])}.")
 
 
 def _sha256(analyses: list[dict], pin: str) -> str:

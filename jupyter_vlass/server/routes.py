@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .handlers.datasets import (DatasetCodeHandler, DatasetHandler, DatasetSearchHandler, MultiSiteConsensusHandler, SourcesHandler,
                                 SourceSyncHandler)
-from .handlers.capsules import (AnalysesHandler, AnalysisHandler, ForkHandler, GalleryHandler, KeysHandler,
+from .handlers.capsules import (AnalysesHandler, AnalysisGateHandler, AnalysisHandler, ForkHandler, GalleryHandler, KeysHandler,
                                 LeaderboardHandler, NotebookCheckHandler, ReproducibilityManifestHandler)
 from .handlers.fork_page import ForkPage
 from .handlers.jobs import CacheHandler, JobHandler, JobLogHandler, JobsHandler
@@ -31,6 +31,7 @@ def handlers() -> list[tuple]:
         (r"/vlass/api/leaderboard", LeaderboardHandler),
         (r"/vlass/api/gallery", GalleryHandler),
         (r"/vlass/api/notebook-check", NotebookCheckHandler),
+        (r"/vlass/api/analyses/gate", AnalysisGateHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)", AnalysisHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/reproducibility-manifest", ReproducibilityManifestHandler),
         (r"/vlass/api/analyses/(?P<capsule_id>[^/]+)/fork", ForkHandler),

@@ -31,15 +31,29 @@ RUN_STYLES = [("square", "#00e5ff"), ("triangle", "#ff40ff"), ("rhomb", "#ff7f2a
               ("cross", "#ffffff")]
 
 
+# Under JupyterHub, a cookie-authenticated fetch() (mode "cors") must carry the server's XSRF token, as every
+# request of JupyterLab's own does; Aladin Lite's fetches of this server's HiPS (``vlass/...``) are given it from
+# the ``_xsrf`` cookie. Other URLs are fetched as they were.
+XSRF_FETCH = ('if(!window.__vlassXsrf){window.__vlassXsrf=true;const __f=window.fetch.bind(window);'
+              'window.fetch=(input,init)=>{try{const url=new URL(typeof input==="string"?input:input.url,location.href);'
+              'const m=document.cookie.match(/(?:^|;\\s*)_xsrf=([^;]*)/);'
+              'if(m&&url.origin===location.origin&&url.pathname.startsWith(__vlassBase+"vlass/")){'
+              'const h=new Headers((init&&init.headers)||(typeof input==="string"?undefined:input.headers));'
+              'h.set("X-XSRFToken",decodeURIComponent(m[1]));init={...(init||{}),headers:h};}}catch(e){}'
+              'return __f(input,init);};}')
+
+
 @lru_cache(maxsize=1)
 def offline_esm() -> str:
-    """ipyaladin's widget module with Aladin Lite imported from this server, not a CDN."""
+    """ipyaladin's widget module with Aladin Lite imported from this server, not a CDN (and its fetches of this
+    server's HiPS carrying the XSRF token, :data:`XSRF_FETCH`)."""
     import ipyaladin
 
     source = (Path(ipyaladin.__file__).parent / "static" / "widget.js").read_text()
     prelude = ('const __vlassBase=(()=>{try{return JSON.parse(document.getElementById("jupyter-config-data")'
                '.textContent).baseUrl||"/"}catch(e){return "/"}})();'
                'const __vlassAbs=u=>typeof u==="string"&&u.startsWith("/")?location.origin+__vlassBase+u.slice(1):u;'
+               + XSRF_FETCH +
                f'const C=(await import(location.origin+__vlassBase+"{ALADIN_PATH}")).default;')
     edits = [(CDN_IMPORT, prelude), ("for(let s in a)n[y(s)]=a[s];", "for(let s in a)n[y(s)]=__vlassAbs(a[s]);"),
              ("this.aladin.setImageSurvey(e)", "this.aladin.setImageSurvey(__vlassAbs(e))")]

@@ -10,11 +10,32 @@ export const SERVER_LOGS = 'vlass-server-logs';
 interface IFile { name: string; sha256: string; size: number }
 export interface IJob {
   id: string; state: string; reason: string | null; site: string; notebook: string | null;
-  cached_from: string | null; created_at: string; elapsed_s: number | null;
+  cached_from: string | null; created_at: string; elapsed_s: number | null; walltime_s: number | null;
+  request: { partition: string; gpus: number; gpu_type: string | null } | null;
   result: { location: string; files: IFile[] } | null
 }
 
 const ENDED = new Set(['done', 'failed', 'cancelled']);
+
+/** Seconds as h:mm:ss (or m:ss under an hour). */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const [h, m, r] = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  const mm = h ? String(m).padStart(2, '0') : String(m);
+  return `${h ? `${h}:` : ''}${mm}:${String(r).padStart(2, '0')}`;
+}
+
+/** "elapsed / limit" of a job ("–" before it starts; no limit on the local site). */
+export function timeUsed(job: IJob): string {
+  const used = job.elapsed_s === null ? '–' : clock(job.elapsed_s);
+  return job.walltime_s ? `${used} / ${clock(job.walltime_s)}` : used;
+}
+
+/** The GPUs a job asked for ("A100 x1"), or "–" for none. */
+export function gpusAsked(job: IJob): string {
+  const asked = job.request;
+  return asked && asked.gpus ? `${(asked.gpu_type || 'GPU').toUpperCase()} x${asked.gpus}` : '–';
+}
 
 function cell(row: HTMLTableRowElement, text: string): HTMLTableCellElement {
   const td = row.insertCell();
@@ -44,7 +65,7 @@ export class JobsPanel extends Widget {
     const table = document.createElement('table');
     table.className = 'jp-VlassJobs-list';
     const head = table.createTHead().insertRow();
-    for (const label of ['job', 'state', 'site', 'notebook', 'why']) {
+    for (const label of ['job', 'state', 'site', 'notebook', 'GPUs', 'elapsed / limit', 'why']) {
       const th = document.createElement('th');
       th.textContent = label;
       head.appendChild(th);
@@ -123,7 +144,9 @@ export class JobsPanel extends Widget {
       cell(row, job.state);
       cell(row, job.cached_from ? `${job.site} (cached on ${job.cached_from})` : job.site);
       cell(row, job.notebook || '');
-      cell(row, job.reason || '');
+      cell(row, gpusAsked(job)).className = 'jp-VlassJobs-gpus';
+      cell(row, timeUsed(job)).className = 'jp-VlassJobs-time';
+      cell(row, job.reason || '').className = 'jp-VlassJobs-why';
       row.addEventListener('click', () => {
         this.selected = job.id;
         void this.refresh();

@@ -14,18 +14,25 @@ interface IJob {
 }
 interface IPublished {
   capsule_id: string; new: boolean; key_id: string; path: string; title: string; parent: string | null;
-  status: 'completed' | 'failed'; error?: string
+  status: 'completed' | 'failed'; error?: string; citation?: string
+}
+interface IDecision {
+  dataset_id: string; version: string; score: number; threshold: number; passed: boolean; allowed: boolean;
+  explanation: string; override: { by: string; reason: string } | null
 }
 interface IMark { mark: 'Updated' | 'Retracted'; explanation: string; by: string; at: string; because: string | null }
 interface ICheck {
   capsule_id: string | null; status: 'verified' | 'modified' | 'unknown'; message: string; marks?: IMark[];
 }
 
-/** The dialog's body: pick an ended job (a failed one is recorded as a failed run); its manifest is shown
- * before anything is published. */
+/** The dialog's body: pick an ended job (a failed one is recorded as a failed run); what the publish gate
+ * says of it (the consensus score of each input against the threshold) and its manifest are shown before
+ * anything is published. */
 class PublishBody extends Widget {
   private select = document.createElement('select');
   private preview = document.createElement('pre');
+  private gate = document.createElement('div');
+  private asked = 0;
 
   constructor(private jobs: IJob[]) {
     super();
@@ -39,9 +46,36 @@ class PublishBody extends Widget {
     }
     this.select.className = 'jp-VlassPublish-job';
     this.preview.className = 'jp-VlassPublish-manifest';
+    this.gate.className = 'jp-VlassPublish-gate';
     this.select.addEventListener('change', () => this.showManifest());
-    this.node.append(this.select, this.preview);
+    this.node.append(this.select, this.gate, this.preview);
     this.showManifest();
+  }
+
+  /** The gate's decisions for the chosen job, as the server would take them on Publish. */
+  private async showGate(job: IJob): Promise<void> {
+    const asked = ++this.asked;
+    this.gate.dataset.state = 'checking';
+    this.gate.textContent = 'Publish gate: checking the consensus…';
+    let text: string[];
+    let state: string;
+    try {
+      const { decisions } = await requestAPI<{ decisions: IDecision[] }>(
+        `analyses/gate?job_id=${encodeURIComponent(job.id)}`);
+      state = decisions.every(d => d.allowed) ? 'passes' : 'refused';
+      text = decisions.length
+        ? decisions.map(d => `Consensus score ${d.score.toFixed(2)} of ${d.dataset_id}@${d.version} ` +
+            `(threshold ${d.threshold.toFixed(2)}): ` + (d.passed ? 'the gate passes'
+            : d.override ? `overridden by ${d.override.by}: ${d.override.reason}` : `refused: ${d.explanation}`))
+        : ['Publish gate: not a detection analysis, nothing to gate.'];
+    } catch (error) {
+      state = 'error';
+      text = [`Publish gate: ${(error as Error).message}`];
+    }
+    if (asked === this.asked) {
+      this.gate.dataset.state = state;
+      this.gate.replaceChildren(...text.map(line => Object.assign(document.createElement('p'), { textContent: line })));
+    }
   }
 
   private showManifest(): void {
@@ -49,6 +83,12 @@ class PublishBody extends Widget {
     this.preview.textContent = job
       ? JSON.stringify({ notebook: job.notebook, site: job.site, parameters: job.parameters, inputs: job.inputs }, null, 1)
       : '';
+    if (job && job.state === 'done') {
+      void this.showGate(job);
+    } else {
+      this.gate.dataset.state = 'none';
+      this.gate.textContent = job ? 'A failed run: recorded as such, not gated.' : '';
+    }
   }
 
   getValue(): string {
@@ -83,7 +123,15 @@ async function publish(): Promise<void> {
     : published.new ? 'Published' : 'Already published';
   result.textContent = `${what}: capsule ${published.capsule_id}, ` +
     `signed by key ${published.key_id.slice(0, 16)}; ${published.path}`;
-  await showDialog({ title: published.title, body: new Widget({ node: result }), buttons: [Dialog.okButton()] });
+  const body = document.createElement('div');
+  body.append(result);
+  if (published.citation && published.status !== 'failed') {
+    const citation = document.createElement('p');
+    citation.className = 'jp-VlassPublish-citation';
+    citation.textContent = `Cite as: ${published.citation}`;
+    body.append(citation);
+  }
+  await showDialog({ title: published.title, body: new Widget({ node: body }), buttons: [Dialog.okButton()] });
 }
 
 /** A banner over a capsule's notebook: verified, or modified since publication (and what). */

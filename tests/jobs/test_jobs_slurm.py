@@ -53,6 +53,9 @@ def test_analysis_on_a_slurm_gpu_then_answered_from_its_copy_at_the_local_site(j
     assert status["result"]["gpus"] in ("0", "1") and status["result"]["gpu_utilisation"] == "unavailable"
     assert f"job {status['site_job_id']} on" in job.log()
     assert status["reason"].startswith("computed on the slurm site")
+    # what it asked for, as the Jobs panel shows it (GPUs, elapsed against the limit)
+    assert status["walltime_s"] == 3600 and status["request"]["gpus"] == 1, status["request"]
+    assert status["request"]["gpu_type"] == "a100" and status["request"]["partition"] == "gpu-a100", status["request"]
     run_hours = float(status["reason"].split(" in ")[1].split(" s")[0]) / 3600
     assert status["su"] == pytest.approx(run_hours * 4.0, rel=0.1)  # 1 node x gpu-a100's charge rate (4 SU)
 

@@ -18,7 +18,7 @@ from jupyter_vlass.jobs.jobs import Jobs
 from jupyter_vlass.jobs.sites import LocalSite
 from jupyter_vlass.models.consensus import Run, aggregate
 from jupyter_vlass.review.review import PublishRefused, Review
-from jupyter_vlass.reproducibility.capsule import publish
+from jupyter_vlass.reproducibility.capsule import gate_preview, publish
 from jupyter_vlass.reproducibility.keys import Keyring
 from jupyter_vlass.reproducibility.store import CapsuleStore
 from tests.jobs.jobs_fixtures import manifest
@@ -66,6 +66,10 @@ def test_publish_waits_for_a_consensus_and_obeys_the_experts_and_the_admin(detec
     with pytest.raises(PublishRefused, match="no consensus"):
         publish(detection_job, store=store, keyring=keys, gate=review)
     assert store.list() == [] and not list((tmp_path / "capsules").glob("*/capsule.sig"))
+    # What the Publish dialog shows first: the gate's say on the job's input, publishing nothing.
+    [preview] = gate_preview(detection_job, review)
+    assert (preview["dataset_id"], preview["version"], preview["passed"]) == (FIRST, version, False)
+    assert "no consensus" in preview["explanation"] and store.list() == []
 
     # The job's run and the same analysis computed at a second site: two real runs, a consensus that passes.
     here, there = (Table.read(job.result()["detections.ecsv"]) for job in (detection_job, second_run))
@@ -74,6 +78,8 @@ def test_publish_waits_for_a_consensus_and_obeys_the_experts_and_the_admin(detec
     review.record(dataset_id=FIRST, version=version, user="alice", consensus=aggregate(runs, radius_deg=BEAM_DEG))
     decision = review.gate(FIRST, version)
     assert decision.passed and decision.score >= 0.8, decision
+    [preview] = gate_preview(detection_job, review)
+    assert preview["passed"] and preview["score"] == decision.score and preview["threshold"] == 0.8, preview
     capsule = publish(detection_job, store=store, keyring=keys, gate=review)
     assert capsule.new and store.show(capsule.capsule_id)["status"] == "completed"
 

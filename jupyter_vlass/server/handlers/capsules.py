@@ -49,10 +49,32 @@ class AnalysesHandler(JobsBase):
             from ...review.review import followed, review
 
             jobs = self.jobs()
+            from ...reproducibility.report import cite
+
             capsule = publish(jobs.get(job_id), store=store(), signer=signer(), gate=review(jobs.registry.Session))
-            return {**capsule.to_json(), **store().show(capsule.capsule_id)}
+            shown = store().show(capsule.capsule_id)
+            return {**capsule.to_json(), **shown, "citation": cite(shown)}
         doc = await self.blocking(run)
         self.write_json(doc, status=201 if doc["new"] else 200)
+
+
+class AnalysisGateHandler(JobsBase):
+    """``?job_id=``: what the publish gate would say of one of the caller's ended jobs (its consensus score
+    per input against the threshold), before anything is published."""
+
+    @authenticated
+    @authorized
+    async def get(self):
+        from ...reproducibility.capsule import gate_preview
+
+        job_id = self.get_query_argument("job_id", "")
+
+        def run():
+            from ...review.review import review
+
+            jobs = self.jobs()
+            return {"job_id": job_id, "decisions": gate_preview(jobs.get(job_id), review(jobs.registry.Session))}
+        self.write_json(await self.blocking(run))
 
 
 class AnalysisHandler(VlassHandler):
