@@ -46,11 +46,10 @@ class AnalysesHandler(JobsBase):
             raise InvalidArgument("job_id: the id of one of your finished jobs")
 
         def run():
-            from ...review.review import followed, review
+            from ...reproducibility.report import cite
+            from ...review.review import review
 
             jobs = self.jobs()
-            from ...reproducibility.report import cite
-
             capsule = publish(jobs.get(job_id), store=store(), signer=signer(), gate=review(jobs.registry.Session))
             shown = store().show(capsule.capsule_id)
             return {**capsule.to_json(), **shown, "citation": cite(shown)}
