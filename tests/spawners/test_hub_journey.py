@@ -120,7 +120,7 @@ def test_a_researchers_day(slurm, job_env, tmp_path, shared, page):
             examples_in_home(home)
         seen = watch_page(page, hub.url, "/vlass/hips/")  # from before the overlay is drawn: every sky tile
         with step(page, 3, "03-consensus runs both models; the Jobs panel follows them; the cache answers again"):
-            tile = run_consensus_notebook(page)
+            tile = run_consensus_notebook(page, home)
             jobs = jobs_in_panel(page, base, headers)
             answered_from_the_cache(page, base, headers, jobs)
             refused_without_a_project(page, home)
@@ -247,7 +247,7 @@ def to_the_notebook(page) -> None:
     page.evaluate("() => window.jupyterapp.shell.activateById(window.journeyNotebook.id)")
 
 
-def run_consensus_notebook(page) -> dict:
+def run_consensus_notebook(page, home: Path) -> dict:
     """``03-consensus`` from her home, opened and run top to bottom as she would (Run All), while the Jobs panel
     shows its jobs; to its last cell, every cell without an error. Returns the consensus it recorded: result
     number, dataset id and version."""
@@ -275,7 +275,11 @@ def run_consensus_notebook(page) -> dict:
     said = state["text"]
     recorded = re.search(r"consensus #(\d+) of (vlass:\S+)@(\S+)", said)
     assert recorded, said[-3000:]
+    flat = " ".join(said.split()).replace("[ ", "[").replace("{ ", "{")
+    assert "'classical': 'j" in flat and " on slurm'" in flat and "'failed': []" in flat, flat[:3000]
+    assert "'pixels': {'runs': ['classical@local', 'cnn@slurm'], 'agree': " in flat, flat[:3000]  # the class maps
     assert "passes: consensus score" in said and "published capsule" in said, said[-3000:]
+    assert (home / "vlass-examples" / "consensus.png").stat().st_size > 50_000  # the static figure
     to_the_notebook(page)
     shot(page, "journey-3-notebook-done")
     return {"result": int(recorded.group(1)), "id": recorded.group(2), "version": recorded.group(3)}
