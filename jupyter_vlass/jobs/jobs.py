@@ -17,7 +17,6 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-import astropy.units as u
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +35,8 @@ from .manifest import JobManifest
 from .notebook_check import check_notebook, check_output, deliver
 from .outputs import UnsafeOutput, private_folders, read_status, read_text
 from ..compute.profiles import ProfileSet
-from ..compute.resources import ResourceRequest, request_from_options
+from ..compute.resources import ResourceRequest
+from . import requests
 from .sites import Site
 from .s3scratch import S3Scratch
 
@@ -69,7 +69,7 @@ class Jobs:
                                   f"(sites: {', '.join(sorted(self.sites))})")
         notebook = check_notebook(self.root, manifest)
         check_output(self.root, manifest)
-        request = self._request(site, manifest)
+        request = requests.resolve(self.profiles, self.groups, site, manifest.profile, manifest.resources)
         worker = None
         if manifest.dask:
             if site.kind != "slurm":
@@ -142,34 +142,20 @@ class Jobs:
     def image_of(self, job_id: str) -> dict | None:
         """The container image a job ran in (name, runtime, sha256 digest), None for none."""
         row = self.row(job_id)
-        request = self._request(self.sites[row.site], JobManifest.from_json(row.manifest))
+        request = self._stored_request(self.sites[row.site], row)
         image = request.image if request is not None else None
         return {"name": image.name, "runtime": image.runtime, "sha256": image.digest} if image else None
 
     def requested(self, row: JobRow) -> dict:
-        """What the job asked the site for: ``request`` (partition, GPUs, CPUs, memory, walltime; None on the
-        local site) and ``walltime_s``, its limit; both None when the profile no longer resolves."""
+        """``request`` (what a Slurm job asked for) and ``walltime_s``; None on the local site or when the profile
+        no longer resolves."""
         try:
-            request = self._request(self.sites[row.site], JobManifest.from_json(row.manifest))
+            return requests.shown(self._stored_request(self.sites[row.site], row))
         except (KeyError, VlassError):
-            request = None
-        return {"request": request.to_json() if request else None,
-                "walltime_s": float(request.walltime.to_value(u.s)) if request else None}
+            return requests.shown(None)
 
-    def _request(self, site: Site, manifest: JobManifest) -> ResourceRequest | None:
-        if site.kind == "local":
-            if manifest.resources or manifest.profile:
-                raise InvalidManifest("manifest $.resources: the local site takes no profile or resources")
-            return None
-        if self.profiles is None or not manifest.profile:
-            raise InvalidManifest(f"manifest $.profile: the {site.name} site needs a profile")
-        profile = self.profiles.get(manifest.profile, groups=self.groups)
-        if profile.policy is None:
-            raise InvalidManifest(f"manifest $.profile: {profile.name!r} is not a Slurm profile")
-        try:
-            return request_from_options(profile.policy, manifest.resources)
-        except VlassError as error:
-            raise InvalidManifest(f"manifest $.resources: {error.message}") from None
+    def _stored_request(self, site: Site, row: JobRow) -> ResourceRequest | None:
+        return requests.stored(self.profiles, self.groups, site, row.manifest)
 
     def _inputs(self, manifest: JobManifest) -> list:
         records = []
@@ -261,7 +247,7 @@ class Jobs:
         if site.kind == "local":
             return hours * site.rate
         try:
-            request = self._request(site, JobManifest.from_json(row.manifest))
+            request = self._stored_request(site, row)
         except VlassError:  # the profiles changed since: charge at the site's own rate
             return hours * site.rate
         limits = self.profiles.partitions.get(request.partition) if self.profiles else None
